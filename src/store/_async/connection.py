@@ -1,0 +1,164 @@
+"""One connection to a Redis-protocol server: open, handshake, send, read replies."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any
+
+from .._backend import AsyncStream
+from .._protocol import ConnectionSettings, check_handshake, handshake_commands
+from ..errors import ConnectionError, ResponseError, TimeoutError, response_error
+from ..resp import NOT_ENOUGH, make_reader, pack_command, pack_commands
+
+
+PING = pack_command("PING")
+
+
+class AsyncConnection:
+    """A connection owned by one caller at a time (the pool or a dedicated user).
+
+    Any exception while a request is in flight leaves the connection closed: a reply
+    that may still arrive must never be read by the next caller.
+    """
+
+    __slots__ = ("_reader", "_stream", "generation", "last_used", "protocol", "settings")
+
+    def __init__(self, settings: ConnectionSettings, generation: int = 0) -> None:
+        self.settings = settings
+        self.generation = generation
+        self.protocol = settings.protocol
+        self.last_used = 0.0
+        self._stream: AsyncStream | None = None
+        self._reader: Any = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._stream is not None else "closed"
+        return f"<{type(self).__name__} {self.settings.address} db={self.settings.database} {state}>"
+
+    @property
+    def is_connected(self) -> bool:
+        return self._stream is not None
+
+    async def connect(self) -> None:
+        settings = self.settings
+        try:
+            self._stream = await AsyncStream.open(
+                settings.host,
+                settings.port,
+                settings.path,
+                settings.connect_timeout,
+                settings.ssl_context,
+                settings.keepalive,
+            )
+        except (ConnectionError, TimeoutError) as exc:
+            raise type(exc)(f"{exc} ({settings.address})") from None
+        try:
+            await self._handshake()
+        except BaseException:
+            self.close()
+            raise
+        self.last_used = time.monotonic()
+
+    def _new_reader(self) -> None:
+        settings = self.settings
+        self._reader = make_reader(settings.parser, settings.encoding, settings.encoding_errors)
+
+    async def _handshake(self) -> None:
+        self._new_reader()
+        settings = self.settings
+        commands = handshake_commands(settings, settings.protocol)
+        if not commands:
+            return
+        replies = await self.request_many(pack_commands(commands), len(commands))
+        if check_handshake(settings, commands, replies):
+            return
+        # the server has no HELLO (Redis < 6): speak RESP2 and authenticate the old way
+        self.protocol = 2
+        commands = handshake_commands(settings, 2)
+        if commands:
+            check_handshake(
+                settings, commands, await self.request_many(pack_commands(commands), len(commands))
+            )
+
+    async def send(self, data: bytes) -> None:
+        stream = self._stream
+        if stream is None:
+            raise ConnectionError(f"connection to {self.settings.address} is closed")
+        try:
+            await stream.write(data)
+        except BaseException:
+            self.close()
+            raise
+
+    async def read_reply(self, timeout: float | None) -> Any:
+        """The next reply; an error reply is returned as a ResponseError instance."""
+        reader = self._reader
+        try:
+            reply = reader.gets()
+            while reply is NOT_ENOUGH:
+                stream = self._stream
+                if stream is None:
+                    raise ConnectionError(f"connection to {self.settings.address} is closed")
+                reader.feed(await stream.read(timeout))
+                reply = reader.gets()
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise type(exc)(f"{exc} ({self.settings.address})") from None
+            raise
+        return reply
+
+    async def request(self, data: bytes, timeout: float | None) -> Any:
+        await self.send(data)
+        return await self.read_reply(timeout)
+
+    async def request_many(self, data: bytes, count: int) -> list[Any]:
+        await self.send(data)
+        timeout = self.settings.socket_timeout
+        return [await self.read_reply(timeout) for _ in range(count)]
+
+    async def execute(self, *args: Any, timeout: float | None = None) -> Any:
+        """Send one command and return its reply, raising an error reply."""
+        reply = await self.request(pack_command(*args), timeout or self.settings.socket_timeout)
+        if isinstance(reply, ResponseError):
+            raise response_error(reply)
+        return reply
+
+    def is_alive(self) -> bool:
+        stream = self._stream
+        return stream is not None and stream.is_alive()
+
+    async def check_health(self) -> bool:
+        """PING a connection that was idle longer than health_check_interval."""
+        if not self.is_alive():
+            return False
+        interval = self.settings.health_check_interval
+        if interval and time.monotonic() - self.last_used > interval:
+            try:
+                reply = await self.request(PING, self.settings.socket_timeout or interval or None)
+            except (ConnectionError, TimeoutError):
+                return False
+            if isinstance(reply, ResponseError):
+                self.close()
+                return False
+        return True
+
+    def close(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            self._stream = None
+            stream.close()
+
+    async def __aenter__(self) -> AsyncConnection:
+        if self._stream is None:
+            await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

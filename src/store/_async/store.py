@@ -1,0 +1,358 @@
+"""Stores: the spec's ``Store`` and ``RemoteStore``, the ``RedisStore``, and ``create_store``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from .._backend import async_sleep, make_ssl_context
+from .._protocol import BLOCKING, ConnectionSettings, blocking_timeout
+from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, response_error
+from ..registry import store_class
+from ..resp import pack_command
+from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
+from .commands import AsyncRedisClient
+from .connection import AsyncConnection
+from .pool import AsyncConnectionPool
+
+__all__ = ["RedisStore", "RemoteStore", "Store", "create_store"]
+
+
+def create_store(url: str, **kw: Any) -> Store:
+    """A new Store for ``url``; keyword arguments override the URL's values. Never connects."""
+    parsed = parse_url(url)
+    cls: type[Store] = store_class(parsed.scheme, Store)
+    params: dict[str, Any] = dict(parsed.query)
+    params.update(kw)
+    database = params.pop("database", parsed.database)
+    user = params.pop("user", parsed.user)
+    password = params.pop("password", parsed.password)
+    host: tuple[str, int] | str
+    if parsed.path is not None:
+        host = parsed.path
+    else:
+        host = (parsed.host or "127.0.0.1", parsed.port or cls.default_port)
+    return cls(parsed.scheme, host, database=database, user=user, password=password, **params)
+
+
+class Store:
+    """Base class of data stores (the spec's ``Store``). Use ``create_store`` to make one."""
+
+    default_port = 0
+
+    def __init__(
+        self,
+        name: str,
+        host: tuple[str, int] | str,
+        database: str | int | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        encoding: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self._name = name
+        self._host = host
+        self._database = None if database is None or database == "" else str(database)
+        self._user = user
+        self._password = password
+        self._encoding = encoding or "utf-8"
+        self._urlparams: dict[str, Any] = {}
+        self._init(**kw)
+        self._dns = build_url(
+            name, host, self._database, user, password,
+            self._urlparams if encoding is None else {**self._urlparams, "encoding": encoding},
+        )
+
+    def _init(self, **kw: Any) -> None:
+        """Process the extra parameters; by default they are kept as ``urlparams``."""
+        self._urlparams = kw
+
+    @property
+    def name(self) -> str:
+        """Store name: the URL scheme."""
+        return self._name
+
+    @property
+    def database(self) -> str | None:
+        """Database name/number associated with this store."""
+        return self._database
+
+    @property
+    def encoding(self) -> str:
+        return self._encoding
+
+    @property
+    def dns(self) -> str:
+        """The connection string rebuilt from the effective values."""
+        return self._dns
+
+    @property
+    def urlparams(self) -> dict[str, Any]:
+        """The parameters shown in the ``dns`` query string."""
+        return self._urlparams
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({mask_url(self._dns)!r})"
+
+    __str__ = __repr__
+
+    async def database_create(self, dbname: str | None = None, **kw: Any) -> None:
+        """Create a database; stores without that notion do nothing (as the spec says)."""
+        return None
+
+    def table_all(self, **kw: Any) -> dict[str, Any]:
+        """Information about the table/collection mapping model: none by default."""
+        return {}
+
+    def encode_bytes(self, data: bytes | str) -> bytes:
+        """The value to store for ``data``: bytes as they are, str in the store encoding."""
+        if isinstance(data, str):
+            return data.encode(self._encoding)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data)
+        raise TypeError(f"encode_bytes takes bytes or str, not {type(data).__name__}")
+
+    def dencode_bytes(self, data: bytes | str) -> str:
+        """Decode stored bytes ``data`` with the store encoding (the spec's spelling)."""
+        if isinstance(data, str):
+            return data
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data).decode(self._encoding)
+        raise TypeError(f"dencode_bytes takes bytes or str, not {type(data).__name__}")
+
+    decode_bytes = dencode_bytes
+
+
+class RemoteStore(Store):
+    """Base class of stores reached over the network (the spec's ``RemoteStore``)."""
+
+    async def connect(self) -> AsyncConnection:
+        """A new connection to the server, owned by the caller (close it when done)."""
+        raise NotImplementedError
+
+    async def execute(self, *args: Any, **options: Any) -> Any:
+        """Execute one command and return its reply."""
+        raise NotImplementedError
+
+    async def ping(self) -> bool:
+        """True when the server answers; raises ConnectionError when it does not."""
+        raise NotImplementedError
+
+    def client(self) -> AsyncRedisClient:
+        """A client with typed command methods."""
+        raise NotImplementedError(f"{type(self).__name__} has no command client")
+
+    def pubsub(self, **kw: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no pub/sub handler yet")
+
+    def channels(self, **kw: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no channels handler yet")
+
+    async def close(self) -> None:
+        """Close all open connections."""
+        raise NotImplementedError
+
+    async def flush(self) -> None:
+        """Remove every key of this store's database."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> RemoteStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+_DEFAULTS: dict[str, Any] = {
+    "socket_timeout": None,
+    "socket_connect_timeout": 10.0,
+    "socket_keepalive": True,
+    "max_connections": 50,
+    "pool_timeout": 20.0,
+    "health_check_interval": 30.0,
+    "protocol": 3,
+    "decode_responses": False,
+    "encoding_errors": "strict",
+    "client_name": None,
+    "parser": "auto",
+    "retries": 3,
+    "retry_backoff": 0.05,
+    "ssl": False,
+    "ssl_ca_certs": None,
+    "ssl_certfile": None,
+    "ssl_keyfile": None,
+    "ssl_cert_reqs": "required",
+    "ssl_check_hostname": True,
+}
+# parameters a Redis store keeps in ``urlparams`` without using them itself (Channels do)
+_PASSED_THROUGH = frozenset({"namespace"})
+
+
+class RedisStore(RemoteStore):
+    """A store speaking the Redis protocol (RESP2/RESP3) to redis-server or PulsarDS."""
+
+    default_port = 6379
+
+    def _init(self, **kw: Any) -> None:
+        unknown = [k for k in kw if k not in OPTIONS and k not in _PASSED_THROUGH]
+        if unknown:
+            raise ImproperlyConfigured(
+                f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                f"for a {self._name} store; known options: "
+                f"{', '.join(sorted(OPTIONS) + sorted(_PASSED_THROUGH))}"
+            )
+        self._urlparams = {
+            k: (coerce_option(k, v) if k in OPTIONS else v) for k, v in kw.items()
+        }
+        options = {**_DEFAULTS, **self._urlparams}
+        database = self._database
+        if database is not None and not (database.isascii() and database.isdigit()):
+            raise ImproperlyConfigured(
+                f"the database of a {self._name} store is a number, got {database!r}"
+            )
+        host = self._host
+        use_ssl = options["ssl"] or self._name == "rediss"
+        if isinstance(host, str):
+            if use_ssl:
+                raise ImproperlyConfigured("TLS is not available over a unix socket")
+            address, hostname, port, path = host, "", 0, host
+        else:
+            hostname, port = host
+            if not 0 < port < 65536:
+                raise ImproperlyConfigured(f"port {port} is out of range 1-65535")
+            address, path = f"{hostname}:{port}", None
+        ssl_options = [k for k in options if k.startswith("ssl_") and k in self._urlparams]
+        if ssl_options and not use_ssl:
+            raise ImproperlyConfigured(
+                f"{', '.join(ssl_options)} need TLS: use rediss:// or ssl=true"
+            )
+        ssl_context = None
+        if use_ssl:
+            ssl_context = make_ssl_context(
+                options["ssl_ca_certs"],
+                options["ssl_certfile"],
+                options["ssl_keyfile"],
+                options["ssl_cert_reqs"],
+                options["ssl_check_hostname"],
+            )
+        socket_timeout = options["socket_timeout"]
+        self._settings = ConnectionSettings(
+            address=address,
+            host=hostname,
+            port=port,
+            path=path,
+            database=int(database or 0),
+            user=self._user,
+            password=self._password,
+            protocol=options["protocol"],
+            client_name=options["client_name"],
+            socket_timeout=socket_timeout,
+            connect_timeout=options["socket_connect_timeout"],
+            keepalive=options["socket_keepalive"],
+            ssl_context=ssl_context,
+            parser=options["parser"],
+            encoding=self._encoding if options["decode_responses"] else None,
+            encoding_errors=options["encoding_errors"],
+            health_check_interval=options["health_check_interval"],
+        )
+        self._socket_timeout = socket_timeout
+        self._utf8 = self._encoding.replace("-", "").lower() == "utf8"
+        self._pool = AsyncConnectionPool(
+            self._settings,
+            options["max_connections"],
+            options["pool_timeout"],
+            options["retries"],
+            options["retry_backoff"],
+        )
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        return self._pool
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self._settings
+
+    async def connect(self) -> AsyncConnection:
+        return await self._pool.connect()
+
+    async def execute(self, *args: Any, **options: Any) -> Any:
+        """Send one command, return its reply (shaped by ``callback=fn`` when given).
+
+        An error reply raises ResponseError (or a subclass by its code) and leaves the
+        connection usable. A command is re-sent on another connection only when it cannot
+        have reached the server, or when ``idempotent=True`` says re-sending is harmless.
+        """
+        packed = pack_command(*args) if self._utf8 else pack_command(*args, encoding=self._encoding)
+        timeout = self._socket_timeout
+        if timeout is not None and args[0] in BLOCKING:
+            timeout = blocking_timeout(args, timeout)
+        pool = self._pool
+        connection = await pool.acquire()
+        try:
+            await connection.send(packed)
+        except ConnectionError as exc:
+            pool.release(connection)  # closed by send: nothing complete reached the server
+            reply = await self._execute_again(packed, timeout, exc)
+        except BaseException:
+            pool.discard(connection)
+            raise
+        else:
+            try:
+                reply = await connection.read_reply(timeout)
+            except ConnectionError as exc:
+                pool.release(connection)
+                if not options.get("idempotent"):
+                    raise
+                reply = await self._execute_again(packed, timeout, exc)
+            except BaseException:
+                pool.discard(connection)  # its reply may still arrive: never reuse it
+                raise
+            else:
+                pool.release(connection)
+        if reply.__class__ is ResponseError:
+            raise response_error(reply)
+        if options:
+            callback = options.get("callback")
+            if callback is not None:
+                return callback(reply)
+        return reply
+
+    async def _execute_again(
+        self, packed: bytes, timeout: float | None, error: ConnectionError
+    ) -> Any:
+        """Re-send after a connection failure, with backoff, on fresh connections."""
+        pool = self._pool
+        for attempt in range(pool.retries):
+            await async_sleep(min(pool.retry_backoff * 2**attempt, 1.0))
+            connection = await pool.acquire()
+            try:
+                reply = await connection.request(packed, timeout)
+            except ConnectionError as exc:
+                pool.release(connection)
+                error = exc
+                continue
+            except BaseException:
+                pool.discard(connection)
+                raise
+            pool.release(connection)
+            return reply
+        raise error
+
+    async def ping(self) -> bool:
+        await self.execute("PING")
+        return True
+
+    def client(self) -> AsyncRedisClient:
+        return AsyncRedisClient(self)
+
+    async def flush(self) -> None:
+        await self.execute("FLUSHDB")
+
+    async def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,374 @@
+"""The seam: the only module that imports asyncio, socket, ssl, select or threading.
+
+Each Async* class has a Sync* twin with the same method names and signatures, so that
+code written against the Async* names in ``_async`` becomes blocking code when
+``utils/gen_sync.py`` renames them. Protocol logic never lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import select
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+
+from .errors import ConnectionError, ImproperlyConfigured, TimeoutError
+
+__all__ = [
+    "AsyncSemaphore",
+    "AsyncStream",
+    "SyncSemaphore",
+    "SyncStream",
+    "async_sleep",
+    "make_ssl_context",
+    "sleep",
+]
+
+READ_SIZE = 65536
+
+_CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+
+
+def make_ssl_context(
+    ca_certs: str | None,
+    certfile: str | None,
+    keyfile: str | None,
+    cert_reqs: str,
+    check_hostname: bool,
+) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_certs)
+    context.check_hostname = check_hostname and cert_reqs != "none"
+    context.verify_mode = _CERT_REQS[cert_reqs]
+    if certfile:
+        try:
+            context.load_cert_chain(certfile, keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise ImproperlyConfigured(f"cannot load ssl_certfile/ssl_keyfile: {exc}") from None
+    return context
+
+
+def _readable_poll(sock: Any) -> select.poll | None:
+    """A poll object telling whether an idle socket is readable (EOF, reset or stray bytes)."""
+    if sock is None:
+        return None
+    poll = select.poll()
+    poll.register(sock.fileno(), select.POLLIN)
+    return poll
+
+
+def _tune(sock: socket.socket, keepalive: bool) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        # one command is one small write: Nagle would hold it back for the previous ACK
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if keepalive:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+
+# -- asyncio ---------------------------------------------------------------------------------
+
+
+class _StreamProtocol(asyncio.Protocol):
+    """Collects received chunks and wakes one reader; lighter than StreamReader."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.closed: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.paused = False
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.closed = ConnectionError("connection closed by the server")
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed is None:
+            self.closed = ConnectionError(
+                f"connection lost: {exc}" if exc else "connection closed by the server"
+            )
+        self._wake()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        waiter = self.drain_waiter
+        if waiter is not None:
+            self.drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("timed out waiting for the server's reply"))
+
+
+class AsyncStream:
+    """A connected byte stream (TCP, unix socket or TLS)."""
+
+    __slots__ = ("_loop", "_poll", "_protocol", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._loop = asyncio.get_running_loop()
+        self._poll = _readable_poll(transport.get_extra_info("socket"))
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        path: str | None,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None,
+        keepalive: bool,
+    ) -> AsyncStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                if path is not None:
+                    transport, protocol = await loop.create_unix_connection(_StreamProtocol, path)
+                else:
+                    transport, protocol = await loop.create_connection(
+                        _StreamProtocol,
+                        host,
+                        port,
+                        ssl=ssl_context,
+                        server_hostname=host if ssl_context else None,
+                    )
+        except builtins.TimeoutError:
+            raise TimeoutError(f"timed out connecting after {timeout}s") from None
+        except OSError as exc:
+            raise ConnectionError(f"cannot connect: {exc.strerror or exc}") from None
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            _tune(sock, keepalive)
+        return cls(transport, protocol)
+
+    async def read(self, timeout: float | None) -> bytes:
+        """The bytes received so far, waiting for some when there are none."""
+        protocol = self._protocol
+        chunks = protocol.chunks
+        if not chunks:
+            if protocol.closed is not None:
+                raise protocol.closed
+            waiter = protocol.waiter = self._loop.create_future()
+            if timeout is None:
+                await waiter
+            else:
+                handle = self._loop.call_later(timeout, _expire, waiter)
+                try:
+                    await waiter
+                finally:
+                    handle.cancel()
+            if not chunks:
+                raise protocol.closed or ConnectionError("connection closed")
+        if len(chunks) == 1:
+            data = chunks[0]
+        else:
+            data = b"".join(chunks)
+        chunks.clear()
+        return data
+
+    async def write(self, data: bytes) -> None:
+        protocol = self._protocol
+        if protocol.closed is not None:
+            raise protocol.closed
+        self._transport.write(data)
+        if protocol.paused:
+            waiter = protocol.drain_waiter = self._loop.create_future()
+            await waiter
+            if protocol.closed is not None:
+                raise protocol.closed
+
+    def is_alive(self) -> bool:
+        """True when the peer has not closed and nothing unexpected is waiting to be read."""
+        protocol = self._protocol
+        return (
+            protocol.closed is None
+            and not protocol.chunks
+            and not self._transport.is_closing()
+            # a connection made on another (maybe closed) event loop cannot be used here
+            and self._loop is asyncio.get_running_loop()
+            # the loop may not have run since the peer closed: ask the kernel
+            and not (self._poll is not None and self._poll.poll(0))
+        )
+
+    def close(self) -> None:
+        try:
+            self._transport.close()
+        except RuntimeError:  # its event loop is closed: close the socket itself
+            raw = getattr(self._transport, "_sock", None)  # the selector transport's socket
+            if raw is not None:
+                raw.close()
+
+
+class AsyncSemaphore:
+    """A counter of free slots whose acquire waits at most ``timeout`` seconds."""
+
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, value: int) -> None:
+        self._semaphore = asyncio.Semaphore(value)
+
+    async def acquire(self, timeout: float | None) -> bool:
+        semaphore = self._semaphore
+        if not semaphore.locked():
+            return await semaphore.acquire()
+        try:
+            async with asyncio.timeout(timeout):
+                return await semaphore.acquire()
+        except builtins.TimeoutError:
+            return False
+
+    def release(self) -> None:
+        self._semaphore.release()
+
+
+async def async_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+# -- blocking ----------------------------------------------------------------------------------
+
+
+class SyncStream:
+    """A connected byte stream (TCP, unix socket or TLS) over a blocking socket."""
+
+    __slots__ = ("_poll", "_sock", "_timeout")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout: float | None = sock.gettimeout()
+        self._poll = _readable_poll(sock)
+
+    @classmethod
+    def open(
+        cls,
+        host: str,
+        port: int,
+        path: str | None,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None,
+        keepalive: bool,
+    ) -> SyncStream:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            if path is not None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(timeout)
+                    sock.connect(path)
+                except BaseException:
+                    sock.close()
+                    raise
+            else:
+                sock = socket.create_connection((host, port), timeout)
+            try:
+                _tune(sock, keepalive)
+                if ssl_context is not None:
+                    if deadline is not None:
+                        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                    sock = ssl_context.wrap_socket(sock, server_hostname=host)
+                sock.settimeout(None)
+            except BaseException:
+                sock.close()
+                raise
+        except builtins.TimeoutError:
+            raise TimeoutError(f"timed out connecting after {timeout}s") from None
+        except OSError as exc:
+            raise ConnectionError(f"cannot connect: {exc.strerror or exc}") from None
+        return cls(sock)
+
+    def read(self, timeout: float | None) -> bytes:
+        sock = self._sock
+        if timeout != self._timeout:
+            sock.settimeout(timeout)
+            self._timeout = timeout
+        try:
+            data = sock.recv(READ_SIZE)
+        except builtins.TimeoutError:
+            raise TimeoutError("timed out waiting for the server's reply") from None
+        except OSError as exc:
+            raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
+        if not data:
+            raise ConnectionError("connection closed by the server")
+        return data
+
+    def write(self, data: bytes) -> None:
+        sock = self._sock
+        if self._timeout is not None:
+            sock.settimeout(None)
+            self._timeout = None
+        try:
+            sock.sendall(data)
+        except OSError as exc:
+            raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
+
+    def is_alive(self) -> bool:
+        if self._sock.fileno() < 0:
+            return False
+        # readable while idle means EOF, a reset or unexpected bytes: not reusable
+        if self._poll is not None and self._poll.poll(0):
+            return False
+        pending = getattr(self._sock, "pending", None)
+        return not (pending is not None and pending())
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+class SyncSemaphore:
+    """A counter of free slots whose acquire waits at most ``timeout`` seconds."""
+
+    __slots__ = ("_condition", "_lock", "_value")
+
+    def __init__(self, value: int) -> None:
+        self._value = value
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+
+    def acquire(self, timeout: float | None) -> bool:
+        with self._lock:
+            if self._value > 0:
+                self._value -= 1
+                return True
+            if not self._condition.wait_for(self._available, timeout):
+                return False
+            self._value -= 1
+            return True
+
+    def _available(self) -> bool:
+        return self._value > 0
+
+    def release(self) -> None:
+        with self._lock:
+            self._value += 1
+            self._condition.notify()
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)

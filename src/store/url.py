@@ -1,0 +1,276 @@
+"""Connection strings: parse, rebuild (``dns``) and mask secrets. No I/O.
+
+``<scheme>://[user[:password]@]host[:port][/database][?k=v&...]``, ``rediss://`` for TLS and
+``unix:///path/to.sock?db=N`` for unix sockets. Errors name the bad part of the URL but
+never show the password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from .errors import ImproperlyConfigured, NoSuchStore
+
+__all__ = [
+    "OPTIONS",
+    "ParsedURL",
+    "build_url",
+    "coerce_option",
+    "mask_url",
+    "parse_url",
+]
+
+UNIX_SCHEMES = frozenset({"unix", "redis+unix"})
+
+
+@dataclass
+class ParsedURL:
+    scheme: str
+    host: str | None  # None for unix sockets
+    port: int | None
+    path: str | None  # unix socket path
+    database: str | None
+    user: str | None
+    password: str | None = field(repr=False)
+    query: dict[str, str]
+
+
+def _fail(url: str, what: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"invalid connection string {mask_url(url)!r}: {what}")
+
+
+def parse_url(url: str) -> ParsedURL:
+    """Split a connection string into its parts; the store class fills the defaults."""
+    if not isinstance(url, str):
+        raise ImproperlyConfigured(
+            f"a connection string must be a str, not {type(url).__name__}"
+        )
+    if "://" not in url:
+        raise NoSuchStore(
+            f"connection string {mask_url(url)!r} has no scheme: "
+            "expected <scheme>://[user[:password]@]host[:port][/database]"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        # urllib's messages name the bad part ("Port could out of range", "Invalid IPv6 URL")
+        raise _fail(url, str(exc).lower()) from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise NoSuchStore(f"connection string {mask_url(url)!r} has no scheme")
+    if parts.fragment:
+        raise _fail(url, f"fragments are not supported (#{parts.fragment})")
+    query: dict[str, str] = {}
+    if parts.query:
+        try:
+            pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+        except ValueError:
+            raise _fail(url, f"malformed query {parts.query!r}") from None
+        for key, value in pairs:
+            if key in query:
+                raise _fail(url, f"query parameter {key!r} is given twice")
+            query[key] = value
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if scheme in UNIX_SCHEMES:
+        if parts.hostname:
+            raise _fail(url, "a unix socket URL has no host: use unix:///path/to.sock")
+        if not parts.path or parts.path == "/":
+            raise _fail(url, "the unix socket path is missing")
+        database = query.pop("db", None)
+        if "database" in query:
+            database = query.pop("database")
+        return ParsedURL(scheme, None, None, unquote(parts.path), database, user, password, query)
+    path = parts.path
+    database = None
+    if path and path != "/":
+        database = unquote(path[1:])
+        if "/" in database:
+            raise _fail(url, f"the database {database!r} must be a single path segment")
+    if "db" in query:
+        if database is not None:
+            raise _fail(url, "the database is given both in the path and as ?db=")
+        database = query.pop("db")
+    return ParsedURL(scheme, parts.hostname, port, None, database, user, password, query)
+
+
+def _netloc(user: str | None, password: str | None, host: str) -> str:
+    if user or password is not None:
+        auth = quote(user or "", safe="")
+        if password is not None:
+            auth += ":" + quote(password, safe="")
+        return f"{auth}@{host}"
+    return host
+
+
+def build_url(
+    scheme: str,
+    host: tuple[str, int] | str,
+    database: str | None,
+    user: str | None,
+    password: str | None,
+    params: Mapping[str, Any],
+) -> str:
+    """Rebuild the connection string from effective values (the spec's ``dns``)."""
+    query = urlencode([(k, format_option(v)) for k, v in params.items()])
+    if isinstance(host, str):  # unix socket path
+        q = dict(db=database) if database is not None else {}
+        query = "&".join(filter(None, (urlencode(q), query)))
+        return f"{scheme}://{_netloc(user, password, '')}{quote(host)}" + (
+            f"?{query}" if query else ""
+        )
+    name, port = host
+    if ":" in name:
+        name = f"[{name}]"
+    url = f"{scheme}://{_netloc(user, password, f'{name}:{port}')}"
+    if database is not None and database != "":
+        url += "/" + quote(str(database), safe="")
+    return url + (f"?{query}" if query else "")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for repr, logs and errors)."""
+    try:
+        scheme, rest = url.split("://", 1)
+    except ValueError:
+        return url if "@" not in url else "***@" + url.rsplit("@", 1)[1]
+    netloc, sep, tail = rest.partition("/")
+    if "@" not in netloc:
+        return url
+    auth, host = netloc.rsplit("@", 1)
+    user, colon, _ = auth.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}{sep}{tail}"
+
+
+# -- typed options --------------------------------------------------------------------------
+
+
+def format_option(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def _seconds_or_none(name: str, value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.lower() in ("", "none")):
+        return None
+    if isinstance(value, bool):
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of seconds or none, got {value!r}"
+        ) from None
+    if not seconds >= 0:  # also refuses nan
+        raise ImproperlyConfigured(f"{name} must be >= 0, got {value!r}")
+    return seconds
+
+
+def _seconds(name: str, value: Any) -> float:
+    seconds = _seconds_or_none(name, value)
+    if seconds is None:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {value!r}")
+    return seconds
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise ImproperlyConfigured(f"{name} must be >= 1, got {value!r}")
+    return number
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip() == "0":
+        return 0
+    if value == 0 and not isinstance(value, bool):
+        return 0
+    return _positive_int(name, value)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
+
+
+def _choice(*choices: Any) -> Callable[[str, Any], Any]:
+    def coerce(name: str, value: Any) -> Any:
+        for choice in choices:
+            if value == choice or str(value).lower() == str(choice):
+                return choice
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}"
+        )
+
+    return coerce
+
+
+def _text_or_none(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _client_name(name: str, value: Any) -> str | None:
+    text = _text_or_none(name, value)
+    if text is not None and (not text or any(c.isspace() for c in text)):
+        # CLIENT SETNAME refuses spaces; fail here, not at the first connection
+        raise ImproperlyConfigured(f"{name} must be a non-empty name without spaces")
+    return text
+
+
+# The options every remote store understands, by their redis-py names; values from the
+# query string are strings and are converted here, keyword values are checked the same way.
+OPTIONS: dict[str, Callable[[str, Any], Any]] = {
+    "socket_timeout": _seconds_or_none,
+    "socket_connect_timeout": _seconds_or_none,
+    "socket_keepalive": _flag,
+    "max_connections": _positive_int,
+    "pool_timeout": _seconds,
+    "health_check_interval": _seconds,
+    "protocol": _choice(3, 2),
+    "decode_responses": _flag,
+    "encoding_errors": _choice("strict", "replace", "ignore", "backslashreplace"),
+    "client_name": _client_name,
+    "parser": _choice("auto", "python", "hiredis"),
+    "retries": _count,
+    "retry_backoff": _seconds,
+    "ssl": _flag,
+    "ssl_ca_certs": _text_or_none,
+    "ssl_certfile": _text_or_none,
+    "ssl_keyfile": _text_or_none,
+    "ssl_cert_reqs": _choice("required", "optional", "none"),
+    "ssl_check_hostname": _flag,
+}
+
+
+def coerce_option(name: str, value: Any) -> Any:
+    """Convert a typed option's value (from a query string or a keyword)."""
+    return OPTIONS[name](name, value)

@@ -1,0 +1,377 @@
+"""The store, its connections and pool against a real redis-server (both variants)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from store.aio import (
+    AuthenticationError,
+    ConnectionError,
+    DataError,
+    ImproperlyConfigured,
+    NoSuchStore,
+    PoolExhaustedError,
+    ProtocolError,
+    RedisStore,
+    ResponseError,
+    TimeoutError,
+    WrongTypeError,
+    create_store,
+)
+
+StoreFactory = Callable[..., RedisStore]
+
+
+# -- the spec's examples -------------------------------------------------------------------
+
+
+def test_spec_connection_string() -> None:
+    store = create_store("redis://user:password@127.0.0.1:6500/11")
+    assert store.name == "redis"
+    assert store.database == "11"
+    assert store.dns == "redis://user:password@127.0.0.1:6500/11"
+    assert store._host == ("127.0.0.1", 6500)
+    assert store._user == "user"
+    assert store._password == "password"
+    assert store.encoding == "utf-8"
+    assert store.urlparams == {}
+
+
+def test_spec_extra_parameters_join_the_dns() -> None:
+    store = create_store("redis://user:password@127.0.0.1:6500/11", namespace="test_")
+    assert store.dns == "redis://user:password@127.0.0.1:6500/11?namespace=test_"
+    assert store.urlparams == {"namespace": "test_"}
+    again = create_store(store.dns)
+    assert again.dns == store.dns
+    assert again.urlparams == {"namespace": "test_"}
+
+
+def test_keywords_override_the_url() -> None:
+    store = create_store(
+        "redis://user:password@127.0.0.1:6500/11?socket_timeout=2",
+        database=3,
+        user="bob",
+        password="other",
+        socket_timeout=5,
+    )
+    assert store.database == "3"
+    assert store._user == "bob"
+    assert store._password == "other"
+    assert isinstance(store, RedisStore)
+    assert store.settings.socket_timeout == 5.0
+    assert store.settings.database == 3
+    assert store.dns == "redis://bob:other@127.0.0.1:6500/3?socket_timeout=5.0"
+
+
+def test_default_ports_tls_and_unix() -> None:
+    assert create_store("redis://localhost")._host == ("localhost", 6379)
+    assert create_store("redis://")._host == ("127.0.0.1", 6379)
+    tls = create_store("rediss://h:7000?ssl_cert_reqs=none")
+    assert isinstance(tls, RedisStore)
+    assert tls.settings.ssl_context is not None
+    unix = create_store("unix:///tmp/redis.sock?db=4")
+    assert unix._host == "/tmp/redis.sock"
+    assert unix.database == "4"
+    assert unix.dns == "unix:///tmp/redis.sock?db=4"
+
+
+def test_typed_options_from_the_query() -> None:
+    store = create_store(
+        "redis://h/2?socket_timeout=1.5&socket_connect_timeout=3&max_connections=7"
+        "&protocol=2&decode_responses=yes&client_name=worker-1"
+    )
+    assert isinstance(store, RedisStore)
+    settings = store.settings
+    assert settings.socket_timeout == 1.5
+    assert settings.connect_timeout == 3.0
+    assert settings.protocol == 2
+    assert settings.encoding == "utf-8"
+    assert settings.client_name == "worker-1"
+    assert store.pool.max_connections == 7
+
+
+@pytest.mark.parametrize(
+    ("url", "kw", "needle"),
+    [
+        ("redis://h:notaport", {}, "port"),
+        ("redis://h/abc", {}, "'abc'"),
+        ("redis://h/1/2", {}, "single path segment"),
+        ("redis://h?socket_timeout=soon", {}, "socket_timeout"),
+        ("redis://h?max_connections=0", {}, "max_connections"),
+        ("redis://h?protocol=4", {}, "protocol"),
+        ("redis://h?socket_timout=1", {}, "socket_timout"),
+        ("redis://h", {"decode_responses": "maybe"}, "decode_responses"),
+        ("redis://h#frag", {}, "fragment"),
+        ("redis://h?ssl_ca_certs=/x", {}, "TLS"),
+        ("unix://host/x.sock", {}, "no host"),
+    ],
+)
+def test_bad_configuration_names_the_bad_part(url: str, kw: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        create_store(url, **kw)
+    assert needle in str(info.value)
+
+
+def test_unknown_scheme_names_the_known_ones() -> None:
+    with pytest.raises(NoSuchStore) as info:
+        create_store("mongo://h")
+    assert "'mongo'" in str(info.value)
+    assert "redis" in str(info.value)
+    with pytest.raises(NoSuchStore):
+        create_store("127.0.0.1:6379")
+
+
+def test_password_never_in_repr_or_errors() -> None:
+    store = create_store("redis://u:hunter2@127.0.0.1:6500/1")
+    assert "hunter2" not in repr(store)
+    assert "hunter2" not in str(store)
+    assert "hunter2" not in repr(store.settings)
+    assert "u:***@" in repr(store)
+    with pytest.raises(ImproperlyConfigured) as info:
+        create_store("redis://u:hunter2@h:99999999/1")
+    assert "hunter2" not in str(info.value)
+
+
+def test_encode_and_decode_bytes() -> None:
+    store = create_store("redis://h")
+    assert store.encode_bytes("é") == "é".encode()
+    assert store.encode_bytes(b"\xff") == b"\xff"
+    assert store.dencode_bytes(b"\xc3\xa9") == "é"
+    assert store.decode_bytes("x") == "x"
+    assert store.table_all() == {}
+    with pytest.raises(TypeError):
+        store.encode_bytes(3)  # type: ignore[arg-type]
+
+
+# -- talking to the server -----------------------------------------------------------------
+
+
+async def test_execute_roundtrip(store: RedisStore) -> None:
+    assert await store.ping() is True
+    assert await store.execute("SET", "k", "v") in (b"OK", "OK")
+    assert await store.execute("GET", "k") == b"v"
+    assert await store.execute("GET", "missing") is None
+    assert await store.execute("INCRBY", "n", 5) == 5
+    assert await store.execute("SET", "f", 1.5) in (b"OK", "OK")
+    assert await store.execute("GET", "f") == b"1.5"
+    value = bytes(range(256)) * 10
+    await store.execute("SET", b"bin", value)
+    assert await store.execute("GET", b"bin") == value
+    await store.flush()
+    assert await store.execute("DBSIZE") == 0
+
+
+async def test_large_value_roundtrip(store: RedisStore) -> None:
+    value = os.urandom(3 * 1024 * 1024)
+    await store.execute("SET", "big", value)
+    assert await store.execute("GET", "big") == value
+
+
+async def test_callback_shapes_the_reply(store: RedisStore) -> None:
+    await store.execute("RPUSH", "l", "a", "b")
+    assert await store.execute("LRANGE", "l", 0, -1, callback=len) == 2
+
+
+async def test_decode_responses(store_factory: StoreFactory) -> None:
+    store = store_factory(decode_responses=True)
+    await store.execute("SET", "k", "é")
+    assert await store.execute("GET", "k") == "é"
+
+
+async def test_error_reply_keeps_the_connection(store: RedisStore) -> None:
+    await store.execute("SET", "s", "x")
+    with pytest.raises(WrongTypeError) as info:
+        await store.execute("LPUSH", "s", "y")
+    assert info.value.code == "WRONGTYPE"
+    with pytest.raises(ResponseError) as error:
+        await store.execute("NOSUCHCOMMAND")
+    assert error.value.code == "ERR"
+    assert store.pool.idle == 1
+    assert await store.execute("GET", "s") == b"x"
+    assert store.pool.idle == 1
+
+
+@pytest.mark.parametrize("bad", [None, True, {"a": 1}, ["x"], object()])
+async def test_bad_argument_refused_before_sending(store_factory: StoreFactory, bad: Any) -> None:
+    store = store_factory()
+    with pytest.raises(DataError) as info:
+        await store.execute("SET", "k", bad)
+    assert type(bad).__name__ in str(info.value)
+    # nothing was sent: no connection was even opened
+    assert store.pool.idle == 0 and store.pool.in_use == 0
+
+
+async def test_database_selection(store_factory: StoreFactory, redis_url: str) -> None:
+    db0 = store_factory(redis_url + "/0")
+    db5 = store_factory(redis_url + "/5")
+    await db5.flush()
+    await db0.execute("SET", "where", "zero")
+    await db5.execute("SET", "where", "five")
+    assert await db0.execute("GET", "where") == b"zero"
+    assert await db5.execute("GET", "where") == b"five"
+    await db5.flush()
+
+
+async def test_client_name_is_set(store_factory: StoreFactory) -> None:
+    store = store_factory(client_name="store-tests")
+    assert await store.execute("CLIENT", "GETNAME") == b"store-tests"
+
+
+async def test_unix_socket(store_factory: StoreFactory, redis_server: Any) -> None:
+    store = store_factory(f"unix://{redis_server.unix_path}?db=2")
+    await store.execute("SET", "via", "unix")
+    assert await store.execute("GET", "via") == b"unix"
+    await store.flush()
+
+
+async def test_password_and_acl_user(
+    store_factory: StoreFactory, redis_password_server: Any
+) -> None:
+    url = f"redis://:s3cret-pass@127.0.0.1:{redis_password_server.port}"
+    admin = store_factory(url)
+    assert await admin.ping() is True
+    await admin.execute("ACL", "SETUSER", "alice", "on", ">alice-pass", "~*", "+@all")
+    alice = store_factory(f"redis://alice:alice-pass@127.0.0.1:{redis_password_server.port}")
+    assert await alice.execute("ACL", "WHOAMI") in (b"alice", "alice")
+
+
+async def test_wrong_password_is_an_authentication_error(
+    store_factory: StoreFactory, redis_password_server: Any
+) -> None:
+    store = store_factory(f"redis://:wrong-hunter2@127.0.0.1:{redis_password_server.port}")
+    with pytest.raises(AuthenticationError) as info:
+        await store.ping()
+    assert "hunter2" not in str(info.value)
+    assert "hunter2" not in repr(info.value)
+    no_password = store_factory(f"redis://127.0.0.1:{redis_password_server.port}")
+    with pytest.raises(AuthenticationError):
+        await no_password.execute("GET", "k")
+
+
+async def test_context_manager_closes(store_factory: StoreFactory) -> None:
+    async with store_factory() as store:
+        await store.ping()
+        assert store.pool.idle == 1
+    assert store.pool.idle == 0
+
+
+async def test_connect_gives_a_dedicated_connection(store: RedisStore) -> None:
+    async with await store.connect() as connection:
+        assert await connection.execute("PING") in (b"PONG", "PONG")
+        await connection.execute("SET", "k", "dedicated")
+        with pytest.raises(ResponseError):
+            await connection.execute("INCR", "k")
+    assert not connection.is_connected
+    assert await store.execute("GET", "k") == b"dedicated"
+    assert store.pool.in_use == 0
+
+
+# -- the pool ----------------------------------------------------------------------------------
+
+
+async def test_pool_is_bounded(store_factory: StoreFactory) -> None:
+    store = store_factory(max_connections=2, pool_timeout=0.2)
+    first = await store.pool.acquire()
+    second = await store.pool.acquire()
+    with pytest.raises(PoolExhaustedError) as info:
+        await store.execute("PING")
+    assert "2" in str(info.value)
+    store.pool.release(first)
+    assert await store.ping() is True
+    store.pool.release(second)
+    assert store.pool.idle == 2 and store.pool.in_use == 0
+
+
+async def test_dead_pooled_connection_is_replaced_without_resending(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory(client_name="victim")
+    killer = store_factory()
+    await store.execute("SET", "counter", 0)
+    # the server drops the idle pooled connection; the next command must not be lost
+    # nor applied twice
+    assert await killer.execute("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal") >= 1
+    assert await store.execute("INCR", "counter") == 1
+    assert await store.execute("GET", "counter") == b"1"
+
+
+async def test_server_restart_recovers(store_factory: StoreFactory, restartable_server: Any) -> None:
+    store = store_factory(restartable_server.url)
+    await store.execute("SET", "k", "before")
+    restartable_server.stop()
+    restartable_server.start()
+    # the pooled connection died with the old server; a fresh one is used
+    assert await store.execute("GET", "k") is None
+    await store.execute("SET", "k", "after")
+    assert await store.execute("GET", "k") == b"after"
+
+
+async def test_unreachable_server_raises_connection_error(store_factory: StoreFactory) -> None:
+    from tests.conftest import free_port
+
+    store = store_factory(f"redis://127.0.0.1:{free_port()}", retries=1, retry_backoff=0.01)
+    with pytest.raises(ConnectionError) as info:
+        await store.ping()
+    assert "127.0.0.1" in str(info.value)
+
+
+# -- misbehaving servers --------------------------------------------------------------------
+
+
+def _resp2_server(answer: bytes | None) -> Callable[[bytes], bytes | None]:
+    """Says HELLO is unknown (so the client speaks RESP2), then answers every command so."""
+
+    def respond(data: bytes) -> bytes | None:
+        if b"HELLO" in data:
+            return b"-ERR unknown command 'HELLO'\r\n"
+        return answer
+
+    return respond
+
+
+async def test_garbage_is_a_protocol_error_and_the_connection_is_dropped(
+    store_factory: StoreFactory, scripted_server: Any
+) -> None:
+    server = scripted_server(_resp2_server(b"?what\r\n"))
+    store = store_factory(server.url, retries=0)
+    with pytest.raises(ProtocolError):
+        await store.execute("GET", "k")
+    assert store.pool.idle == 0 and store.pool.in_use == 0
+
+
+async def test_close_mid_reply_is_a_connection_error(
+    store_factory: StoreFactory, scripted_server: Any
+) -> None:
+    calls: list[bytes] = []
+
+    def respond(data: bytes) -> bytes | None:
+        if b"HELLO" in data:
+            return b"-ERR unknown command 'HELLO'\r\n"
+        calls.append(data)
+        return None if len(calls) > 1 else b"$10\r\nabc"
+
+    server = scripted_server(respond)
+    store = store_factory(server.url, retries=0, socket_timeout=0.5)
+    with pytest.raises((ConnectionError, TimeoutError)):
+        await store.execute("GET", "k")
+    assert store.pool.idle == 0
+
+
+async def test_stalled_server_times_out(store_factory: StoreFactory, scripted_server: Any) -> None:
+    server = scripted_server(_resp2_server(b""))
+    store = store_factory(server.url, socket_timeout=0.2)
+    with pytest.raises(TimeoutError) as info:
+        await store.execute("GET", "k")
+    assert f"127.0.0.1:{server.port}" in str(info.value)
+    assert store.pool.idle == 0 and store.pool.in_use == 0
+
+
+async def test_blocking_command_outlives_the_socket_timeout(store_factory: StoreFactory) -> None:
+    store = store_factory(socket_timeout=0.2)
+    assert await store.execute("BLPOP", "nothing-here", 1) is None
+    await store.execute("RPUSH", "q", "x")
+    assert await store.execute("BLPOP", "q", 1) in ([b"q", b"x"], (b"q", b"x"))

@@ -1,0 +1,203 @@
+"""Servers for the test suite: a real redis-server of our own on a free port.
+
+``$REDIS_URL`` points the tests at an existing server instead; ``$REDIS_SERVER`` names
+the binary. With ``STORE_REQUIRE_REDIS=1`` (CI) a missing redis-server is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    """A redis-server process this test session owns."""
+
+    binary: str
+    port: int
+    directory: str
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    @property
+    def unix_path(self) -> str:
+        return os.path.join(self.directory, "redis.sock")
+
+    def start(self) -> None:
+        command = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", self.directory,
+            "--save", "",
+            "--appendonly", "no",
+            "--unixsocket", self.unix_path,
+            "--unixsocketperm", "700",
+            "--logfile", os.path.join(self.directory, "redis.log"),
+            *self.args,
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.02)
+        log = open(os.path.join(self.directory, "redis.log")).read()[-2000:]
+        self.stop()
+        raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+def _redis_binary() -> str | None:
+    return os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+
+
+def _start_server(*args: str) -> Iterator[RedisServer]:
+    binary = _redis_binary()
+    if binary is None:
+        message = "redis-server not found (install Debian's redis-server or set REDIS_SERVER)"
+        if os.environ.get("STORE_REQUIRE_REDIS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    directory = tempfile.mkdtemp(prefix="store-redis-")
+    server = RedisServer(binary, free_port(), directory, list(args))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    yield from _start_server()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+@pytest.fixture(scope="session")
+def redis_password_server() -> Iterator[RedisServer]:
+    """A server that requires a password, and has an ACL user ``alice``."""
+    yield from _start_server("--requirepass", "s3cret-pass")
+
+
+@pytest.fixture
+def restartable_server() -> Iterator[RedisServer]:
+    """A server of the test's own, which the test may stop and start again."""
+    yield from _start_server()
+
+
+class ScriptedServer:
+    """A loopback TCP server that answers with scripted bytes, for misbehaving-peer tests.
+
+    ``respond(request_bytes) -> bytes | None``: None closes the connection; the hook sees
+    each chunk received. Real sockets, run in a thread so both variants can use it.
+    """
+
+    def __init__(self, respond: Callable[[bytes], bytes | None]) -> None:
+        import threading
+
+        self.respond = respond
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = int(self.listener.getsockname()[1])
+        self.connections = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self._stop:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                answer = self.respond(data)
+                if answer is None:
+                    return
+                if answer:
+                    conn.sendall(answer)
+
+    def close(self) -> None:
+        self._stop = True
+        self.listener.close()
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[[Callable[[bytes], bytes | None]], ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def make(respond: Callable[[bytes], bytes | None]) -> ScriptedServer:
+        server = ScriptedServer(respond)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+# the machine is noisy: no per-example deadlines, and property tests stay reproducible
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("store", deadline=None, print_blob=True)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "store"))

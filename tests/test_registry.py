@@ -1,0 +1,54 @@
+"""One registry for both variants; classes imported lazily."""
+
+from __future__ import annotations
+
+import pytest
+
+import store.aio
+import store.sync
+from store.errors import ImproperlyConfigured, NoSuchStore
+from store.registry import data_stores, register_store, store_class
+
+
+def test_builtin_schemes_resolve_per_variant() -> None:
+    assert store.aio.data_stores is store.sync.data_stores is data_stores
+    for scheme in ("redis", "rediss", "unix"):
+        assert scheme in data_stores
+    assert store_class("redis", store.aio.Store) is store.aio.RedisStore
+    assert store_class("redis", store.sync.Store) is store.sync.RedisStore
+    assert store.aio.RedisStore is not store.sync.RedisStore
+
+
+def test_register_store_once() -> None:
+    register_store("mystore", "store.{variant}.store.RedisStore")
+    register_store("mystore", "store.{variant}.store.RedisStore")  # same path: fine
+    with pytest.raises(ImproperlyConfigured) as info:
+        register_store("mystore", "elsewhere.Store")
+    assert "already registered" in str(info.value)
+    made = store.sync.create_store("mystore://127.0.0.1:7000")
+    assert made.name == "mystore"
+    assert isinstance(made, store.sync.RedisStore)
+    del data_stores["mystore"]
+
+
+def test_bad_registrations() -> None:
+    with pytest.raises(ImproperlyConfigured):
+        register_store("", "a.b")
+    with pytest.raises(ImproperlyConfigured):
+        register_store("x", "nodots")
+    register_store("broken", "store.nope.Missing")
+    with pytest.raises(ImproperlyConfigured) as info:
+        store.aio.create_store("broken://h")
+    assert "cannot import" in str(info.value)
+    register_store("wrongvariant", "store._sync.store.RedisStore")
+    with pytest.raises(ImproperlyConfigured) as wrong:
+        store.aio.create_store("wrongvariant://h")
+    assert "subclass" in str(wrong.value)
+    assert isinstance(store.sync.create_store("wrongvariant://h"), store.sync.RedisStore)
+    del data_stores["broken"], data_stores["wrongvariant"]
+
+
+def test_unknown_scheme() -> None:
+    with pytest.raises(NoSuchStore) as info:
+        store.sync.create_store("nosuch://h")
+    assert "redis" in str(info.value)
