@@ -84,7 +84,7 @@ def _redis_binary() -> str | None:
     return os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
 
 
-def _start_server(*args: str) -> Iterator[RedisServer]:
+def _start_server(*args: str, port: int | None = None) -> Iterator[RedisServer]:
     binary = _redis_binary()
     if binary is None:
         message = "redis-server not found (install Debian's redis-server or set REDIS_SERVER)"
@@ -92,7 +92,7 @@ def _start_server(*args: str) -> Iterator[RedisServer]:
             pytest.fail(message)
         pytest.skip(message)
     directory = tempfile.mkdtemp(prefix="store-redis-")
-    server = RedisServer(binary, free_port(), directory, list(args))
+    server = RedisServer(binary, port or free_port(), directory, list(args))
     server.start()
     try:
         yield server
@@ -201,3 +201,52 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("store", deadline=None, print_blob=True)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "store"))
+
+
+@dataclass
+class TLSFiles:
+    directory: str
+
+    @property
+    def ca(self) -> str:
+        return os.path.join(self.directory, "ca.crt")
+
+    @property
+    def cert(self) -> str:
+        return os.path.join(self.directory, "server.crt")
+
+    @property
+    def key(self) -> str:
+        return os.path.join(self.directory, "server.key")
+
+
+def _make_certificates(directory: str) -> TLSFiles:
+    """A throwaway CA and a server certificate for localhost/127.0.0.1 (openssl CLI)."""
+    files = TLSFiles(directory)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            "-out", files.ca, "-days", "2", "-subj", "/CN=store-test-ca")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", files.key,
+            "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(directory, "san.ext"), "w") as ext:
+        ext.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", files.ca, "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", files.cert, "-days", "2", "-extfile", "san.ext")
+    return files
+
+
+@pytest.fixture(scope="session")
+def redis_tls_server() -> Iterator[tuple[RedisServer, TLSFiles]]:
+    """A redis-server that speaks TLS only, with its CA file."""
+    files = _make_certificates(tempfile.mkdtemp(prefix="store-tls-"))
+    port = free_port()
+    for server in _start_server(
+        "--port", "0", "--tls-port", str(port), "--tls-cert-file", files.cert,
+        "--tls-key-file", files.key, "--tls-ca-cert-file", files.ca, "--tls-auth-clients", "no",
+        port=port,
+    ):
+        yield server, files
+    shutil.rmtree(files.directory, ignore_errors=True)

@@ -11,6 +11,8 @@ from typing import Any
 from .errors import ResponseError, StoreError
 
 DEFAULT_URL = "redis://127.0.0.1:6379"
+# Replies do not tell a status (+OK) from a bulk string; redis-cli prints these statuses bare.
+STATUS_WORDS = frozenset({b"OK", b"PONG", b"QUEUED"})
 
 
 def format_reply(reply: Any, indent: int = 0) -> str:
@@ -70,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_reply(reply))
+    status = isinstance(reply, bytes) and reply in STATUS_WORDS
+    print(reply.decode() if status else format_reply(reply))
     return 0
 
 

@@ -375,3 +375,36 @@ async def test_blocking_command_outlives_the_socket_timeout(store_factory: Store
     assert await store.execute("BLPOP", "nothing-here", 1) is None
     await store.execute("RPUSH", "q", "x")
     assert await store.execute("BLPOP", "q", 1) in ([b"q", b"x"], (b"q", b"x"))
+
+
+async def test_tls(store_factory: StoreFactory, redis_tls_server: Any) -> None:
+    server, files = redis_tls_server
+    store = store_factory(f"rediss://localhost:{server.port}?ssl_ca_certs={files.ca}")
+    await store.execute("SET", "secure", "yes")
+    assert await store.execute("GET", "secure") == b"yes"
+    untrusted = store_factory(f"rediss://localhost:{server.port}", retries=0)
+    with pytest.raises(ConnectionError) as info:
+        await untrusted.ping()
+    assert "certificate" in str(info.value).lower()
+    await store.flush()
+
+
+async def test_sent_command_is_resent_only_when_idempotent(
+    store_factory: StoreFactory, scripted_server: Any
+) -> None:
+    received: list[bytes] = []
+
+    def respond(data: bytes) -> bytes | None:
+        if b"HELLO" in data:
+            return b"-ERR unknown command 'HELLO'\r\n"
+        received.append(data)
+        # the first INCR reaches the server, which dies before answering
+        return None if len(received) <= 2 else b":1\r\n"
+
+    server = scripted_server(respond)
+    store = store_factory(server.url, retry_backoff=0.001)
+    with pytest.raises(ConnectionError):
+        await store.execute("INCR", "n")
+    assert len(received) == 1  # not re-sent: it may have been applied
+    assert await store.execute("INCR", "n", idempotent=True) == 1
+    assert len(received) == 3  # sent and lost, then sent again

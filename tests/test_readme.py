@@ -1,0 +1,24 @@
+"""The README's Python examples run, against the test redis-server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_examples() -> None:
+    assert len(python_blocks()) >= 3
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks())))
+def test_readme_example_runs(index: int, redis_url: str) -> None:
+    source = python_blocks()[index].replace("redis://127.0.0.1:6379/0", redis_url + "/10")
+    exec(compile(source, f"README.md example {index + 1}", "exec"), {"__name__": "readme"})
