@@ -45,14 +45,22 @@ class RedisServer:
     def start(self) -> None:
         command = [
             self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", self.directory,
-            "--save", "",
-            "--appendonly", "no",
-            "--unixsocket", self.unix_path,
-            "--unixsocketperm", "700",
-            "--logfile", os.path.join(self.directory, "redis.log"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.directory,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--unixsocket",
+            self.unix_path,
+            "--unixsocketperm",
+            "700",
+            "--logfile",
+            os.path.join(self.directory, "redis.log"),
             *self.args,
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
@@ -227,14 +235,52 @@ def _make_certificates(directory: str) -> TLSFiles:
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
-            "-out", files.ca, "-days", "2", "-subj", "/CN=store-test-ca")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", files.key,
-            "-out", "server.csr", "-subj", "/CN=localhost")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        files.ca,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=store-test-ca",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        files.key,
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    )
     with open(os.path.join(directory, "san.ext"), "w") as ext:
         ext.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", files.ca, "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", files.cert, "-days", "2", "-extfile", "san.ext")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        files.ca,
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        files.cert,
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
     return files
 
 
@@ -244,8 +290,18 @@ def redis_tls_server() -> Iterator[tuple[RedisServer, TLSFiles]]:
     files = _make_certificates(tempfile.mkdtemp(prefix="store-tls-"))
     port = free_port()
     for server in _start_server(
-        "--port", "0", "--tls-port", str(port), "--tls-cert-file", files.cert,
-        "--tls-key-file", files.key, "--tls-ca-cert-file", files.ca, "--tls-auth-clients", "no",
+        "--port",
+        "0",
+        "--tls-port",
+        str(port),
+        "--tls-cert-file",
+        files.cert,
+        "--tls-key-file",
+        files.key,
+        "--tls-ca-cert-file",
+        files.ca,
+        "--tls-auth-clients",
+        "no",
         port=port,
     ):
         yield server, files

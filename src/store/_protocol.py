@@ -80,8 +80,7 @@ def check_handshake(
                 f"{error.message} (authenticating to {settings.address})"
             ) from None
         raise ConnectionError(
-            f"{name} failed while setting up the connection to {settings.address}: "
-            f"{error.message}"
+            f"{name} failed while setting up the connection to {settings.address}: {error.message}"
         ) from None
     return True
 

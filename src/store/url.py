@@ -45,9 +45,7 @@ def _fail(url: str, what: str) -> ImproperlyConfigured:
 def parse_url(url: str) -> ParsedURL:
     """Split a connection string into its parts; the store class fills the defaults."""
     if not isinstance(url, str):
-        raise ImproperlyConfigured(
-            f"a connection string must be a str, not {type(url).__name__}"
-        )
+        raise ImproperlyConfigured(f"a connection string must be a str, not {type(url).__name__}")
     if "://" not in url:
         raise NoSuchStore(
             f"connection string {mask_url(url)!r} has no scheme: "

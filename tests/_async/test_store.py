@@ -299,7 +299,9 @@ async def test_dead_pooled_connection_is_replaced_without_resending(
     assert await store.execute("GET", "counter") == b"1"
 
 
-async def test_server_restart_recovers(store_factory: StoreFactory, restartable_server: Any) -> None:
+async def test_server_restart_recovers(
+    store_factory: StoreFactory, restartable_server: Any
+) -> None:
     store = store_factory(restartable_server.url)
     await store.execute("SET", "k", "before")
     restartable_server.stop()
@@ -408,3 +410,40 @@ async def test_sent_command_is_resent_only_when_idempotent(
     assert len(received) == 1  # not re-sent: it may have been applied
     assert await store.execute("INCR", "n", idempotent=True) == 1
     assert len(received) == 3  # sent and lost, then sent again
+
+
+async def test_server_without_hello_gets_auth_and_resp2(
+    store_factory: StoreFactory, scripted_server: Any
+) -> None:
+    received: list[bytes] = []
+
+    def respond(data: bytes) -> bytes | None:
+        received.append(data)
+        if b"HELLO" in data:  # HELLO and SELECT came together: answer both, as Redis 5 does
+            return b"-ERR unknown command 'HELLO'\r\n-NOAUTH Authentication required.\r\n"
+        if data.startswith(b"*3\r\n$4\r\nAUTH"):
+            # AUTH, CLIENT SETNAME and SELECT arrive together in one write
+            return b"+OK\r\n+OK\r\n+OK\r\n"
+        return b"$2\r\nv1\r\n"
+
+    server = scripted_server(respond)
+    url = f"redis://old:pw@127.0.0.1:{server.port}/4"
+    store = store_factory(url, client_name="legacy", protocol=3)
+    assert await store.execute("GET", "k") == b"v1"
+    assert b"HELLO" in received[0] and b"AUTH" in received[0] and b"SETNAME" in received[0]
+    setup = received[1]
+    assert setup.count(b"*") == 3
+    assert b"AUTH\r\n$3\r\nold\r\n$2\r\npw" in setup
+    assert b"SETNAME\r\n$6\r\nlegacy" in setup
+    assert b"SELECT\r\n$1\r\n4" in setup
+
+
+async def test_silent_server_cannot_hang_the_handshake(
+    store_factory: StoreFactory, scripted_server: Any
+) -> None:
+    server = scripted_server(lambda data: b"")
+    # a client name makes RESP2 connections do a handshake too
+    store = store_factory(server.url, socket_connect_timeout=0.2, retries=0, client_name="patient")
+    with pytest.raises(TimeoutError):
+        await store.ping()
+    assert store.pool.idle == 0 and store.pool.in_use == 0

@@ -11,7 +11,6 @@ from .._protocol import ConnectionSettings, check_handshake, handshake_commands
 from ..errors import ConnectionError, ResponseError, TimeoutError, response_error
 from ..resp import NOT_ENOUGH, make_reader, pack_command, pack_commands
 
-
 PING = pack_command("PING")
 
 
@@ -34,7 +33,9 @@ class AsyncConnection:
 
     def __repr__(self) -> str:
         state = "open" if self._stream is not None else "closed"
-        return f"<{type(self).__name__} {self.settings.address} db={self.settings.database} {state}>"
+        return (
+            f"<{type(self).__name__} {self.settings.address} db={self.settings.database} {state}>"
+        )
 
     @property
     def is_connected(self) -> bool:
@@ -115,7 +116,8 @@ class AsyncConnection:
 
     async def request_many(self, data: bytes, count: int) -> list[Any]:
         await self.send(data)
-        timeout = self.settings.socket_timeout
+        # the handshake is part of connecting: a silent server must not hang it forever
+        timeout = self.settings.socket_timeout or self.settings.connect_timeout
         return [await self.read_reply(timeout) for _ in range(count)]
 
     async def execute(self, *args: Any, timeout: float | None = None) -> Any:

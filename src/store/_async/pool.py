@@ -11,7 +11,6 @@ from .._protocol import ConnectionSettings
 from ..errors import AuthenticationError, ConnectionError, PoolExhaustedError, TimeoutError
 from .connection import AsyncConnection
 
-
 _pools: weakref.WeakSet[AsyncConnectionPool] = weakref.WeakSet()
 
 

@@ -18,10 +18,10 @@ from .pool import AsyncConnectionPool
 __all__ = ["RedisStore", "RemoteStore", "Store", "create_store"]
 
 
-def create_store(url: str, **kw: Any) -> Store:
+def create_store(url: str, **kw: Any) -> RemoteStore:
     """A new Store for ``url``; keyword arguments override the URL's values. Never connects."""
     parsed = parse_url(url)
-    cls: type[Store] = store_class(parsed.scheme, Store)
+    cls: type[RemoteStore] = store_class(parsed.scheme, RemoteStore)
     params: dict[str, Any] = dict(parsed.query)
     params.update(kw)
     database = params.pop("database", parsed.database)
@@ -59,7 +59,11 @@ class Store:
         self._urlparams: dict[str, Any] = {}
         self._init(**kw)
         self._dns = build_url(
-            name, host, self._database, user, password,
+            name,
+            host,
+            self._database,
+            user,
+            password,
             self._urlparams if encoding is None else {**self._urlparams, "encoding": encoding},
         )
 
@@ -206,9 +210,7 @@ class RedisStore(RemoteStore):
                 f"for a {self._name} store; known options: "
                 f"{', '.join(sorted(OPTIONS) + sorted(_PASSED_THROUGH))}"
             )
-        self._urlparams = {
-            k: (coerce_option(k, v) if k in OPTIONS else v) for k, v in kw.items()
-        }
+        self._urlparams = {k: (coerce_option(k, v) if k in OPTIONS else v) for k, v in kw.items()}
         options = {**_DEFAULTS, **self._urlparams}
         database = self._database
         if database is not None and not (database.isascii() and database.isdigit()):

@@ -1,0 +1,994 @@
+"""Typed command methods with redis-py's names and signatures.
+
+Every method sends one command through ``execute`` and leaves the shaping of the reply
+to a ``callback=`` from ``store.replies``; nothing is post-processed once ``execute``
+returns, so a subclass whose ``execute`` queues instead of sending (a pipeline) gets the
+same shapes.
+Argument types are checked once by the codec's ``pack_command``, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+from store import replies
+from store.errors import DataError
+
+KeyT: TypeAlias = bytes | str | memoryview
+EncodableT: TypeAlias = bytes | str | memoryview | int | float
+KeysT: TypeAlias = KeyT | Collection[KeyT]
+ExpiryT: TypeAlias = int | timedelta
+AbsExpiryT: TypeAlias = int | datetime
+TimeoutT: TypeAlias = int | float | None
+
+
+def _list_or_args(keys: KeysT, args: Sequence[Any]) -> list[Any]:
+    # redis-py accepts one key or an iterable of keys, plus more keys positionally.
+    if isinstance(keys, bytes | str | memoryview):
+        return [keys, *args]
+    return [*keys, *args]
+
+
+def _seconds(value: ExpiryT) -> int:
+    return int(value.total_seconds()) if isinstance(value, timedelta) else value
+
+
+def _millis(value: ExpiryT) -> int:
+    return int(value.total_seconds() * 1000) if isinstance(value, timedelta) else value
+
+
+def _unix_seconds(value: AbsExpiryT) -> int:
+    return int(value.timestamp()) if isinstance(value, datetime) else value
+
+
+def _unix_millis(value: AbsExpiryT) -> int:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
+
+
+def _expire_flags(nx: bool, xx: bool, gt: bool, lt: bool) -> list[str]:
+    if nx and (xx or gt or lt):
+        raise DataError("expire: nx cannot be combined with xx, gt or lt")
+    if gt and lt:
+        raise DataError("expire: gt and lt are mutually exclusive")
+    return [flag for flag, on in (("NX", nx), ("XX", xx), ("GT", gt), ("LT", lt)) if on]
+
+
+def _scan_args(args: list[Any], match: Any, count: int | None, _type: Any = None) -> list[Any]:
+    if match is not None:
+        args += ("MATCH", match)
+    if count is not None:
+        args += ("COUNT", count)
+    if _type is not None:
+        args += ("TYPE", _type)
+    return args
+
+
+def _score_callback(score_cast_func: Any) -> Any:
+    # The common case shares one function; a custom cast costs a closure per call.
+    if score_cast_func is float:
+        return replies.score_pairs
+    return replies.score_pairs_cast(score_cast_func)
+
+
+def _aggregate(
+    command: str,
+    dest: KeyT,
+    keys: Sequence[KeyT] | Mapping[Any, float],
+    aggregate: str | None,
+    weights: Sequence[float] | None,
+) -> list[Any]:
+    if isinstance(keys, Mapping):
+        if weights is not None:
+            raise DataError(f"{command}: give weights in the keys mapping or as weights=, not both")
+        weights = list(keys.values())
+        keys = list(keys)
+    args: list[Any] = [command, dest, len(keys), *keys]
+    if weights is not None:
+        if len(weights) != len(keys):
+            raise DataError(f"{command}: need one weight per key")
+        args += ("WEIGHTS", *weights)
+    if aggregate is not None:
+        if str(aggregate).upper() not in ("SUM", "MIN", "MAX"):
+            raise DataError(f"{command}: aggregate can be SUM, MIN or MAX")
+        args += ("AGGREGATE", aggregate)
+    return args
+
+
+class AsyncCommands:
+    """Typed command methods; a subclass provides execute()."""
+
+    async def execute(self, *args: Any, **options: Any) -> Any:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- strings
+
+    async def get(self, name: KeyT) -> Any:
+        return await self.execute("GET", name)
+
+    async def set(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        ex: ExpiryT | None = None,
+        px: ExpiryT | None = None,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+        get: bool = False,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+    ) -> Any:
+        if ex is None and px is None and exat is None and pxat is None:
+            if not (nx or xx or keepttl or get):
+                return await self.execute("SET", name, value, callback=replies.set_result)
+        expiries = (ex is not None) + (px is not None) + (exat is not None) + (pxat is not None)
+        if expiries + bool(keepttl) > 1:
+            raise DataError("set: ex, px, exat, pxat and keepttl are mutually exclusive")
+        if nx and xx:
+            raise DataError("set: nx and xx are mutually exclusive")
+        args: list[Any] = ["SET", name, value]
+        if ex is not None:
+            args += ("EX", _seconds(ex))
+        elif px is not None:
+            args += ("PX", _millis(px))
+        elif exat is not None:
+            args += ("EXAT", _unix_seconds(exat))
+        elif pxat is not None:
+            args += ("PXAT", _unix_millis(pxat))
+        elif keepttl:
+            args.append("KEEPTTL")
+        if nx:
+            args.append("NX")
+        elif xx:
+            args.append("XX")
+        if get:
+            # the old value (or None) is the reply
+            args.append("GET")
+            return await self.execute(*args)
+        return await self.execute(*args, callback=replies.set_result)
+
+    async def mget(self, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("MGET", *_list_or_args(keys, args))
+
+    async def mset(self, mapping: Mapping[Any, EncodableT]) -> Any:
+        if not mapping:
+            raise DataError("mset: mapping is empty")
+        args: list[Any] = ["MSET"]
+        for pair in mapping.items():
+            args += pair
+        return await self.execute(*args, callback=replies.ok)
+
+    async def msetnx(self, mapping: Mapping[Any, EncodableT]) -> Any:
+        if not mapping:
+            raise DataError("msetnx: mapping is empty")
+        args: list[Any] = ["MSETNX"]
+        for pair in mapping.items():
+            args += pair
+        return await self.execute(*args, callback=bool)
+
+    async def setnx(self, name: KeyT, value: EncodableT) -> Any:
+        return await self.execute("SETNX", name, value, callback=bool)
+
+    async def setex(self, name: KeyT, time: ExpiryT, value: EncodableT) -> Any:
+        return await self.execute("SETEX", name, _seconds(time), value, callback=replies.ok)
+
+    async def psetex(self, name: KeyT, time_ms: ExpiryT, value: EncodableT) -> Any:
+        return await self.execute("PSETEX", name, _millis(time_ms), value, callback=replies.ok)
+
+    async def getset(self, name: KeyT, value: EncodableT) -> Any:
+        return await self.execute("GETSET", name, value)
+
+    async def getdel(self, name: KeyT) -> Any:
+        return await self.execute("GETDEL", name)
+
+    async def getex(
+        self,
+        name: KeyT,
+        ex: ExpiryT | None = None,
+        px: ExpiryT | None = None,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+        persist: bool = False,
+    ) -> Any:
+        given = (ex is not None) + (px is not None) + (exat is not None) + (pxat is not None)
+        given += bool(persist)
+        if given == 0:
+            return await self.execute("GETEX", name)
+        if given > 1:
+            raise DataError("getex: ex, px, exat, pxat and persist are mutually exclusive")
+        if ex is not None:
+            return await self.execute("GETEX", name, "EX", _seconds(ex))
+        if px is not None:
+            return await self.execute("GETEX", name, "PX", _millis(px))
+        if exat is not None:
+            return await self.execute("GETEX", name, "EXAT", _unix_seconds(exat))
+        if pxat is not None:
+            return await self.execute("GETEX", name, "PXAT", _unix_millis(pxat))
+        return await self.execute("GETEX", name, "PERSIST")
+
+    async def append(self, key: KeyT, value: EncodableT) -> Any:
+        return await self.execute("APPEND", key, value)
+
+    async def strlen(self, name: KeyT) -> Any:
+        return await self.execute("STRLEN", name)
+
+    async def incr(self, name: KeyT, amount: int = 1) -> Any:
+        return await self.execute("INCRBY", name, amount)
+
+    async def incrby(self, name: KeyT, amount: int = 1) -> Any:
+        return await self.execute("INCRBY", name, amount)
+
+    async def incrbyfloat(self, name: KeyT, amount: float = 1.0) -> Any:
+        return await self.execute("INCRBYFLOAT", name, amount, callback=float)
+
+    async def decr(self, name: KeyT, amount: int = 1) -> Any:
+        return await self.execute("DECRBY", name, amount)
+
+    async def decrby(self, name: KeyT, amount: int = 1) -> Any:
+        return await self.execute("DECRBY", name, amount)
+
+    async def getrange(self, key: KeyT, start: int, end: int) -> Any:
+        return await self.execute("GETRANGE", key, start, end)
+
+    async def setrange(self, name: KeyT, offset: int, value: EncodableT) -> Any:
+        return await self.execute("SETRANGE", name, offset, value)
+
+    async def setbit(self, name: KeyT, offset: int, value: int) -> Any:
+        return await self.execute("SETBIT", name, offset, 1 if value else 0)
+
+    async def getbit(self, name: KeyT, offset: int) -> Any:
+        return await self.execute("GETBIT", name, offset)
+
+    async def bitcount(
+        self,
+        key: KeyT,
+        start: int | None = None,
+        end: int | None = None,
+        mode: str | None = None,
+    ) -> Any:
+        if start is None and end is None:
+            if mode is not None:
+                raise DataError("bitcount: mode needs start and end")
+            return await self.execute("BITCOUNT", key)
+        if start is None or end is None:
+            raise DataError("bitcount: both start and end must be specified")
+        if mode is None:
+            return await self.execute("BITCOUNT", key, start, end)
+        return await self.execute("BITCOUNT", key, start, end, mode)
+
+    # ------------------------------------------------------------------- keys
+
+    async def delete(self, *names: KeyT) -> Any:
+        return await self.execute("DEL", *names)
+
+    async def unlink(self, *names: KeyT) -> Any:
+        return await self.execute("UNLINK", *names)
+
+    async def exists(self, *names: KeyT) -> Any:
+        return await self.execute("EXISTS", *names)
+
+    async def touch(self, *args: KeyT) -> Any:
+        return await self.execute("TOUCH", *args)
+
+    async def expire(
+        self,
+        name: KeyT,
+        time: ExpiryT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Any:
+        if nx or xx or gt or lt:
+            flags = _expire_flags(nx, xx, gt, lt)
+            return await self.execute("EXPIRE", name, _seconds(time), *flags, callback=bool)
+        return await self.execute("EXPIRE", name, _seconds(time), callback=bool)
+
+    async def pexpire(
+        self,
+        name: KeyT,
+        time: ExpiryT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Any:
+        if nx or xx or gt or lt:
+            flags = _expire_flags(nx, xx, gt, lt)
+            return await self.execute("PEXPIRE", name, _millis(time), *flags, callback=bool)
+        return await self.execute("PEXPIRE", name, _millis(time), callback=bool)
+
+    async def expireat(
+        self,
+        name: KeyT,
+        when: AbsExpiryT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Any:
+        if nx or xx or gt or lt:
+            flags = _expire_flags(nx, xx, gt, lt)
+            return await self.execute("EXPIREAT", name, _unix_seconds(when), *flags, callback=bool)
+        return await self.execute("EXPIREAT", name, _unix_seconds(when), callback=bool)
+
+    async def pexpireat(
+        self,
+        name: KeyT,
+        when: AbsExpiryT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Any:
+        if nx or xx or gt or lt:
+            flags = _expire_flags(nx, xx, gt, lt)
+            return await self.execute("PEXPIREAT", name, _unix_millis(when), *flags, callback=bool)
+        return await self.execute("PEXPIREAT", name, _unix_millis(when), callback=bool)
+
+    async def persist(self, name: KeyT) -> Any:
+        return await self.execute("PERSIST", name, callback=bool)
+
+    async def ttl(self, name: KeyT) -> Any:
+        return await self.execute("TTL", name)
+
+    async def pttl(self, name: KeyT) -> Any:
+        return await self.execute("PTTL", name)
+
+    async def type(self, name: KeyT) -> Any:
+        return await self.execute("TYPE", name)
+
+    async def keys(self, pattern: EncodableT = "*") -> Any:
+        return await self.execute("KEYS", pattern)
+
+    async def scan(
+        self,
+        cursor: int = 0,
+        match: EncodableT | None = None,
+        count: int | None = None,
+        _type: str | None = None,
+    ) -> Any:
+        if match is None and count is None and _type is None:
+            return await self.execute("SCAN", cursor, callback=replies.scan)
+        args = _scan_args(["SCAN", cursor], match, count, _type)
+        return await self.execute(*args, callback=replies.scan)
+
+    async def scan_iter(
+        self,
+        match: EncodableT | None = None,
+        count: int | None = None,
+        _type: str | None = None,
+    ) -> AsyncIterator[Any]:
+        cursor = 0
+        while True:
+            cursor, keys = await self.scan(cursor, match, count, _type)
+            for key in keys:
+                yield key
+            if cursor == 0:
+                return
+
+    async def rename(self, src: KeyT, dst: KeyT) -> Any:
+        return await self.execute("RENAME", src, dst, callback=replies.ok)
+
+    async def renamenx(self, src: KeyT, dst: KeyT) -> Any:
+        return await self.execute("RENAMENX", src, dst, callback=bool)
+
+    async def randomkey(self) -> Any:
+        return await self.execute("RANDOMKEY")
+
+    async def copy(
+        self,
+        source: KeyT,
+        destination: KeyT,
+        destination_db: int | str | None = None,
+        replace: bool = False,
+    ) -> Any:
+        args: list[Any] = ["COPY", source, destination]
+        if destination_db is not None:
+            args += ("DB", destination_db)
+        if replace:
+            args.append("REPLACE")
+        return await self.execute(*args, callback=bool)
+
+    async def object_encoding(self, key: KeyT) -> Any:
+        return await self.execute("OBJECT", "ENCODING", key)
+
+    # ----------------------------------------------------------------- hashes
+
+    async def hset(
+        self,
+        name: KeyT,
+        key: EncodableT | None = None,
+        value: EncodableT | None = None,
+        mapping: Mapping[Any, EncodableT] | None = None,
+        items: Sequence[EncodableT] | None = None,
+    ) -> Any:
+        if mapping is None and items is None and key is not None:
+            return await self.execute("HSET", name, key, value)
+        if key is None and not mapping and not items:
+            raise DataError("hset: nothing to set (give key and value, mapping or items)")
+        if items is not None and len(items) % 2:
+            raise DataError("hset: items must hold field/value pairs")
+        args: list[Any] = ["HSET", name]
+        if key is not None:
+            args += (key, value)
+        if mapping:
+            for pair in mapping.items():
+                args += pair
+        if items:
+            args += items
+        return await self.execute(*args)
+
+    async def hget(self, name: KeyT, key: EncodableT) -> Any:
+        return await self.execute("HGET", name, key)
+
+    async def hmget(self, name: KeyT, keys: KeysT, *args: EncodableT) -> Any:
+        return await self.execute("HMGET", name, *_list_or_args(keys, args))
+
+    async def hgetall(self, name: KeyT) -> Any:
+        return await self.execute("HGETALL", name, callback=replies.pairs_to_dict)
+
+    async def hkeys(self, name: KeyT) -> Any:
+        return await self.execute("HKEYS", name)
+
+    async def hvals(self, name: KeyT) -> Any:
+        return await self.execute("HVALS", name)
+
+    async def hlen(self, name: KeyT) -> Any:
+        return await self.execute("HLEN", name)
+
+    async def hdel(self, name: KeyT, *keys: EncodableT) -> Any:
+        return await self.execute("HDEL", name, *keys)
+
+    async def hexists(self, name: KeyT, key: EncodableT) -> Any:
+        return await self.execute("HEXISTS", name, key, callback=bool)
+
+    async def hincrby(self, name: KeyT, key: EncodableT, amount: int = 1) -> Any:
+        return await self.execute("HINCRBY", name, key, amount)
+
+    async def hincrbyfloat(self, name: KeyT, key: EncodableT, amount: float = 1.0) -> Any:
+        return await self.execute("HINCRBYFLOAT", name, key, amount, callback=float)
+
+    async def hsetnx(self, name: KeyT, key: EncodableT, value: EncodableT) -> Any:
+        return await self.execute("HSETNX", name, key, value, callback=bool)
+
+    async def hstrlen(self, name: KeyT, key: EncodableT) -> Any:
+        return await self.execute("HSTRLEN", name, key)
+
+    async def hscan(
+        self,
+        name: KeyT,
+        cursor: int = 0,
+        match: EncodableT | None = None,
+        count: int | None = None,
+    ) -> Any:
+        args = _scan_args(["HSCAN", name, cursor], match, count)
+        return await self.execute(*args, callback=replies.scan_hash)
+
+    async def hscan_iter(
+        self,
+        name: KeyT,
+        match: EncodableT | None = None,
+        count: int | None = None,
+    ) -> AsyncIterator[Any]:
+        cursor = 0
+        while True:
+            cursor, data = await self.hscan(name, cursor, match, count)
+            for item in data.items():
+                yield item
+            if cursor == 0:
+                return
+
+    async def hrandfield(
+        self, key: KeyT, count: int | None = None, withvalues: bool = False
+    ) -> Any:
+        if count is None:
+            if withvalues:
+                raise DataError("hrandfield: withvalues needs a count")
+            return await self.execute("HRANDFIELD", key)
+        if withvalues:
+            return await self.execute(
+                "HRANDFIELD", key, count, "WITHVALUES", callback=replies.pairs
+            )
+        return await self.execute("HRANDFIELD", key, count)
+
+    # ------------------------------------------------------------------ lists
+
+    async def lpush(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("LPUSH", name, *values)
+
+    async def rpush(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("RPUSH", name, *values)
+
+    async def lpushx(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("LPUSHX", name, *values)
+
+    async def rpushx(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("RPUSHX", name, *values)
+
+    async def lpop(self, name: KeyT, count: int | None = None) -> Any:
+        if count is None:
+            return await self.execute("LPOP", name)
+        return await self.execute("LPOP", name, count)
+
+    async def rpop(self, name: KeyT, count: int | None = None) -> Any:
+        if count is None:
+            return await self.execute("RPOP", name)
+        return await self.execute("RPOP", name, count)
+
+    async def llen(self, name: KeyT) -> Any:
+        return await self.execute("LLEN", name)
+
+    async def lrange(self, name: KeyT, start: int, end: int) -> Any:
+        return await self.execute("LRANGE", name, start, end)
+
+    async def lindex(self, name: KeyT, index: int) -> Any:
+        return await self.execute("LINDEX", name, index)
+
+    async def lset(self, name: KeyT, index: int, value: EncodableT) -> Any:
+        return await self.execute("LSET", name, index, value, callback=replies.ok)
+
+    async def linsert(self, name: KeyT, where: str, refvalue: EncodableT, value: EncodableT) -> Any:
+        return await self.execute("LINSERT", name, where, refvalue, value)
+
+    async def lrem(self, name: KeyT, count: int, value: EncodableT) -> Any:
+        return await self.execute("LREM", name, count, value)
+
+    async def ltrim(self, name: KeyT, start: int, end: int) -> Any:
+        return await self.execute("LTRIM", name, start, end, callback=replies.ok)
+
+    async def lpos(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        rank: int | None = None,
+        count: int | None = None,
+        maxlen: int | None = None,
+    ) -> Any:
+        args: list[Any] = ["LPOS", name, value]
+        if rank is not None:
+            args += ("RANK", rank)
+        if count is not None:
+            args += ("COUNT", count)
+        if maxlen is not None:
+            args += ("MAXLEN", maxlen)
+        return await self.execute(*args)
+
+    async def lmove(
+        self, first_list: KeyT, second_list: KeyT, src: str = "LEFT", dest: str = "RIGHT"
+    ) -> Any:
+        return await self.execute("LMOVE", first_list, second_list, src, dest)
+
+    async def rpoplpush(self, src: KeyT, dst: KeyT) -> Any:
+        return await self.execute("RPOPLPUSH", src, dst)
+
+    async def blpop(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+        args = _list_or_args(keys, ())
+        return await self.execute("BLPOP", *args, timeout or 0, callback=replies.pop_pair)
+
+    async def brpop(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+        args = _list_or_args(keys, ())
+        return await self.execute("BRPOP", *args, timeout or 0, callback=replies.pop_pair)
+
+    async def blmove(
+        self,
+        first_list: KeyT,
+        second_list: KeyT,
+        timeout: TimeoutT,
+        src: str = "LEFT",
+        dest: str = "RIGHT",
+    ) -> Any:
+        return await self.execute("BLMOVE", first_list, second_list, src, dest, timeout or 0)
+
+    async def brpoplpush(self, src: KeyT, dst: KeyT, timeout: TimeoutT = 0) -> Any:
+        return await self.execute("BRPOPLPUSH", src, dst, timeout or 0)
+
+    # ------------------------------------------------------------------- sets
+
+    async def sadd(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("SADD", name, *values)
+
+    async def srem(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("SREM", name, *values)
+
+    async def smembers(self, name: KeyT) -> Any:
+        return await self.execute("SMEMBERS", name, callback=replies.to_set)
+
+    async def sismember(self, name: KeyT, value: EncodableT) -> Any:
+        return await self.execute("SISMEMBER", name, value, callback=bool)
+
+    async def smismember(self, name: KeyT, values: KeysT, *args: EncodableT) -> Any:
+        members = _list_or_args(values, args)
+        return await self.execute("SMISMEMBER", name, *members, callback=replies.bool_list)
+
+    async def scard(self, name: KeyT) -> Any:
+        return await self.execute("SCARD", name)
+
+    async def spop(self, name: KeyT, count: int | None = None) -> Any:
+        if count is None:
+            return await self.execute("SPOP", name)
+        return await self.execute("SPOP", name, count)
+
+    async def srandmember(self, name: KeyT, number: int | None = None) -> Any:
+        if number is None:
+            return await self.execute("SRANDMEMBER", name)
+        return await self.execute("SRANDMEMBER", name, number)
+
+    async def smove(self, src: KeyT, dst: KeyT, value: EncodableT) -> Any:
+        return await self.execute("SMOVE", src, dst, value, callback=bool)
+
+    async def sinter(self, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("SINTER", *_list_or_args(keys, args), callback=replies.to_set)
+
+    async def sunion(self, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("SUNION", *_list_or_args(keys, args), callback=replies.to_set)
+
+    async def sdiff(self, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("SDIFF", *_list_or_args(keys, args), callback=replies.to_set)
+
+    async def sinterstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("SINTERSTORE", dest, *_list_or_args(keys, args))
+
+    async def sunionstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("SUNIONSTORE", dest, *_list_or_args(keys, args))
+
+    async def sdiffstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> Any:
+        return await self.execute("SDIFFSTORE", dest, *_list_or_args(keys, args))
+
+    async def sintercard(self, numkeys: int, keys: Sequence[KeyT], limit: int = 0) -> Any:
+        return await self.execute("SINTERCARD", numkeys, *keys, "LIMIT", limit)
+
+    async def sscan(
+        self,
+        name: KeyT,
+        cursor: int = 0,
+        match: EncodableT | None = None,
+        count: int | None = None,
+    ) -> Any:
+        args = _scan_args(["SSCAN", name, cursor], match, count)
+        return await self.execute(*args, callback=replies.scan)
+
+    async def sscan_iter(
+        self,
+        name: KeyT,
+        match: EncodableT | None = None,
+        count: int | None = None,
+    ) -> AsyncIterator[Any]:
+        cursor = 0
+        while True:
+            cursor, data = await self.sscan(name, cursor, match, count)
+            for item in data:
+                yield item
+            if cursor == 0:
+                return
+
+    # ------------------------------------------------------------ sorted sets
+
+    async def zadd(
+        self,
+        name: KeyT,
+        mapping: Mapping[Any, EncodableT],
+        nx: bool = False,
+        xx: bool = False,
+        ch: bool = False,
+        incr: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Any:
+        if not mapping:
+            raise DataError("zadd: mapping is empty")
+        args: list[Any] = ["ZADD", name]
+        if nx or xx or ch or incr or gt or lt:
+            if nx and (xx or gt or lt):
+                raise DataError("zadd: nx cannot be combined with xx, gt or lt")
+            if gt and lt:
+                raise DataError("zadd: gt and lt are mutually exclusive")
+            if incr and len(mapping) != 1:
+                raise DataError("zadd: incr works with a single member/score pair")
+            args += [flag for flag, on in (("NX", nx), ("XX", xx), ("GT", gt), ("LT", lt)) if on]
+            if ch:
+                args.append("CH")
+            if incr:
+                args.append("INCR")
+        for member, score in mapping.items():
+            args += (score, member)
+        if incr:
+            # the new score, or None when NX/XX/GT/LT refused the update
+            return await self.execute(*args, callback=replies.float_or_none)
+        return await self.execute(*args)
+
+    async def zrem(self, name: KeyT, *values: EncodableT) -> Any:
+        return await self.execute("ZREM", name, *values)
+
+    async def zscore(self, name: KeyT, value: EncodableT) -> Any:
+        return await self.execute("ZSCORE", name, value, callback=replies.float_or_none)
+
+    async def zmscore(self, key: KeyT, members: Sequence[EncodableT]) -> Any:
+        if not members:
+            raise DataError("zmscore: members is empty")
+        return await self.execute("ZMSCORE", key, *members, callback=replies.float_list)
+
+    async def zincrby(self, name: KeyT, amount: float, value: EncodableT) -> Any:
+        return await self.execute("ZINCRBY", name, amount, value, callback=replies.float_or_none)
+
+    async def zcard(self, name: KeyT) -> Any:
+        return await self.execute("ZCARD", name)
+
+    async def zcount(self, name: KeyT, min: EncodableT, max: EncodableT) -> Any:
+        return await self.execute("ZCOUNT", name, min, max)
+
+    async def zrank(self, name: KeyT, value: EncodableT) -> Any:
+        return await self.execute("ZRANK", name, value)
+
+    async def zrevrank(self, name: KeyT, value: EncodableT) -> Any:
+        return await self.execute("ZREVRANK", name, value)
+
+    async def zrange(
+        self,
+        name: KeyT,
+        start: EncodableT,
+        end: EncodableT,
+        desc: bool = False,
+        withscores: bool = False,
+        score_cast_func: Any = float,
+        byscore: bool = False,
+        bylex: bool = False,
+        offset: int | None = None,
+        num: int | None = None,
+        *,
+        rev: bool = False,
+    ) -> Any:
+        args: list[Any] = ["ZRANGE", name, start, end]
+        if byscore or bylex or offset is not None or num is not None:
+            if byscore and bylex:
+                raise DataError("zrange: byscore and bylex are mutually exclusive")
+            if bylex and withscores:
+                raise DataError("zrange: withscores does not combine with bylex")
+            if (offset is None) != (num is None):
+                raise DataError("zrange: offset and num must both be specified")
+            if offset is not None and not (byscore or bylex):
+                raise DataError("zrange: offset and num need byscore or bylex")
+            args.append("BYSCORE" if byscore else "BYLEX")
+        if desc or rev:
+            args.append("REV")
+        if offset is not None:
+            args += ("LIMIT", offset, num)
+        if withscores:
+            args.append("WITHSCORES")
+            return await self.execute(*args, callback=_score_callback(score_cast_func))
+        return await self.execute(*args)
+
+    async def zrevrange(
+        self,
+        name: KeyT,
+        start: int,
+        end: int,
+        withscores: bool = False,
+        score_cast_func: Any = float,
+    ) -> Any:
+        if withscores:
+            callback = _score_callback(score_cast_func)
+            return await self.execute(
+                "ZREVRANGE", name, start, end, "WITHSCORES", callback=callback
+            )
+        return await self.execute("ZREVRANGE", name, start, end)
+
+    async def zrangebyscore(
+        self,
+        name: KeyT,
+        min: EncodableT,
+        max: EncodableT,
+        start: int | None = None,
+        num: int | None = None,
+        withscores: bool = False,
+        score_cast_func: Any = float,
+    ) -> Any:
+        return await self._range_by(
+            "ZRANGEBYSCORE", name, min, max, start, num, withscores, score_cast_func
+        )
+
+    async def zrevrangebyscore(
+        self,
+        name: KeyT,
+        max: EncodableT,
+        min: EncodableT,
+        start: int | None = None,
+        num: int | None = None,
+        withscores: bool = False,
+        score_cast_func: Any = float,
+    ) -> Any:
+        return await self._range_by(
+            "ZREVRANGEBYSCORE", name, max, min, start, num, withscores, score_cast_func
+        )
+
+    async def zrangebylex(
+        self,
+        name: KeyT,
+        min: EncodableT,
+        max: EncodableT,
+        start: int | None = None,
+        num: int | None = None,
+    ) -> Any:
+        return await self._range_by("ZRANGEBYLEX", name, min, max, start, num, False, float)
+
+    async def _range_by(
+        self,
+        command: str,
+        name: KeyT,
+        low: EncodableT,
+        high: EncodableT,
+        start: int | None,
+        num: int | None,
+        withscores: bool,
+        score_cast_func: Any,
+    ) -> Any:
+        args: list[Any] = [command, name, low, high]
+        if start is not None or num is not None:
+            if start is None or num is None:
+                raise DataError(f"{command}: start and num must both be specified")
+            args += ("LIMIT", start, num)
+        if withscores:
+            args.append("WITHSCORES")
+            return await self.execute(*args, callback=_score_callback(score_cast_func))
+        return await self.execute(*args)
+
+    async def zremrangebyrank(self, name: KeyT, min: int, max: int) -> Any:
+        return await self.execute("ZREMRANGEBYRANK", name, min, max)
+
+    async def zremrangebyscore(self, name: KeyT, min: EncodableT, max: EncodableT) -> Any:
+        return await self.execute("ZREMRANGEBYSCORE", name, min, max)
+
+    async def zremrangebylex(self, name: KeyT, min: EncodableT, max: EncodableT) -> Any:
+        return await self.execute("ZREMRANGEBYLEX", name, min, max)
+
+    async def zpopmin(self, name: KeyT, count: int | None = None) -> Any:
+        if count is None:
+            return await self.execute("ZPOPMIN", name, callback=replies.score_pairs)
+        return await self.execute("ZPOPMIN", name, count, callback=replies.score_pairs)
+
+    async def zpopmax(self, name: KeyT, count: int | None = None) -> Any:
+        if count is None:
+            return await self.execute("ZPOPMAX", name, callback=replies.score_pairs)
+        return await self.execute("ZPOPMAX", name, count, callback=replies.score_pairs)
+
+    async def bzpopmin(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+        args = _list_or_args(keys, ())
+        return await self.execute("BZPOPMIN", *args, timeout or 0, callback=replies.bzpop)
+
+    async def bzpopmax(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+        args = _list_or_args(keys, ())
+        return await self.execute("BZPOPMAX", *args, timeout or 0, callback=replies.bzpop)
+
+    async def zunionstore(
+        self,
+        dest: KeyT,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = None,
+        *,
+        weights: Sequence[float] | None = None,
+    ) -> Any:
+        return await self.execute(*_aggregate("ZUNIONSTORE", dest, keys, aggregate, weights))
+
+    async def zinterstore(
+        self,
+        dest: KeyT,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = None,
+        *,
+        weights: Sequence[float] | None = None,
+    ) -> Any:
+        return await self.execute(*_aggregate("ZINTERSTORE", dest, keys, aggregate, weights))
+
+    async def zrandmember(
+        self, key: KeyT, count: int | None = None, withscores: bool = False
+    ) -> Any:
+        if count is None:
+            if withscores:
+                raise DataError("zrandmember: withscores needs a count")
+            return await self.execute("ZRANDMEMBER", key)
+        if withscores:
+            callback = replies.score_pairs
+            return await self.execute("ZRANDMEMBER", key, count, "WITHSCORES", callback=callback)
+        return await self.execute("ZRANDMEMBER", key, count)
+
+    async def zscan(
+        self,
+        name: KeyT,
+        cursor: int = 0,
+        match: EncodableT | None = None,
+        count: int | None = None,
+        score_cast_func: Any = float,
+    ) -> Any:
+        args = _scan_args(["ZSCAN", name, cursor], match, count)
+        if score_cast_func is float:
+            return await self.execute(*args, callback=replies.scan_zset)
+        return await self.execute(*args, callback=replies.scan_zset_cast(score_cast_func))
+
+    async def zscan_iter(
+        self,
+        name: KeyT,
+        match: EncodableT | None = None,
+        count: int | None = None,
+        score_cast_func: Any = float,
+    ) -> AsyncIterator[Any]:
+        cursor = 0
+        while True:
+            cursor, data = await self.zscan(name, cursor, match, count, score_cast_func)
+            for item in data:
+                yield item
+            if cursor == 0:
+                return
+
+    # ----------------------------------------------------------------- server
+
+    async def ping(self) -> Any:
+        return await self.execute("PING", callback=replies.pong)
+
+    async def echo(self, value: EncodableT) -> Any:
+        return await self.execute("ECHO", value)
+
+    async def info(self, section: str | None = None, *args: str) -> Any:
+        if section is None:
+            return await self.execute("INFO", callback=replies.info)
+        return await self.execute("INFO", section, *args, callback=replies.info)
+
+    async def dbsize(self) -> Any:
+        return await self.execute("DBSIZE")
+
+    async def flushdb(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return await self.execute("FLUSHDB", "ASYNC", callback=replies.ok)
+        return await self.execute("FLUSHDB", callback=replies.ok)
+
+    async def flushall(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return await self.execute("FLUSHALL", "ASYNC", callback=replies.ok)
+        return await self.execute("FLUSHALL", callback=replies.ok)
+
+    async def time(self) -> Any:
+        return await self.execute("TIME", callback=replies.time)
+
+    async def config_get(self, pattern: str = "*", *args: str) -> Any:
+        return await self.execute("CONFIG", "GET", pattern, *args, callback=replies.str_dict)
+
+    async def config_set(self, name: str, value: EncodableT, *args: EncodableT) -> Any:
+        return await self.execute("CONFIG", "SET", name, value, *args, callback=replies.ok)
+
+    async def client_setname(self, name: str) -> Any:
+        return await self.execute("CLIENT", "SETNAME", name, callback=replies.ok)
+
+    async def client_getname(self) -> Any:
+        return await self.execute("CLIENT", "GETNAME", callback=replies.str_or_none)
+
+    async def client_id(self) -> Any:
+        return await self.execute("CLIENT", "ID")
+
+    async def client_list(self, _type: str | None = None, client_id: Sequence[int] = ()) -> Any:
+        args: list[Any] = ["CLIENT", "LIST"]
+        if _type is not None:
+            if str(_type).lower() not in ("normal", "master", "replica", "pubsub"):
+                raise DataError("client_list: _type must be normal, master, replica or pubsub")
+            args += ("TYPE", _type)
+        if client_id:
+            args += ("ID", *client_id)
+        return await self.execute(*args, callback=replies.client_list)
+
+    async def lastsave(self) -> Any:
+        return await self.execute("LASTSAVE", callback=replies.timestamp)
+
+    async def command_count(self) -> Any:
+        return await self.execute("COMMAND", "COUNT")
+
+
+class AsyncRedisClient(AsyncCommands):
+    """What store.client() returns: typed methods over the store's execute."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        # Bound straight to the store's method: one call frame per command, not two.
+        self.execute = store.execute  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.store!r})"
