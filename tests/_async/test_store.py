@@ -447,3 +447,27 @@ async def test_silent_server_cannot_hang_the_handshake(
     with pytest.raises(TimeoutError):
         await store.ping()
     assert store.pool.idle == 0 and store.pool.in_use == 0
+
+
+async def _ping_calls(store: RedisStore) -> int:
+    stats = await store.execute("INFO", "commandstats")
+    text = stats.decode() if isinstance(stats, bytes) else str(stats)
+    for line in text.splitlines():
+        if line.startswith("cmdstat_ping:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+async def test_health_check_pings_only_idle_connections(store_factory: StoreFactory) -> None:
+    from store._backend import async_sleep
+
+    store = store_factory(health_check_interval=0.2)
+    await store.execute("SET", "k", "v")
+    before = await _ping_calls(store)
+    for _ in range(20):  # busy connection: no health check PINGs
+        await store.execute("GET", "k")
+    await async_sleep(0.3)
+    assert await store.execute("GET", "k") == b"v"  # idle past the interval: one PING
+    for _ in range(20):
+        await store.execute("GET", "k")
+    assert await _ping_calls(store) - before == 1

@@ -449,3 +449,27 @@ def test_silent_server_cannot_hang_the_handshake(
     with pytest.raises(TimeoutError):
         store.ping()
     assert store.pool.idle == 0 and store.pool.in_use == 0
+
+
+def _ping_calls(store: RedisStore) -> int:
+    stats = store.execute("INFO", "commandstats")
+    text = stats.decode() if isinstance(stats, bytes) else str(stats)
+    for line in text.splitlines():
+        if line.startswith("cmdstat_ping:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def test_health_check_pings_only_idle_connections(store_factory: StoreFactory) -> None:
+    from store._backend import sleep
+
+    store = store_factory(health_check_interval=0.2)
+    store.execute("SET", "k", "v")
+    before = _ping_calls(store)
+    for _ in range(20):  # busy connection: no health check PINGs
+        store.execute("GET", "k")
+    sleep(0.3)
+    assert store.execute("GET", "k") == b"v"  # idle past the interval: one PING
+    for _ in range(20):
+        store.execute("GET", "k")
+    assert _ping_calls(store) - before == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections import deque
+from time import monotonic
 
 from .._backend import AsyncSemaphore, async_sleep
 from .._protocol import ConnectionSettings
@@ -95,6 +96,7 @@ class AsyncConnectionPool:
             return
         self._in_use -= 1
         if connection.generation == self._generation and connection.is_connected:
+            connection.last_used = monotonic()
             self._idle.append(connection)
         else:
             connection.close()
