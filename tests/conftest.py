@@ -306,3 +306,19 @@ def redis_tls_server() -> Iterator[tuple[RedisServer, TLSFiles]]:
     ):
         yield server, files
     shutil.rmtree(files.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def blackhole_url() -> Iterator[str]:
+    """A port whose listen queue is full: connecting to it hangs until the client gives up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.socket()
+    filler.connect(("127.0.0.1", port))  # takes the only place in the queue
+    try:
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        filler.close()
+        listener.close()

@@ -471,3 +471,11 @@ async def test_health_check_pings_only_idle_connections(store_factory: StoreFact
     for _ in range(20):
         await store.execute("GET", "k")
     assert await _ping_calls(store) - before == 1
+
+
+async def test_connect_timeout(store_factory: StoreFactory, blackhole_url: str) -> None:
+    store = store_factory(blackhole_url, socket_connect_timeout=0.2, retries=1, retry_backoff=0.01)
+    with pytest.raises(TimeoutError) as info:
+        await store.ping()
+    assert "timed out connecting" in str(info.value)
+    assert store.pool.in_use == 0

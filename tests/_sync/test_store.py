@@ -473,3 +473,11 @@ def test_health_check_pings_only_idle_connections(store_factory: StoreFactory) -
     for _ in range(20):
         store.execute("GET", "k")
     assert _ping_calls(store) - before == 1
+
+
+def test_connect_timeout(store_factory: StoreFactory, blackhole_url: str) -> None:
+    store = store_factory(blackhole_url, socket_connect_timeout=0.2, retries=1, retry_backoff=0.01)
+    with pytest.raises(TimeoutError) as info:
+        store.ping()
+    assert "timed out connecting" in str(info.value)
+    assert store.pool.in_use == 0
