@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -11,9 +12,14 @@ from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, respo
 from ..registry import store_class
 from ..resp import pack_command
 from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
+from .channels import AsyncChannels
 from .commands import AsyncRedisClient
 from .connection import AsyncConnection
+from .lock import AsyncLock
+from .pipeline import AsyncPipeline, run_transaction
 from .pool import AsyncConnectionPool
+from .pubsub import AsyncPubSub
+from .scripts import AsyncScript
 
 __all__ = ["RedisStore", "RemoteStore", "Store", "create_store"]
 
@@ -352,6 +358,50 @@ class RedisStore(RemoteStore):
 
     def client(self) -> AsyncRedisClient:
         return AsyncRedisClient(self)
+
+    def pipeline(self, transaction: bool = False, raise_on_error: bool = True) -> AsyncPipeline:
+        """Commands queued and sent in one round trip by ``commit()`` (MULTI/EXEC if
+        ``transaction``)."""
+        return AsyncPipeline(self, transaction=transaction, raise_on_error=raise_on_error)
+
+    async def transaction(
+        self,
+        func: Callable[[AsyncPipeline], Any],
+        *keys: Any,
+        retries: int | None = None,
+    ) -> Any:
+        """Run ``func(pipe)`` with ``keys`` watched, again on WatchError (``retries`` times)."""
+        return await run_transaction(self, func, keys, retries)
+
+    def register_script(self, script: str | bytes) -> AsyncScript:
+        """A callable running ``script`` by EVALSHA (loading it on NOSCRIPT)."""
+        return AsyncScript(self, script)
+
+    def lock(
+        self,
+        name: Any,
+        timeout: float | None = None,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+    ) -> AsyncLock:
+        """A distributed lock named ``name`` (expires after ``timeout`` seconds if set)."""
+        return AsyncLock(
+            self,
+            name,
+            timeout=timeout,
+            sleep=sleep,
+            blocking=blocking,
+            blocking_timeout=blocking_timeout,
+        )
+
+    def pubsub(self, **kw: Any) -> AsyncPubSub:
+        return AsyncPubSub(self, **kw)
+
+    def channels(self, **kw: Any) -> AsyncChannels:
+        """Channels in ``namespace`` (default: the URL's ``namespace`` parameter)."""
+        return AsyncChannels(self, **kw)
+
 
     async def flush(self) -> None:
         await self.execute("FLUSHDB")

@@ -112,6 +112,34 @@ class SyncConnection:
             raise
         return reply
 
+    def wait_reply(self, timeout: float | None) -> Any:
+        """The next reply, or NOT_ENOUGH when none is complete within ``timeout``.
+
+        For connections that wait for pushed messages (pub/sub): a quiet period is not a
+        failure, and a partly received reply stays buffered for the next call.
+        """
+        try:
+            return self.read_reply_keeping(timeout)
+        except TimeoutError:
+            return NOT_ENOUGH
+
+    def read_reply_keeping(self, timeout: float | None) -> Any:
+        """Like read_reply, but a timeout or cancellation leaves the connection usable:
+        unread bytes stay buffered, so only a broken stream closes it."""
+        reader = self._reader
+        try:
+            reply = reader.gets()
+            while reply is NOT_ENOUGH:
+                stream = self._stream
+                if stream is None:
+                    raise ConnectionError(f"connection to {self.settings.address} is closed")
+                reader.feed(stream.read(timeout))
+                reply = reader.gets()
+        except ConnectionError:
+            self.close()
+            raise
+        return reply
+
     def request(self, data: bytes, timeout: float | None) -> Any:
         self.send(data)
         return self.read_reply(timeout)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -13,9 +14,14 @@ from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, respo
 from ..registry import store_class
 from ..resp import pack_command
 from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
+from .channels import SyncChannels
 from .commands import SyncRedisClient
 from .connection import SyncConnection
+from .lock import SyncLock
+from .pipeline import SyncPipeline, run_transaction
 from .pool import SyncConnectionPool
+from .pubsub import SyncPubSub
+from .scripts import SyncScript
 
 __all__ = ["RedisStore", "RemoteStore", "Store", "create_store"]
 
@@ -354,6 +360,50 @@ class RedisStore(RemoteStore):
 
     def client(self) -> SyncRedisClient:
         return SyncRedisClient(self)
+
+    def pipeline(self, transaction: bool = False, raise_on_error: bool = True) -> SyncPipeline:
+        """Commands queued and sent in one round trip by ``commit()`` (MULTI/EXEC if
+        ``transaction``)."""
+        return SyncPipeline(self, transaction=transaction, raise_on_error=raise_on_error)
+
+    def transaction(
+        self,
+        func: Callable[[SyncPipeline], Any],
+        *keys: Any,
+        retries: int | None = None,
+    ) -> Any:
+        """Run ``func(pipe)`` with ``keys`` watched, again on WatchError (``retries`` times)."""
+        return run_transaction(self, func, keys, retries)
+
+    def register_script(self, script: str | bytes) -> SyncScript:
+        """A callable running ``script`` by EVALSHA (loading it on NOSCRIPT)."""
+        return SyncScript(self, script)
+
+    def lock(
+        self,
+        name: Any,
+        timeout: float | None = None,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+    ) -> SyncLock:
+        """A distributed lock named ``name`` (expires after ``timeout`` seconds if set)."""
+        return SyncLock(
+            self,
+            name,
+            timeout=timeout,
+            sleep=sleep,
+            blocking=blocking,
+            blocking_timeout=blocking_timeout,
+        )
+
+    def pubsub(self, **kw: Any) -> SyncPubSub:
+        return SyncPubSub(self, **kw)
+
+    def channels(self, **kw: Any) -> SyncChannels:
+        """Channels in ``namespace`` (default: the URL's ``namespace`` parameter)."""
+        return SyncChannels(self, **kw)
+
 
     def flush(self) -> None:
         self.execute("FLUSHDB")
