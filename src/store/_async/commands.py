@@ -47,12 +47,12 @@ def _unix_millis(value: AbsExpiryT) -> int:
     return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
 
 
-def _expire_flags(nx: bool, xx: bool, gt: bool, lt: bool) -> list[str]:
+def _expire_flags(nx: bool, xx: bool, gt: bool, lt: bool) -> tuple[str, ...]:
     if nx and (xx or gt or lt):
         raise DataError("expire: nx cannot be combined with xx, gt or lt")
     if gt and lt:
         raise DataError("expire: gt and lt are mutually exclusive")
-    return [flag for flag, on in (("NX", nx), ("XX", xx), ("GT", gt), ("LT", lt)) if on]
+    return tuple(flag for flag, on in (("NX", nx), ("XX", xx), ("GT", gt), ("LT", lt)) if on)
 
 
 def _scan_args(args: list[Any], match: Any, count: int | None, _type: Any = None) -> list[Any]:
@@ -281,10 +281,8 @@ class AsyncCommands:
         gt: bool = False,
         lt: bool = False,
     ) -> Any:
-        if nx or xx or gt or lt:
-            flags = _expire_flags(nx, xx, gt, lt)
-            return await self.execute("EXPIRE", name, _seconds(time), *flags, callback=bool)
-        return await self.execute("EXPIRE", name, _seconds(time), callback=bool)
+        flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
+        return await self.execute("EXPIRE", name, _seconds(time), *flags, callback=bool)
 
     async def pexpire(
         self,
@@ -295,10 +293,8 @@ class AsyncCommands:
         gt: bool = False,
         lt: bool = False,
     ) -> Any:
-        if nx or xx or gt or lt:
-            flags = _expire_flags(nx, xx, gt, lt)
-            return await self.execute("PEXPIRE", name, _millis(time), *flags, callback=bool)
-        return await self.execute("PEXPIRE", name, _millis(time), callback=bool)
+        flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
+        return await self.execute("PEXPIRE", name, _millis(time), *flags, callback=bool)
 
     async def expireat(
         self,
@@ -309,10 +305,8 @@ class AsyncCommands:
         gt: bool = False,
         lt: bool = False,
     ) -> Any:
-        if nx or xx or gt or lt:
-            flags = _expire_flags(nx, xx, gt, lt)
-            return await self.execute("EXPIREAT", name, _unix_seconds(when), *flags, callback=bool)
-        return await self.execute("EXPIREAT", name, _unix_seconds(when), callback=bool)
+        flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
+        return await self.execute("EXPIREAT", name, _unix_seconds(when), *flags, callback=bool)
 
     async def pexpireat(
         self,
@@ -323,10 +317,8 @@ class AsyncCommands:
         gt: bool = False,
         lt: bool = False,
     ) -> Any:
-        if nx or xx or gt or lt:
-            flags = _expire_flags(nx, xx, gt, lt)
-            return await self.execute("PEXPIREAT", name, _unix_millis(when), *flags, callback=bool)
-        return await self.execute("PEXPIREAT", name, _unix_millis(when), callback=bool)
+        flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
+        return await self.execute("PEXPIREAT", name, _unix_millis(when), *flags, callback=bool)
 
     async def persist(self, name: KeyT) -> Any:
         return await self.execute("PERSIST", name, callback=bool)

@@ -96,20 +96,23 @@ class SyncConnection:
 
     def read_reply(self, timeout: float | None) -> Any:
         """The next reply; an error reply is returned as a ResponseError instance."""
-        reader = self._reader
         try:
-            reply = reader.gets()
-            while reply is NOT_ENOUGH:
-                stream = self._stream
-                if stream is None:
-                    raise ConnectionError(f"connection to {self.settings.address} is closed")
-                reader.feed(stream.read(timeout))
-                reply = reader.gets()
+            return self._next_reply(timeout)
         except BaseException as exc:
             self.close()
             if isinstance(exc, (ConnectionError, TimeoutError)):
                 raise type(exc)(f"{exc} ({self.settings.address})") from None
             raise
+
+    def _next_reply(self, timeout: float | None) -> Any:
+        reader = self._reader
+        reply = reader.gets()
+        while reply is NOT_ENOUGH:
+            stream = self._stream
+            if stream is None:
+                raise ConnectionError(f"connection to {self.settings.address} is closed")
+            reader.feed(stream.read(timeout))
+            reply = reader.gets()
         return reply
 
     def wait_reply(self, timeout: float | None) -> Any:
@@ -126,19 +129,11 @@ class SyncConnection:
     def read_reply_keeping(self, timeout: float | None) -> Any:
         """Like read_reply, but a timeout or cancellation leaves the connection usable:
         unread bytes stay buffered, so only a broken stream closes it."""
-        reader = self._reader
         try:
-            reply = reader.gets()
-            while reply is NOT_ENOUGH:
-                stream = self._stream
-                if stream is None:
-                    raise ConnectionError(f"connection to {self.settings.address} is closed")
-                reader.feed(stream.read(timeout))
-                reply = reader.gets()
+            return self._next_reply(timeout)
         except ConnectionError:
             self.close()
             raise
-        return reply
 
     def request(self, data: bytes, timeout: float | None) -> Any:
         self.send(data)
