@@ -402,7 +402,6 @@ class RedisStore(RemoteStore):
         """Channels in ``namespace`` (default: the URL's ``namespace`` parameter)."""
         return AsyncChannels(self, **kw)
 
-
     async def flush(self) -> None:
         await self.execute("FLUSHDB")
 

@@ -404,7 +404,6 @@ class RedisStore(RemoteStore):
         """Channels in ``namespace`` (default: the URL's ``namespace`` parameter)."""
         return SyncChannels(self, **kw)
 
-
     def flush(self) -> None:
         self.execute("FLUSHDB")
 
