@@ -52,3 +52,13 @@ def test_unknown_scheme() -> None:
     with pytest.raises(NoSuchStore) as info:
         store.sync.create_store("nosuch://h")
     assert "redis" in str(info.value)
+
+
+def test_both_variants_export_the_same_names() -> None:
+    assert store.aio.__all__ == store.sync.__all__
+    for name in store.aio.__all__:
+        assert hasattr(store.aio, name) and hasattr(store.sync, name), name
+    # shared pieces are one object, variant pieces are twins
+    assert store.aio.PubSubMessage is store.sync.PubSubMessage
+    assert store.aio.ResponseError is store.sync.ResponseError
+    assert store.aio.PubSub is not store.sync.PubSub

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import inspect
 import select
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .errors import ConnectionError, ImproperlyConfigured, TimeoutError
 
 __all__ = [
+    "AsyncCaller",
+    "AsyncEvent",
+    "AsyncMutex",
     "AsyncSemaphore",
     "AsyncStream",
+    "AsyncWorker",
+    "SyncCaller",
+    "SyncEvent",
+    "SyncMutex",
     "SyncSemaphore",
     "SyncStream",
+    "SyncWorker",
     "async_sleep",
     "make_ssl_context",
     "sleep",
@@ -316,12 +326,10 @@ class SyncStream:
         return data
 
     def write(self, data: bytes) -> None:
-        sock = self._sock
-        if self._timeout is not None:
-            sock.settimeout(None)
-            self._timeout = None
+        # the timeout of the last read bounds the write too: changing it here would race
+        # with a reader in another thread (a pub/sub runner)
         try:
-            sock.sendall(data)
+            self._sock.sendall(data)
         except OSError as exc:
             raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
 
@@ -372,3 +380,181 @@ class SyncSemaphore:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+# -- pub/sub: events, a mutex, background workers, callbacks ------------------------------------
+#
+# A PubSub reads on one task or thread (its own, or the caller's) while others subscribe:
+# its state changes and writes are serialised by a mutex, its waits end early on an event,
+# and its background runner is a task in asyncio and a daemon thread in the blocking twin.
+
+
+class AsyncEvent:
+    """A flag to wait for, with a timeout (seconds, None for ever)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None) -> bool:
+        """True when the flag is set, False when ``timeout`` passed first."""
+        event = self._event
+        if event.is_set():
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except builtins.TimeoutError:
+            return False
+        return True
+
+
+class AsyncMutex:
+    """Mutual exclusion between tasks (``async with mutex:``); not reentrant."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+class AsyncWorker:
+    """Runs ``target()`` as a background task until it returns or ``stop`` cancels it."""
+
+    __slots__ = ("_name", "_target", "_task")
+
+    def __init__(self, target: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        self._target = target
+        self._name = name
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._target(), name=self._name)
+
+    def is_running(self) -> bool:
+        task = self._task
+        return task is not None and not task.done()
+
+    async def stop(self, timeout: float | None) -> bool:
+        """Cancel the task and wait at most ``timeout`` seconds for it to end: True when it
+        ended. Called from the task itself, it returns False at once (the target's loop
+        must see for itself that it is asked to stop)."""
+        task = self._task
+        if task is None:
+            return True
+        if task is asyncio.current_task():
+            return False
+        if not task.done():
+            task.cancel()
+            await asyncio.wait((task,), timeout=timeout)
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the target logs its own failures
+        return task.done()
+
+
+class AsyncCaller:
+    """Calls handlers: ``call(func, *args)`` waits for the result of a coroutine function."""
+
+    __slots__ = ()
+
+    @staticmethod
+    async def call(func: Callable[..., Any], *args: Any) -> Any:
+        result = func(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+class SyncEvent:
+    """A flag to wait for, with a timeout (seconds, None for ever)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
+        """True when the flag is set, False when ``timeout`` passed first."""
+        return self._event.wait(timeout)
+
+
+class SyncMutex:
+    """Mutual exclusion between threads (``with mutex:``); not reentrant."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+class SyncWorker:
+    """Runs ``target()`` in a daemon thread; ``stop`` waits for it to return (a thread
+    cannot be cancelled: the target's loop must see for itself that it is asked to stop)."""
+
+    __slots__ = ("_name", "_target", "_thread")
+
+    def __init__(self, target: Callable[[], None], name: str) -> None:
+        self._target = target
+        self._name = name
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        thread = threading.Thread(target=self._target, name=self._name, daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def is_running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def stop(self, timeout: float | None) -> bool:
+        """Wait at most ``timeout`` seconds for the thread to end: True when it ended.
+        Called from the thread itself, it returns False at once."""
+        thread = self._thread
+        if thread is None:
+            return True
+        if thread is threading.current_thread():
+            return False
+        thread.join(timeout)
+        return not thread.is_alive()
+
+
+class SyncCaller:
+    """Calls handlers: ``call(func, *args)``; the blocking twin takes plain callables only."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def call(func: Callable[..., Any], *args: Any) -> Any:
+        return func(*args)

@@ -1,21 +1,33 @@
 """The blocking client: ``store.sync.create_store(url).execute("GET", "k")``."""
 
+from ._sync.channels import SyncChannels as Channels
 from ._sync.commands import SyncCommands as Commands
 from ._sync.commands import SyncRedisClient as RedisClient
 from ._sync.connection import SyncConnection as Connection
+from ._sync.lock import SyncLock as Lock
+from ._sync.pipeline import SyncPipeline as Pipeline
 from ._sync.pool import SyncConnectionPool as ConnectionPool
+from ._sync.pubsub import SyncPubSub as PubSub
+from ._sync.scripts import SyncScript as Script
 from ._sync.store import RedisStore, RemoteStore, Store, create_store
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors
+from .messages import PubSubMessage
 from .registry import data_stores, register_store
 
 __all__ = [
+    "Channels",
     "Commands",
     "Connection",
     "ConnectionPool",
+    "Lock",
+    "Pipeline",
+    "PubSub",
+    "PubSubMessage",
     "RedisClient",
     "RedisStore",
     "RemoteStore",
+    "Script",
     "Store",
     "create_store",
     "data_stores",

@@ -973,6 +973,36 @@ class AsyncCommands:
     async def command_count(self) -> Any:
         return await self.execute("COMMAND", "COUNT")
 
+    # ---------------------------------------------------------------- pub/sub
+
+    async def publish(self, channel: KeyT, message: EncodableT) -> Any:
+        """PUBLISH: the number of clients that received ``message`` (int)."""
+        return await self.execute("PUBLISH", channel, message)
+
+    async def spublish(self, shard_channel: KeyT, message: EncodableT) -> Any:
+        """SPUBLISH (Redis 7): the number of clients that received ``message`` (int)."""
+        return await self.execute("SPUBLISH", shard_channel, message)
+
+    async def pubsub_channels(self, pattern: KeyT = "*") -> Any:
+        """PUBSUB CHANNELS: the active channels matching ``pattern`` (a list)."""
+        return await self.execute("PUBSUB", "CHANNELS", pattern)
+
+    async def pubsub_numsub(self, *channels: KeyT) -> Any:
+        """PUBSUB NUMSUB: ``[(channel, subscribers), ...]`` in the order asked."""
+        return await self.execute("PUBSUB", "NUMSUB", *channels, callback=replies.pairs)
+
+    async def pubsub_numpat(self) -> Any:
+        """PUBSUB NUMPAT: the number of patterns subscribed to by all clients (int)."""
+        return await self.execute("PUBSUB", "NUMPAT")
+
+    async def pubsub_shardchannels(self, pattern: KeyT = "*") -> Any:
+        """PUBSUB SHARDCHANNELS (Redis 7): the active shard channels matching ``pattern``."""
+        return await self.execute("PUBSUB", "SHARDCHANNELS", pattern)
+
+    async def pubsub_shardnumsub(self, *channels: KeyT) -> Any:
+        """PUBSUB SHARDNUMSUB (Redis 7): ``[(shard_channel, subscribers), ...]``."""
+        return await self.execute("PUBSUB", "SHARDNUMSUB", *channels, callback=replies.pairs)
+
 
 class AsyncRedisClient(AsyncCommands):
     """What store.client() returns: typed methods over the store's execute."""

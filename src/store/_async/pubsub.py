@@ -1,16 +1,544 @@
-"""Publish/subscribe on a dedicated connection that re-subscribes after reconnecting."""
+"""Publish/subscribe on a dedicated connection that re-subscribes after reconnecting.
+
+``ps = store.pubsub()``, then:
+
+* ``ps.subscribe("news", alerts=on_alert)``: subscribe to "news", and to "alerts" with a
+  handler: ``on_alert(message)`` gets the messages of "alerts" (likewise ``psubscribe``
+  for patterns and ``ssubscribe`` for shard channels, and their ``un`` forms);
+* ``ps.get_message(timeout=1.0)``: the next :class:`PubSubMessage`, or None after 1s;
+* iterating over ``ps`` gives its messages until ``ps.close()``;
+* ``ps.run(handler)`` starts a background runner that calls the handlers instead.
+
+A PubSub owns one connection (``store.connect()``), opened by the first subscribe, never
+taken from the pool. In RESP2 messages are the arrays of a connection in subscribed mode,
+in RESP3 push frames: both read the same.
+
+Connection loss is not an error. Whoever reads (``get_message``, iteration or the runner)
+gets a ``"disconnected"`` status message, then the PubSub reconnects with exponential
+backoff (``reconnect_backoff`` doubling up to ``reconnect_backoff_max`` seconds, for as
+long as it stays open), subscribes again to every channel, pattern and shard channel, and
+the reader gets a ``"reconnected"`` status message. Messages published while it was
+disconnected are lost: that is what Redis pub/sub promises. Subscribing while disconnected
+just records the subscription for the reconnection.
+
+After ``health_check_interval`` seconds without hearing from the server (default: the
+store's), the reader sends a PING; when nothing at all arrives within another interval,
+the peer is deemed dead, and the connection is dropped and reconnected as above. The
+PONG replies (``["pong", ""]`` in RESP2 subscribed mode, ``PONG`` otherwise) are not
+returned as messages.
+
+Reading needs a reader: a PubSub that nobody reads neither notices a lost connection nor
+answers health checks. One reader at a time: ``get_message`` while the runner (or another
+reader) is active raises StoreError.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import AsyncIterator, Callable
+from time import monotonic
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from .._backend import AsyncCaller, AsyncEvent, AsyncMutex, AsyncWorker
+from ..errors import ConnectionError, DataError, StoreError, TimeoutError
+from ..messages import DISCONNECTED, RECONNECTED, SUBSCRIBE_TYPES, PubSubMessage, parse_message
+from ..resp import NOT_ENOUGH, pack_command, pack_commands
+from .connection import AsyncConnection
 
 if TYPE_CHECKING:
     from .store import RedisStore
 
+logger = logging.getLogger("store.pubsub")
+
+ChannelT = str | bytes | bytearray | memoryview
+Handler = Callable[[PubSubMessage], Any]
+
+_PING: Final = pack_command("PING")
+
+_SLICE: Final = 1.0  # longest single wait: how soon a reader notices close() or stop()
+_MIN_WAIT: Final = 0.001  # a blocking socket read of 0s would be a non-blocking one
+_STOP_TIMEOUT: Final = 5.0  # how long close() and stop() wait for the runner to end
+
 
 class AsyncPubSub:
-    """Subscriptions and their messages: ``get_message``, iteration, a background runner."""
+    """Subscriptions and their messages: ``get_message``, iteration, a background runner.
 
-    def __init__(self, store: RedisStore, **kw: Any) -> None:
+    Options (keywords of ``store.pubsub()``):
+
+    * ``ignore_subscribe_messages`` (False): leave out the server's (un)subscribe
+      confirmations (status messages are never left out).
+    * ``health_check_interval`` (the store's, 30s by default): PING after that many
+      seconds of silence; 0 turns health checks off.
+    * ``reconnect_backoff`` (0.05s) and ``reconnect_backoff_max`` (2s): the first retry
+      after a failed reconnection waits ``reconnect_backoff`` seconds, each next one
+      twice as long, at most ``reconnect_backoff_max``.
+
+    Handlers (``subscribe(news=handler)``, ``run(handler)``) take the message; where
+    the client is asynchronous they may also be coroutine functions.
+    """
+
+    def __init__(
+        self,
+        store: RedisStore,
+        *,
+        ignore_subscribe_messages: bool = False,
+        health_check_interval: float | None = None,
+        reconnect_backoff: float = 0.05,
+        reconnect_backoff_max: float = 2.0,
+    ) -> None:
+        if health_check_interval is None:
+            health_check_interval = store.settings.health_check_interval
+        if not health_check_interval >= 0:
+            raise ValueError(f"health_check_interval must be >= 0, got {health_check_interval!r}")
+        if not reconnect_backoff > 0:
+            raise ValueError(f"reconnect_backoff must be > 0, got {reconnect_backoff!r}")
+        if not reconnect_backoff_max >= reconnect_backoff:
+            raise ValueError(
+                f"reconnect_backoff_max must be >= reconnect_backoff, got {reconnect_backoff_max!r}"
+            )
         self.store = store
-        raise NotImplementedError("pub/sub is being written (issue 3)")
+        self.ignore_subscribe_messages = ignore_subscribe_messages
+        self.health_check_interval = float(health_check_interval)
+        self.reconnect_backoff = float(reconnect_backoff)
+        self.reconnect_backoff_max = float(reconnect_backoff_max)
+        self._encoding = store.encoding
+        # subscriptions: name (bytes) -> its handler; what a reconnection subscribes again
+        self._channels: dict[bytes, Handler | None] = {}
+        self._patterns: dict[bytes, Handler | None] = {}
+        self._shards: dict[bytes, Handler | None] = {}
+        self._connection: AsyncConnection | None = None
+        self._connected_once = False
+        self._closed = False
+        self._mutex = AsyncMutex()  # subscription changes, writes, swapping the connection
+        self._wake = AsyncEvent()  # ends a reader's wait: first connection, close
+        self._reading = False
+        self._worker: AsyncWorker | None = None
+        self._running = False
+        self._run_handler: Handler | None = None
+        # the reader's own state
+        self._heard = 0.0  # when the server was last heard from
+        self._ping_at: float | None = None  # when an unanswered health-check PING was sent
+        self._attempts = 0
+        self._retry_at = 0.0
+
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self._connection is not None:
+            state = "connected"
+        elif self._connected_once:
+            state = "reconnecting"
+        else:
+            state = "not connected"
+        return (
+            f"<{type(self).__name__} {self.store.settings.address} {state} "
+            f"channels={len(self._channels)} patterns={len(self._patterns)} "
+            f"shard_channels={len(self._shards)}>"
+        )
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def channels(self) -> list[bytes]:
+        """The channels subscribed to (also while reconnecting), as bytes."""
+        return list(self._channels)
+
+    @property
+    def patterns(self) -> list[bytes]:
+        return list(self._patterns)
+
+    @property
+    def shard_channels(self) -> list[bytes]:
+        return list(self._shards)
+
+    @property
+    def subscribed(self) -> bool:
+        """True while any channel, pattern or shard channel is subscribed to."""
+        return bool(self._channels or self._patterns or self._shards)
+
+    @property
+    def connected(self) -> bool:
+        connection = self._connection
+        return connection is not None and connection.is_connected
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def running(self) -> bool:
+        """True while the background runner started by ``run()`` is active."""
+        worker = self._worker
+        return worker is not None and worker.is_running()
+
+    def _key(self, name: ChannelT) -> bytes:
+        if isinstance(name, str):
+            return name.encode(self._encoding)
+        if isinstance(name, (bytes, bytearray, memoryview)):
+            return bytes(name)
+        raise DataError(f"a channel or pattern is str or bytes, not {type(name).__name__}")
+
+    # ------------------------------------------------------------------ subscribing
+
+    async def subscribe(self, *channels: ChannelT, **handlers: Handler) -> None:
+        """Subscribe to ``channels``, and to each keyword's channel with its handler."""
+        await self._subscribe("SUBSCRIBE", self._channels, channels, handlers)
+
+    async def psubscribe(self, *patterns: ChannelT, **handlers: Handler) -> None:
+        """Subscribe to glob-style ``patterns`` (keywords: pattern=handler)."""
+        await self._subscribe("PSUBSCRIBE", self._patterns, patterns, handlers)
+
+    async def ssubscribe(self, *channels: ChannelT, **handlers: Handler) -> None:
+        """Subscribe to shard channels (Redis 7 SSUBSCRIBE; keywords: channel=handler)."""
+        await self._subscribe("SSUBSCRIBE", self._shards, channels, handlers)
+
+    async def unsubscribe(self, *channels: ChannelT) -> None:
+        """Unsubscribe from ``channels``, or from every channel when none is given."""
+        await self._unsubscribe("UNSUBSCRIBE", self._channels, channels)
+
+    async def punsubscribe(self, *patterns: ChannelT) -> None:
+        await self._unsubscribe("PUNSUBSCRIBE", self._patterns, patterns)
+
+    async def sunsubscribe(self, *channels: ChannelT) -> None:
+        await self._unsubscribe("SUNSUBSCRIBE", self._shards, channels)
+
+    async def _subscribe(
+        self,
+        command: str,
+        registry: dict[bytes, Handler | None],
+        names: tuple[ChannelT, ...],
+        handlers: dict[str, Handler],
+    ) -> None:
+        if self._closed:
+            raise StoreError("this PubSub is closed")
+        added: dict[bytes, Handler | None] = dict.fromkeys(map(self._key, names))
+        for name, handler in handlers.items():
+            if not callable(handler):
+                raise TypeError(f"the handler for {name!r} is not callable: {handler!r}")
+            added[self._key(name)] = handler
+        if not added:
+            raise DataError(f"{command.lower()}() needs at least one name")
+        async with self._mutex:
+            if self._closed:
+                raise StoreError("this PubSub is closed")
+            if not self._connected_once:
+                # the first connection is the caller's: a wrong address or password raises
+                connection = await self.store.connect()
+                self._connection = connection
+                self._connected_once = True
+                self._heard = monotonic()
+            registry.update(added)
+            await self._send(pack_command(command, *added))
+        self._wake.set()
+
+    async def _unsubscribe(
+        self, command: str, registry: dict[bytes, Handler | None], names: tuple[ChannelT, ...]
+    ) -> None:
+        keys = [self._key(name) for name in names]
+        async with self._mutex:
+            if self._closed:
+                return
+            if keys:
+                for key in keys:
+                    registry.pop(key, None)
+            else:
+                registry.clear()
+            await self._send(pack_command(command, *keys))
+
+    async def _send(self, data: bytes) -> None:
+        """Write on the current connection (the caller holds the mutex). A lost connection
+        is not an error here: the reader notices, reconnects and subscribes again."""
+        connection = self._connection
+        if connection is None or not connection.is_connected:
+            return
+        try:
+            await connection.send(data)
+        except ConnectionError:
+            pass  # closed by send
+
+    def _commands(self) -> list[tuple[Any, ...]]:
+        """The commands that restore every subscription on a new connection."""
+        commands: list[tuple[Any, ...]] = []
+        if self._channels:
+            commands.append(("SUBSCRIBE", *self._channels))
+        if self._patterns:
+            commands.append(("PSUBSCRIBE", *self._patterns))
+        if self._shards:
+            commands.append(("SSUBSCRIBE", *self._shards))
+        return commands
+
+    # ------------------------------------------------------------------ reading
+
+    async def get_message(
+        self, timeout: float | None = 0.0, ignore_subscribe_messages: bool | None = None
+    ) -> PubSubMessage | None:
+        """The next message, or None when none came within ``timeout`` seconds (None:
+        wait until one comes or the PubSub is closed; 0: only what already arrived).
+
+        A message whose channel (or pattern) has a handler goes to the handler instead
+        (its errors propagate here) and the wait goes on. A lost connection returns a
+        ``"disconnected"`` message, never raises; a later call reconnects.
+        """
+        if self._closed:
+            return None
+        if ignore_subscribe_messages is None:
+            ignore_subscribe_messages = self.ignore_subscribe_messages
+        self._start_reading()
+        try:
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                message = await self._next(deadline)
+                if message is None:
+                    return None
+                if ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
+                    continue
+                handler = self._handler(message)
+                if handler is None:
+                    return message
+                await AsyncCaller.call(handler, message)
+        finally:
+            self._reading = False
+
+    def _start_reading(self) -> None:
+        if self._reading:
+            raise StoreError(
+                "this PubSub is already being read (by its runner, an iteration or another "
+                "get_message): one reader at a time"
+            )
+        self._reading = True
+
+    def _handler(self, message: PubSubMessage) -> Handler | None:
+        kind = message.type
+        if kind == "message":
+            registry, name = self._channels, message.channel
+        elif kind == "pmessage":
+            registry, name = self._patterns, message.pattern
+        elif kind == "smessage":
+            registry, name = self._shards, message.channel
+        else:
+            return None
+        if not registry:
+            return None
+        return registry.get(name if type(name) is bytes else self._key(name))
+
+    async def _next(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
+        """The next message (status messages included), or None at ``deadline``, when
+        closed, or for the ``runner``, when stopped. Reconnects and runs the health
+        checks on the way."""
+        while not self._closed and (self._running or not runner):
+            now = monotonic()
+            connection = self._connection
+            if connection is None:
+                if self._connected_once and now >= self._retry_at:
+                    status = await self._reconnect()
+                    if status is not None:
+                        return status
+                    continue
+                if deadline is not None and now >= deadline:
+                    return None
+                # not subscribed yet, or waiting for the next attempt to reconnect
+                until = self._retry_at if self._connected_once else now + _SLICE
+                if deadline is not None:
+                    until = min(until, deadline)
+                self._wake.clear()
+                if self._connection is None and not self._closed:
+                    await self._wake.wait(min(max(until - now, 0.0), _SLICE))
+                continue
+            if not connection.is_connected:
+                return await self._lost(connection, "connection closed")
+            wait = _SLICE
+            interval = self.health_check_interval
+            if interval:
+                if self._ping_at is not None:
+                    if now - self._ping_at >= interval:
+                        return await self._lost(
+                            connection, f"no reply to PING within {interval:g}s"
+                        )
+                    wait = min(wait, self._ping_at + interval - now)
+                elif now - self._heard >= interval:
+                    self._ping_at = now
+                    async with self._mutex:
+                        if self._connection is connection:
+                            await self._send(_PING)
+                    continue
+                else:
+                    wait = min(wait, self._heard + interval - now)
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            try:
+                reply = await connection.wait_reply(max(wait, _MIN_WAIT))
+            except ConnectionError as exc:
+                if self._closed:
+                    return None
+                return await self._lost(connection, str(exc))
+            if reply is NOT_ENOUGH:
+                if deadline is not None and monotonic() >= deadline:
+                    return None
+                continue
+            self._heard = monotonic()
+            self._ping_at = None
+            message = parse_message(reply)
+            if message is not None:
+                return message
+        return None
+
+    async def _lost(self, connection: AsyncConnection, reason: str) -> PubSubMessage | None:
+        connection.close()
+        async with self._mutex:
+            if self._connection is connection:
+                self._connection = None
+        self._ping_at = None
+        self._attempts = 0
+        self._retry_at = monotonic()  # the first attempt at once
+        if self._closed:
+            return None
+        logger.warning(
+            "pub/sub connection to %s lost (%s): reconnecting", self.store.settings.address, reason
+        )
+        return PubSubMessage(DISCONNECTED, None, None, reason)
+
+    async def _reconnect(self) -> PubSubMessage | None:
+        """One attempt: the "reconnected" message, or None (the next attempt is due at
+        ``_retry_at``). Errors other than connection failures (a refused password) raise."""
+        self._attempts += 1
+        delay = self.reconnect_backoff * 2 ** min(self._attempts - 1, 32)
+        self._retry_at = monotonic() + min(delay, self.reconnect_backoff_max)
+        connection = AsyncConnection(self.store.settings)
+        try:
+            await connection.connect()
+        except (ConnectionError, TimeoutError) as exc:
+            logger.debug("pub/sub reconnection attempt %d failed: %s", self._attempts, exc)
+            return None
+        try:
+            async with self._mutex:
+                if self._closed:
+                    connection.close()
+                    return None
+                commands = self._commands()
+                if commands:
+                    await connection.send(pack_commands(commands))
+                self._connection = connection
+        except ConnectionError as exc:  # closed by send
+            logger.debug("pub/sub reconnection attempt %d failed: %s", self._attempts, exc)
+            return None
+        self._heard = monotonic()
+        self._ping_at = None
+        attempts = self._attempts
+        self._attempts = 0
+        logger.warning(
+            "pub/sub reconnected to %s after %d attempt(s)", self.store.settings.address, attempts
+        )
+        return PubSubMessage(RECONNECTED, None, None, attempts)
+
+    # ------------------------------------------------------------------ iteration
+
+    def __aiter__(self) -> AsyncIterator[PubSubMessage]:
+        return self
+
+    async def __anext__(self) -> PubSubMessage:
+        """The next message (with ``ignore_subscribe_messages`` as set on the PubSub);
+        the iteration ends when the PubSub is closed."""
+        message = await self.get_message(timeout=None)
+        if message is None:
+            raise StopAsyncIteration
+        return message
+
+    # ------------------------------------------------------------------ background runner
+
+    def run(self, handler: Handler | None = None) -> None:
+        """Start the background runner (a task; a thread in the blocking client): it reads
+        messages and calls the handler of their channel or pattern, else ``handler``
+        (which also gets the status messages, and the confirmations unless
+        ``ignore_subscribe_messages``). A failing handler is logged (logger
+        "store.pubsub") and the runner goes on. ``stop()`` or ``close()`` end it."""
+        if self._closed:
+            raise StoreError("this PubSub is closed")
+        if self.running:
+            raise StoreError("the runner of this PubSub is already running")
+        self._start_reading()
+        self._run_handler = handler
+        self._running = True
+        worker = AsyncWorker(self._run, "store-pubsub")
+        self._worker = worker
+        try:
+            worker.start()
+        except BaseException:
+            self._running = False
+            self._reading = False
+            raise
+
+    async def stop(self) -> bool:
+        """Stop the runner started by ``run()``; True when it ended (within 5 seconds)."""
+        self._running = False
+        worker = self._worker
+        if worker is None:
+            return True
+        await self._interrupt()
+        stopped = await worker.stop(_STOP_TIMEOUT)
+        if stopped:
+            self._worker = None
+            self._reading = False
+        return stopped
+
+    async def _interrupt(self) -> None:
+        """Make the server answer, so that a reader waiting on the socket wakes up."""
+        self._wake.set()
+        async with self._mutex:
+            await self._send(_PING)
+
+    async def _run(self) -> None:
+        try:
+            while self._running and not self._closed:
+                try:
+                    message = await self._next(monotonic() + _SLICE, runner=True)
+                except Exception:
+                    logger.exception("pub/sub runner: reading failed")
+                    continue
+                if message is None or not self._running:
+                    continue
+                if self.ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
+                    continue
+                handler = self._handler(message) or self._run_handler
+                if handler is None:
+                    continue
+                try:
+                    await AsyncCaller.call(handler, message)
+                except Exception:
+                    logger.exception("pub/sub handler %r failed on %r", handler, message)
+        finally:
+            self._reading = False
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Stop the runner, close the connection; readers get None, iterations end."""
+        if self._closed:
+            return
+        self._closed = True
+        self._running = False
+        worker = self._worker
+        if worker is not None or self._reading:
+            await self._interrupt()
+        else:
+            self._wake.set()
+        if worker is not None:
+            await worker.stop(_STOP_TIMEOUT)
+            self._worker = None
+            self._reading = False
+        async with self._mutex:
+            connection = self._connection
+            self._connection = None
+        if connection is not None:
+            connection.close()
+
+    async def __aenter__(self) -> AsyncPubSub:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -975,6 +975,36 @@ class SyncCommands:
     def command_count(self) -> Any:
         return self.execute("COMMAND", "COUNT")
 
+    # ---------------------------------------------------------------- pub/sub
+
+    def publish(self, channel: KeyT, message: EncodableT) -> Any:
+        """PUBLISH: the number of clients that received ``message`` (int)."""
+        return self.execute("PUBLISH", channel, message)
+
+    def spublish(self, shard_channel: KeyT, message: EncodableT) -> Any:
+        """SPUBLISH (Redis 7): the number of clients that received ``message`` (int)."""
+        return self.execute("SPUBLISH", shard_channel, message)
+
+    def pubsub_channels(self, pattern: KeyT = "*") -> Any:
+        """PUBSUB CHANNELS: the active channels matching ``pattern`` (a list)."""
+        return self.execute("PUBSUB", "CHANNELS", pattern)
+
+    def pubsub_numsub(self, *channels: KeyT) -> Any:
+        """PUBSUB NUMSUB: ``[(channel, subscribers), ...]`` in the order asked."""
+        return self.execute("PUBSUB", "NUMSUB", *channels, callback=replies.pairs)
+
+    def pubsub_numpat(self) -> Any:
+        """PUBSUB NUMPAT: the number of patterns subscribed to by all clients (int)."""
+        return self.execute("PUBSUB", "NUMPAT")
+
+    def pubsub_shardchannels(self, pattern: KeyT = "*") -> Any:
+        """PUBSUB SHARDCHANNELS (Redis 7): the active shard channels matching ``pattern``."""
+        return self.execute("PUBSUB", "SHARDCHANNELS", pattern)
+
+    def pubsub_shardnumsub(self, *channels: KeyT) -> Any:
+        """PUBSUB SHARDNUMSUB (Redis 7): ``[(shard_channel, subscribers), ...]``."""
+        return self.execute("PUBSUB", "SHARDNUMSUB", *channels, callback=replies.pairs)
+
 
 class SyncRedisClient(SyncCommands):
     """What store.client() returns: typed methods over the store's execute."""
