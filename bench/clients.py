@@ -47,6 +47,9 @@ class Opened:
     # for workloads with more tasks than max_connections, when ``api``'s pool would fail
     # rather than wait then (redis-py's default async pool)
     waiting_api: Any = None
+    # builds an operation sending a list of commands as one pipeline and returning the
+    # list of replies; None when the client has no pipelines here
+    batch: Callable[[list[Command]], Any] | None = None
 
     def api_for(self, tasks: int, max_connections: int) -> Any:
         if tasks > max_connections and self.waiting_api is not None:
@@ -108,7 +111,17 @@ def _store_sync(parser: str) -> Callable[[Target], Opened]:
         options = _store_options(parser, target)
         # create_store is annotated as returning the base Store, which has no client()
         db = cast(store.sync.RedisStore, store.sync.create_store(target.url, **options))
-        return Opened(db.client(), db.close, {"options": options})
+
+        def batch(commands: list[Command]) -> Callable[[], Any]:
+            def op() -> Any:
+                pipe = db.pipeline()
+                for command in commands:
+                    pipe.execute(*command)
+                return pipe.commit()
+
+            return op
+
+        return Opened(db.client(), db.close, {"options": options}, batch=batch)
 
     return open_sync
 
@@ -119,7 +132,17 @@ def _store_aio(parser: str) -> Callable[[Target], Awaitable[Opened]]:
 
         options = _store_options(parser, target)
         db = cast(store.aio.RedisStore, store.aio.create_store(target.url, **options))
-        return Opened(db.client(), db.close, {"options": options})
+
+        def batch(commands: list[Command]) -> Callable[[], Awaitable[Any]]:
+            async def op() -> Any:
+                pipe = db.pipeline()
+                for command in commands:
+                    await pipe.execute(*command)
+                return await pipe.commit()
+
+            return op
+
+        return Opened(db.client(), db.close, {"options": options}, batch=batch)
 
     return open_async
 
@@ -171,7 +194,17 @@ def _redispy_sync(parser: str) -> Callable[[Target], Opened]:
         finally:
             pool.release(connection)
         info = {"pool": type(pool).__name__, "parser_class": in_use}
-        return Opened(client, client.close, info)
+
+        def batch(commands: list[Command]) -> Callable[[], Any]:
+            def op() -> Any:
+                pipe: Any = client.pipeline(transaction=False)  # redis-py leaves it untyped
+                for command in commands:
+                    pipe.execute_command(*command)
+                return pipe.execute()
+
+            return op
+
+        return Opened(client, client.close, info, batch=batch)
 
     return open_sync
 
@@ -215,7 +248,17 @@ def _redispy_async(parser: str) -> Callable[[Target], Awaitable[Opened]]:
             "pool_for_more_tasks_than_connections": type(waiting_pool).__name__,
             "parser_class": in_use,
         }
-        return Opened(client, close, info, waiting_api=waiting)
+
+        def batch(commands: list[Command]) -> Callable[[], Awaitable[Any]]:
+            async def op() -> Any:
+                pipe = client.pipeline(transaction=False)
+                for command in commands:
+                    pipe.execute_command(*command)
+                return await pipe.execute()
+
+            return op
+
+        return Opened(client, close, info, waiting_api=waiting, batch=batch)
 
     return open_async
 

@@ -47,6 +47,8 @@ class Sample:
 
 
 def applies(workload: Workload, client: ClientSpec) -> bool:
+    if workload.batched:  # pipelines: the clients that build one (Opened.batch)
+        return client.library in ("store", "redis-py")
     if client.mode == "async":
         return True
     if workload.concurrency:  # many tasks on one client object: an asyncio thing
@@ -110,7 +112,10 @@ async def _measure(
         assert workload.command is not None
         return client.run_external(plan.target, workload.command, ops)
     assert opened is not None
-    op = workload.make_op(opened.api_for(workload.concurrency, plan.target.max_connections))
+    if workload.batched:
+        op = workload.make_op(opened.batch)
+    else:
+        op = workload.make_op(opened.api_for(workload.concurrency, plan.target.max_connections))
     if client.mode == "sync":
         _check(workload, client, op())
         _time_sync(op, warmup)

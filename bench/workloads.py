@@ -3,7 +3,7 @@
 The same function serves every client: store's ``client()``, redis-py's ``Redis`` and
 coredis all spell these commands the same way (``get``, ``set``, ``lrange``, ``hgetall``),
 and for an async client the operation simply returns an awaitable. Adding a workload is
-adding one decorated function here (pipelines and pub/sub will be two more).
+adding one decorated function here.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class Workload:
     concurrency: int = 0
     # the command one operation sends, so redis-benchmark can time exactly the same thing
     command: Command | None = None
+    # make_op gets the client's pipeline builder (Opened.batch) instead of its command api
+    batched: bool = False
 
 
 WORKLOADS: dict[str, Workload] = {}
@@ -51,6 +53,7 @@ def workload(
     setup: tuple[Command, ...] = (),
     concurrency: int = 0,
     command: Command | None = None,
+    batched: bool = False,
 ) -> Callable[[MakeOp], MakeOp]:
     """Register the decorated function as workload ``name``; it may be registered again
     under another name (e.g. with a concurrency) by calling ``workload(...)(function)``."""
@@ -59,7 +62,7 @@ def workload(
         if name in WORKLOADS:
             raise ValueError(f"workload {name!r} is defined twice")
         WORKLOADS[name] = Workload(
-            name, description, ops, make_op, check, setup, concurrency, command
+            name, description, ops, make_op, check, setup, concurrency, command, batched
         )
         return make_op
 
@@ -163,3 +166,19 @@ workload(
     setup=(("SET", SMALL_KEY, SMALL),),
     concurrency=1000,
 )(get_small)
+
+
+PIPELINE_GETS: list[Command] = [("GET", SMALL_KEY)] * 100
+
+
+@workload(
+    "pipeline-100",
+    "a pipeline of 100 GETs of a 10-byte value (ops/s counts pipelines)",
+    ops=1_000,
+    check=lambda replies: list(replies) == [SMALL] * 100,
+    setup=(("SET", SMALL_KEY, SMALL),),
+    batched=True,
+)
+def pipeline_gets(batch: Any) -> Op:
+    op: Op = batch(PIPELINE_GETS)
+    return op
