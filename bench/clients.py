@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import shutil
 import subprocess
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -50,6 +51,9 @@ class Opened:
     # builds an operation sending a list of commands as one pipeline and returning the
     # list of replies; None when the client has no pipelines here
     batch: Callable[[list[Command]], Any] | None = None
+    # (channel, count, start_publisher) -> seconds from starting the publisher until
+    # ``count`` messages were received (an awaitable of it for async clients)
+    receive: Callable[[str, int, Callable[[], Any]], Any] | None = None
 
     def api_for(self, tasks: int, max_connections: int) -> Any:
         if tasks > max_connections and self.waiting_api is not None:
@@ -82,6 +86,12 @@ class ClientSpec:
 
 
 # ------------------------------------------------------------------------------ store
+
+RECEIVE_TIMEOUT = 10.0  # a subscriber that hears nothing for this long has lost messages
+
+
+def _no_message(count: int, got: int) -> RuntimeError:
+    return RuntimeError(f"pub/sub: {got} of {count} messages, then none for {RECEIVE_TIMEOUT}s")
 
 
 def _store_missing(parser: str) -> Callable[[Target], str | None]:
@@ -121,7 +131,24 @@ def _store_sync(parser: str) -> Callable[[Target], Opened]:
 
             return op
 
-        return Opened(db.client(), db.close, {"options": options}, batch=batch)
+        def receive(channel: str, count: int, start: Callable[[], Any]) -> float:
+            with db.pubsub() as pubsub:
+                pubsub.subscribe(channel)
+                if pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
+                    raise RuntimeError("pub/sub: no subscribe confirmation")
+                began = time.perf_counter()
+                publisher = start()
+                got = 0
+                while got < count:
+                    message = pubsub.get_message(timeout=RECEIVE_TIMEOUT)
+                    if message is None:
+                        raise _no_message(count, got)
+                    got += message.type == "message"
+                elapsed = time.perf_counter() - began
+                publisher.wait()
+                return elapsed
+
+        return Opened(db.client(), db.close, {"options": options}, batch=batch, receive=receive)
 
     return open_sync
 
@@ -142,7 +169,24 @@ def _store_aio(parser: str) -> Callable[[Target], Awaitable[Opened]]:
 
             return op
 
-        return Opened(db.client(), db.close, {"options": options}, batch=batch)
+        async def receive(channel: str, count: int, start: Callable[[], Any]) -> float:
+            async with db.pubsub() as pubsub:
+                await pubsub.subscribe(channel)
+                if await pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
+                    raise RuntimeError("pub/sub: no subscribe confirmation")
+                began = time.perf_counter()
+                publisher = start()
+                got = 0
+                while got < count:
+                    message = await pubsub.get_message(timeout=RECEIVE_TIMEOUT)
+                    if message is None:
+                        raise _no_message(count, got)
+                    got += message.type == "message"
+                elapsed = time.perf_counter() - began
+                publisher.wait()
+                return elapsed
+
+        return Opened(db.client(), db.close, {"options": options}, batch=batch, receive=receive)
 
     return open_async
 
@@ -204,7 +248,27 @@ def _redispy_sync(parser: str) -> Callable[[Target], Opened]:
 
             return op
 
-        return Opened(client, client.close, info, batch=batch)
+        def receive(channel: str, count: int, start: Callable[[], Any]) -> float:
+            pubsub: Any = client.pubsub()  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(channel)
+                if pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
+                    raise RuntimeError("pub/sub: no subscribe confirmation")
+                began = time.perf_counter()
+                publisher = start()
+                got = 0
+                while got < count:
+                    message = pubsub.get_message(timeout=RECEIVE_TIMEOUT)
+                    if message is None:
+                        raise _no_message(count, got)
+                    got += message["type"] == "message"
+                elapsed = time.perf_counter() - began
+                publisher.wait()
+                return elapsed
+            finally:
+                pubsub.close()
+
+        return Opened(client, client.close, info, batch=batch, receive=receive)
 
     return open_sync
 
@@ -258,7 +322,27 @@ def _redispy_async(parser: str) -> Callable[[Target], Awaitable[Opened]]:
 
             return op
 
-        return Opened(client, close, info, waiting_api=waiting, batch=batch)
+        async def receive(channel: str, count: int, start: Callable[[], Any]) -> float:
+            pubsub: Any = client.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                if await pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
+                    raise RuntimeError("pub/sub: no subscribe confirmation")
+                began = time.perf_counter()
+                publisher = start()
+                got = 0
+                while got < count:
+                    message = await pubsub.get_message(timeout=RECEIVE_TIMEOUT)
+                    if message is None:
+                        raise _no_message(count, got)
+                    got += message["type"] == "message"
+                elapsed = time.perf_counter() - began
+                publisher.wait()
+                return elapsed
+            finally:
+                await pubsub.aclose()
+
+        return Opened(client, close, info, waiting_api=waiting, batch=batch, receive=receive)
 
     return open_async
 
@@ -321,6 +405,15 @@ def _redis_benchmark_missing(target: Target) -> str | None:
 
 def _arg(value: str | bytes | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def start_publisher(target: Target, command: Command, count: int) -> subprocess.Popen[bytes]:
+    """redis-benchmark sending ``command`` ``count`` times, 100 per round trip, in the
+    background: the same publisher for every subscriber measured."""
+    binary = shutil.which("redis-benchmark") or "redis-benchmark"
+    argv = [binary, "-h", target.host, "-p", str(target.port), "-c", "1", "-n", str(count)]
+    argv += ["-P", "100", "-q", *map(_arg, command)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run_redis_benchmark(target: Target, command: Command, ops: int) -> float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
-from .clients import ClientSpec, Opened, Target
+from .clients import ClientSpec, Opened, Target, start_publisher
 from .workloads import Op, Workload
 
 __all__ = ["Plan", "Sample", "applies", "op_counts", "run"]
@@ -47,8 +47,8 @@ class Sample:
 
 
 def applies(workload: Workload, client: ClientSpec) -> bool:
-    if workload.batched:  # pipelines: the clients that build one (Opened.batch)
-        return client.library in ("store", "redis-py")
+    if workload.batched or workload.pubsub:  # the clients that build one (Opened.batch)
+        return client.library in ("store", "redis-py") and client.mode != "external"
     if client.mode == "async":
         return True
     if workload.concurrency:  # many tasks on one client object: an asyncio thing
@@ -112,6 +112,15 @@ async def _measure(
         assert workload.command is not None
         return client.run_external(plan.target, workload.command, ops)
     assert opened is not None
+    if workload.pubsub:
+        assert opened.receive is not None and workload.command is not None
+        command = workload.command
+        seconds = opened.receive(
+            str(command[1]), ops, lambda: start_publisher(plan.target, command, ops)
+        )
+        if client.mode != "sync":
+            seconds = await seconds
+        return ops / float(seconds)
     if workload.batched:
         op = workload.make_op(opened.batch)
     else:

@@ -38,6 +38,8 @@ class Workload:
     command: Command | None = None
     # make_op gets the client's pipeline builder (Opened.batch) instead of its command api
     batched: bool = False
+    # ops are messages a subscriber receives (Opened.receive) while redis-benchmark publishes
+    pubsub: bool = False
 
 
 WORKLOADS: dict[str, Workload] = {}
@@ -54,6 +56,7 @@ def workload(
     concurrency: int = 0,
     command: Command | None = None,
     batched: bool = False,
+    pubsub: bool = False,
 ) -> Callable[[MakeOp], MakeOp]:
     """Register the decorated function as workload ``name``; it may be registered again
     under another name (e.g. with a concurrency) by calling ``workload(...)(function)``."""
@@ -62,7 +65,7 @@ def workload(
         if name in WORKLOADS:
             raise ValueError(f"workload {name!r} is defined twice")
         WORKLOADS[name] = Workload(
-            name, description, ops, make_op, check, setup, concurrency, command, batched
+            name, description, ops, make_op, check, setup, concurrency, command, batched, pubsub
         )
         return make_op
 
@@ -181,4 +184,20 @@ PIPELINE_GETS: list[Command] = [("GET", SMALL_KEY)] * 100
 )
 def pipeline_gets(batch: Any) -> Op:
     op: Op = batch(PIPELINE_GETS)
+    return op
+
+
+PUBSUB_CHANNEL = "bench:pubsub"
+
+
+@workload(
+    "pubsub",
+    "messages received per second on one channel, published by redis-benchmark -P 100",
+    ops=20_000,
+    check=lambda reply: reply is None,
+    command=("PUBLISH", PUBSUB_CHANNEL, SMALL),
+    pubsub=True,
+)
+def pubsub_messages(receive: Any) -> Op:
+    op: Op = receive
     return op
