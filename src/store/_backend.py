@@ -23,12 +23,14 @@ from .errors import ConnectionError, ImproperlyConfigured, TimeoutError
 __all__ = [
     "AsyncCaller",
     "AsyncEvent",
+    "AsyncFeatures",
     "AsyncMutex",
     "AsyncSemaphore",
     "AsyncStream",
     "AsyncWorker",
     "SyncCaller",
     "SyncEvent",
+    "SyncFeatures",
     "SyncMutex",
     "SyncSemaphore",
     "SyncStream",
@@ -90,6 +92,9 @@ class _StreamProtocol(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.drain_waiter: asyncio.Future[None] | None = None
         self.paused = False
+        # receiver mode (AsyncStream.set_receiver): chunks go straight to on_data
+        self.on_data: Callable[[bytes], None] | None = None
+        self.on_lost: Callable[[BaseException], None] | None = None
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -99,12 +104,23 @@ class _StreamProtocol(asyncio.Protocol):
                 waiter.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        on_data = self.on_data
+        if on_data is not None:
+            on_data(data)
+            return
         self.chunks.append(data)
         self._wake()
+
+    def _lost(self) -> None:
+        on_lost = self.on_lost
+        if on_lost is not None and self.closed is not None:
+            self.on_data = self.on_lost = None
+            on_lost(self.closed)
 
     def eof_received(self) -> bool:
         self.closed = ConnectionError("connection closed by the server")
         self._wake()
+        self._lost()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -113,6 +129,7 @@ class _StreamProtocol(asyncio.Protocol):
                 f"connection lost: {exc}" if exc else "connection closed by the server"
             )
         self._wake()
+        self._lost()
         self.resume_writing()
 
     def pause_writing(self) -> None:
@@ -127,21 +144,28 @@ class _StreamProtocol(asyncio.Protocol):
                 waiter.set_result(None)
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError("timed out waiting for the server's reply"))
+
+
+class AsyncFeatures:
+    """What this variant can do: automatic pipelining needs an event loop."""
+
+    auto_pipelining = True
 
 
 class AsyncStream:
     """A connected byte stream (TCP, unix socket or TLS)."""
 
-    __slots__ = ("_loop", "_poll", "_protocol", "_transport")
+    __slots__ = ("_loop", "_out", "_poll", "_protocol", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
         self._loop = asyncio.get_running_loop()
         self._poll = _readable_poll(transport.get_extra_info("socket"))
+        self._out: list[bytes] = []
 
     @classmethod
     async def open(
@@ -210,6 +234,60 @@ class AsyncStream:
             await waiter
             if protocol.closed is not None:
                 raise protocol.closed
+
+    # -- receiver mode (automatic pipelining): no read(), replies dispatched by the caller
+
+    def set_receiver(
+        self,
+        on_data: Callable[[bytes], None] | None,
+        on_lost: Callable[[BaseException], None] | None,
+    ) -> None:
+        """Hand every chunk received to ``on_data`` and the end of the stream (once) to
+        ``on_lost``, from the transport's callbacks, instead of buffering them for read();
+        ``None, None`` goes back to buffering. Refused (ConnectionError) on a closed stream
+        or one with unread bytes."""
+        protocol = self._protocol
+        if on_data is not None:
+            if protocol.closed is not None or self._transport.is_closing():
+                raise protocol.closed or ConnectionError("connection closed")
+            if protocol.chunks:
+                raise ConnectionError("unexpected bytes on an idle connection")
+        protocol.on_data = on_data
+        protocol.on_lost = on_lost
+
+    def write_now(self, data: bytes) -> None:
+        """Write without waiting (the transport buffers what the socket does not take)."""
+        protocol = self._protocol
+        if protocol.closed is not None or self._transport.is_closing():
+            raise protocol.closed or ConnectionError("connection closed")
+        self._transport.write(data)
+
+    def write_soon(self, data: bytes) -> None:
+        """Write at the end of this event loop iteration, together with every other
+        write_soon of the same iteration (one send)."""
+        out = self._out
+        out.append(data)
+        if len(out) == 1:
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        out = self._out
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        if self._protocol.closed is None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def new_waiter(self) -> asyncio.Future[Any]:
+        """A future of this stream's loop, for a reply dispatched by a receiver."""
+        return self._loop.create_future()
+
+    async def wait(self, waiter: asyncio.Future[Any], timeout: float) -> Any:
+        """The result of ``waiter``; TimeoutError (set on it) after ``timeout`` seconds."""
+        handle = self._loop.call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            handle.cancel()
 
     def is_alive(self) -> bool:
         """True when the peer has not closed and nothing unexpected is waiting to be read."""
@@ -333,6 +411,28 @@ class SyncStream:
         except OSError as exc:
             raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
 
+    # receiver mode is for automatic pipelining, which needs an event loop
+    # (SyncFeatures.auto_pipelining is False): these twins are never called
+
+    def set_receiver(
+        self,
+        on_data: Callable[[bytes], None] | None,
+        on_lost: Callable[[BaseException], None] | None,
+    ) -> None:
+        raise NotImplementedError("automatic pipelining needs the asyncio client")
+
+    def write_now(self, data: bytes) -> None:
+        raise NotImplementedError("automatic pipelining needs the asyncio client")
+
+    def write_soon(self, data: bytes) -> None:
+        raise NotImplementedError("automatic pipelining needs the asyncio client")
+
+    def new_waiter(self) -> Any:
+        raise NotImplementedError("automatic pipelining needs the asyncio client")
+
+    def wait(self, waiter: Any, timeout: float) -> Any:
+        raise NotImplementedError("automatic pipelining needs the asyncio client")
+
     def is_alive(self) -> bool:
         if self._sock.fileno() < 0:
             return False
@@ -347,6 +447,12 @@ class SyncStream:
             self._sock.close()
         except OSError:
             pass
+
+
+class SyncFeatures:
+    """What this variant can do: no automatic pipelining without an event loop."""
+
+    auto_pipelining = False
 
 
 class SyncSemaphore:

@@ -266,6 +266,7 @@ OPTIONS: dict[str, Callable[[str, Any], Any]] = {
     "ssl_keyfile": _text_or_none,
     "ssl_cert_reqs": _choice("required", "optional", "none"),
     "ssl_check_hostname": _flag,
+    "auto_pipelining": _flag,
 }
 
 

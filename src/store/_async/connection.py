@@ -38,6 +38,15 @@ class AsyncConnection:
         )
 
     @property
+    def stream(self) -> AsyncStream | None:
+        return self._stream
+
+    @property
+    def reader(self) -> Any:
+        """The RESP reader of this connection (its buffered, unread bytes included)."""
+        return self._reader
+
+    @property
     def is_connected(self) -> bool:
         return self._stream is not None
 

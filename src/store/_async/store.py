@@ -6,7 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from .._backend import async_sleep, make_ssl_context
+from .._backend import AsyncFeatures, async_sleep, make_ssl_context
 from .._protocol import BLOCKING, ConnectionSettings, blocking_timeout
 from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, response_error
 from ..registry import store_class
@@ -16,6 +16,7 @@ from .channels import AsyncChannels
 from .commands import AsyncRedisClient
 from .connection import AsyncConnection
 from .lock import AsyncLock
+from .multiplex import POOLED, AsyncMultiplexer
 from .pipeline import AsyncPipeline, run_transaction
 from .pool import AsyncConnectionPool
 from .pubsub import AsyncPubSub
@@ -198,7 +199,18 @@ _DEFAULTS: dict[str, Any] = {
     "ssl_keyfile": None,
     "ssl_cert_reqs": "required",
     "ssl_check_hostname": True,
+    "auto_pipelining": True,
 }
+
+
+def _shareable(name: Any) -> bool:
+    """Whether a command may share the multiplexed connection (see multiplex.POOLED)."""
+    try:
+        return name not in POOLED
+    except TypeError:  # an unhashable name (bytearray): take the general path
+        return False
+
+
 # parameters a Redis store keeps in ``urlparams`` without using them itself (Channels do)
 _PASSED_THROUGH = frozenset({"namespace"})
 
@@ -277,6 +289,12 @@ class RedisStore(RemoteStore):
             options["retries"],
             options["retry_backoff"],
         )
+        # concurrent plain commands share one connection (never in the blocking variant)
+        self._multiplexer: AsyncMultiplexer | None = (
+            AsyncMultiplexer(self._pool)
+            if AsyncFeatures.auto_pipelining and options["auto_pipelining"]
+            else None
+        )
 
     @property
     def pool(self) -> AsyncConnectionPool:
@@ -298,6 +316,28 @@ class RedisStore(RemoteStore):
         """
         packed = pack_command(*args) if self._utf8 else pack_command(*args, encoding=self._encoding)
         timeout = self._socket_timeout
+        multiplexer = self._multiplexer
+        if multiplexer is not None and _shareable(args[0]):
+            try:
+                reply = await multiplexer.execute(packed, timeout)
+            except ConnectionError as exc:
+                if not options.get("idempotent"):
+                    raise
+                reply = await self._execute_again(packed, timeout, exc)
+        else:
+            reply = await self._execute_pooled(args, packed, timeout, options)
+        if reply.__class__ is ResponseError:
+            raise response_error(reply)
+        if options:
+            callback = options.get("callback")
+            if callback is not None:
+                return callback(reply)
+        return reply
+
+    async def _execute_pooled(
+        self, args: tuple[Any, ...], packed: bytes, timeout: float | None, options: Any
+    ) -> Any:
+        """One command on a pooled connection of its own."""
         if timeout is not None and args[0] in BLOCKING:
             timeout = blocking_timeout(args, timeout)
         pool = self._pool
@@ -306,29 +346,21 @@ class RedisStore(RemoteStore):
             await connection.send(packed)
         except ConnectionError as exc:
             pool.release(connection)  # closed by send: nothing complete reached the server
-            reply = await self._execute_again(packed, timeout, exc)
+            return await self._execute_again(packed, timeout, exc)
         except BaseException:
             pool.discard(connection)
             raise
-        else:
-            try:
-                reply = await connection.read_reply(timeout)
-            except ConnectionError as exc:
-                pool.release(connection)
-                if not options.get("idempotent"):
-                    raise
-                reply = await self._execute_again(packed, timeout, exc)
-            except BaseException:
-                pool.discard(connection)  # its reply may still arrive: never reuse it
+        try:
+            reply = await connection.read_reply(timeout)
+        except ConnectionError as exc:
+            pool.release(connection)
+            if not options.get("idempotent"):
                 raise
-            else:
-                pool.release(connection)
-        if reply.__class__ is ResponseError:
-            raise response_error(reply)
-        if options:
-            callback = options.get("callback")
-            if callback is not None:
-                return callback(reply)
+            return await self._execute_again(packed, timeout, exc)
+        except BaseException:
+            pool.discard(connection)  # its reply may still arrive: never reuse it
+            raise
+        pool.release(connection)
         return reply
 
     async def _execute_again(
@@ -406,4 +438,6 @@ class RedisStore(RemoteStore):
         await self.execute("FLUSHDB")
 
     async def close(self) -> None:
+        if self._multiplexer is not None:
+            self._multiplexer.close()
         self._pool.close()

@@ -40,6 +40,15 @@ class SyncConnection:
         )
 
     @property
+    def stream(self) -> SyncStream | None:
+        return self._stream
+
+    @property
+    def reader(self) -> Any:
+        """The RESP reader of this connection (its buffered, unread bytes included)."""
+        return self._reader
+
+    @property
     def is_connected(self) -> bool:
         return self._stream is not None
 

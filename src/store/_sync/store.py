@@ -8,7 +8,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from .._backend import sleep, make_ssl_context
+from .._backend import SyncFeatures, sleep, make_ssl_context
 from .._protocol import BLOCKING, ConnectionSettings, blocking_timeout
 from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, response_error
 from ..registry import store_class
@@ -18,6 +18,7 @@ from .channels import SyncChannels
 from .commands import SyncRedisClient
 from .connection import SyncConnection
 from .lock import SyncLock
+from .multiplex import POOLED, SyncMultiplexer
 from .pipeline import SyncPipeline, run_transaction
 from .pool import SyncConnectionPool
 from .pubsub import SyncPubSub
@@ -200,7 +201,18 @@ _DEFAULTS: dict[str, Any] = {
     "ssl_keyfile": None,
     "ssl_cert_reqs": "required",
     "ssl_check_hostname": True,
+    "auto_pipelining": True,
 }
+
+
+def _shareable(name: Any) -> bool:
+    """Whether a command may share the multiplexed connection (see multiplex.POOLED)."""
+    try:
+        return name not in POOLED
+    except TypeError:  # an unhashable name (bytearray): take the general path
+        return False
+
+
 # parameters a Redis store keeps in ``urlparams`` without using them itself (Channels do)
 _PASSED_THROUGH = frozenset({"namespace"})
 
@@ -279,6 +291,12 @@ class RedisStore(RemoteStore):
             options["retries"],
             options["retry_backoff"],
         )
+        # concurrent plain commands share one connection (never in the blocking variant)
+        self._multiplexer: SyncMultiplexer | None = (
+            SyncMultiplexer(self._pool)
+            if SyncFeatures.auto_pipelining and options["auto_pipelining"]
+            else None
+        )
 
     @property
     def pool(self) -> SyncConnectionPool:
@@ -300,6 +318,28 @@ class RedisStore(RemoteStore):
         """
         packed = pack_command(*args) if self._utf8 else pack_command(*args, encoding=self._encoding)
         timeout = self._socket_timeout
+        multiplexer = self._multiplexer
+        if multiplexer is not None and _shareable(args[0]):
+            try:
+                reply = multiplexer.execute(packed, timeout)
+            except ConnectionError as exc:
+                if not options.get("idempotent"):
+                    raise
+                reply = self._execute_again(packed, timeout, exc)
+        else:
+            reply = self._execute_pooled(args, packed, timeout, options)
+        if reply.__class__ is ResponseError:
+            raise response_error(reply)
+        if options:
+            callback = options.get("callback")
+            if callback is not None:
+                return callback(reply)
+        return reply
+
+    def _execute_pooled(
+        self, args: tuple[Any, ...], packed: bytes, timeout: float | None, options: Any
+    ) -> Any:
+        """One command on a pooled connection of its own."""
         if timeout is not None and args[0] in BLOCKING:
             timeout = blocking_timeout(args, timeout)
         pool = self._pool
@@ -308,29 +348,21 @@ class RedisStore(RemoteStore):
             connection.send(packed)
         except ConnectionError as exc:
             pool.release(connection)  # closed by send: nothing complete reached the server
-            reply = self._execute_again(packed, timeout, exc)
+            return self._execute_again(packed, timeout, exc)
         except BaseException:
             pool.discard(connection)
             raise
-        else:
-            try:
-                reply = connection.read_reply(timeout)
-            except ConnectionError as exc:
-                pool.release(connection)
-                if not options.get("idempotent"):
-                    raise
-                reply = self._execute_again(packed, timeout, exc)
-            except BaseException:
-                pool.discard(connection)  # its reply may still arrive: never reuse it
+        try:
+            reply = connection.read_reply(timeout)
+        except ConnectionError as exc:
+            pool.release(connection)
+            if not options.get("idempotent"):
                 raise
-            else:
-                pool.release(connection)
-        if reply.__class__ is ResponseError:
-            raise response_error(reply)
-        if options:
-            callback = options.get("callback")
-            if callback is not None:
-                return callback(reply)
+            return self._execute_again(packed, timeout, exc)
+        except BaseException:
+            pool.discard(connection)  # its reply may still arrive: never reuse it
+            raise
+        pool.release(connection)
         return reply
 
     def _execute_again(
@@ -408,4 +440,6 @@ class RedisStore(RemoteStore):
         self.execute("FLUSHDB")
 
     def close(self) -> None:
+        if self._multiplexer is not None:
+            self._multiplexer.close()
         self._pool.close()
