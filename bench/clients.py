@@ -94,6 +94,52 @@ def _no_message(count: int, got: int) -> RuntimeError:
     return RuntimeError(f"pub/sub: {got} of {count} messages, then none for {RECEIVE_TIMEOUT}s")
 
 
+def _store_data(message: Any) -> bool:
+    return bool(message.type == "message")
+
+
+def _redispy_data(message: Any) -> bool:
+    return bool(message["type"] == "message")
+
+
+def _time_messages(
+    pubsub: Any, count: int, start: Callable[[], Any], is_data: Callable[[Any], bool]
+) -> float:
+    """Seconds from starting the publisher until ``count`` messages were read (sync)."""
+    if pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
+        raise RuntimeError("pub/sub: no subscribe confirmation")
+    began = time.perf_counter()
+    publisher = start()
+    got = 0
+    while got < count:
+        message = pubsub.get_message(timeout=RECEIVE_TIMEOUT)
+        if message is None:
+            raise _no_message(count, got)
+        got += is_data(message)
+    elapsed = time.perf_counter() - began
+    publisher.wait()
+    return elapsed
+
+
+async def _time_messages_async(
+    pubsub: Any, count: int, start: Callable[[], Any], is_data: Callable[[Any], bool]
+) -> float:
+    """The asyncio twin of _time_messages."""
+    if await pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
+        raise RuntimeError("pub/sub: no subscribe confirmation")
+    began = time.perf_counter()
+    publisher = start()
+    got = 0
+    while got < count:
+        message = await pubsub.get_message(timeout=RECEIVE_TIMEOUT)
+        if message is None:
+            raise _no_message(count, got)
+        got += is_data(message)
+    elapsed = time.perf_counter() - began
+    publisher.wait()
+    return elapsed
+
+
 def _store_missing(parser: str) -> Callable[[Target], str | None]:
     def missing(target: Target) -> str | None:
         from store.resp import HIREDIS_AVAILABLE
@@ -134,19 +180,7 @@ def _store_sync(parser: str) -> Callable[[Target], Opened]:
         def receive(channel: str, count: int, start: Callable[[], Any]) -> float:
             with db.pubsub() as pubsub:
                 pubsub.subscribe(channel)
-                if pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
-                    raise RuntimeError("pub/sub: no subscribe confirmation")
-                began = time.perf_counter()
-                publisher = start()
-                got = 0
-                while got < count:
-                    message = pubsub.get_message(timeout=RECEIVE_TIMEOUT)
-                    if message is None:
-                        raise _no_message(count, got)
-                    got += message.type == "message"
-                elapsed = time.perf_counter() - began
-                publisher.wait()
-                return elapsed
+                return _time_messages(pubsub, count, start, _store_data)
 
         return Opened(db.client(), db.close, {"options": options}, batch=batch, receive=receive)
 
@@ -172,19 +206,7 @@ def _store_aio(parser: str) -> Callable[[Target], Awaitable[Opened]]:
         async def receive(channel: str, count: int, start: Callable[[], Any]) -> float:
             async with db.pubsub() as pubsub:
                 await pubsub.subscribe(channel)
-                if await pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
-                    raise RuntimeError("pub/sub: no subscribe confirmation")
-                began = time.perf_counter()
-                publisher = start()
-                got = 0
-                while got < count:
-                    message = await pubsub.get_message(timeout=RECEIVE_TIMEOUT)
-                    if message is None:
-                        raise _no_message(count, got)
-                    got += message.type == "message"
-                elapsed = time.perf_counter() - began
-                publisher.wait()
-                return elapsed
+                return await _time_messages_async(pubsub, count, start, _store_data)
 
         return Opened(db.client(), db.close, {"options": options}, batch=batch, receive=receive)
 
@@ -252,19 +274,7 @@ def _redispy_sync(parser: str) -> Callable[[Target], Opened]:
             pubsub: Any = client.pubsub()  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(channel)
-                if pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
-                    raise RuntimeError("pub/sub: no subscribe confirmation")
-                began = time.perf_counter()
-                publisher = start()
-                got = 0
-                while got < count:
-                    message = pubsub.get_message(timeout=RECEIVE_TIMEOUT)
-                    if message is None:
-                        raise _no_message(count, got)
-                    got += message["type"] == "message"
-                elapsed = time.perf_counter() - began
-                publisher.wait()
-                return elapsed
+                return _time_messages(pubsub, count, start, _redispy_data)
             finally:
                 pubsub.close()
 
@@ -326,19 +336,7 @@ def _redispy_async(parser: str) -> Callable[[Target], Awaitable[Opened]]:
             pubsub: Any = client.pubsub()
             try:
                 await pubsub.subscribe(channel)
-                if await pubsub.get_message(timeout=RECEIVE_TIMEOUT) is None:
-                    raise RuntimeError("pub/sub: no subscribe confirmation")
-                began = time.perf_counter()
-                publisher = start()
-                got = 0
-                while got < count:
-                    message = await pubsub.get_message(timeout=RECEIVE_TIMEOUT)
-                    if message is None:
-                        raise _no_message(count, got)
-                    got += message["type"] == "message"
-                elapsed = time.perf_counter() - began
-                publisher.wait()
-                return elapsed
+                return await _time_messages_async(pubsub, count, start, _redispy_data)
             finally:
                 await pubsub.aclose()
 
