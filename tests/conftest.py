@@ -326,3 +326,25 @@ def blackhole_url() -> Iterator[str]:
     finally:
         filler.close()
         listener.close()
+
+
+@pytest.fixture(scope="session")
+def pulsar_server() -> Iterator[object]:
+    """PulsarDS in this process (a thread with its own loop), on a free port, no files."""
+    from store.server import ServerThread
+
+    directory = tempfile.mkdtemp(prefix="store-pulsar-")
+    unix_path = os.path.join(directory, "pulsar.sock")
+    server = ServerThread(port=0, dir=directory, save=[], unixsocket=unix_path)
+    server.start()
+    server.unix_path = unix_path  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pulsar_url(pulsar_server: object) -> str:
+    return f"redis://127.0.0.1:{pulsar_server.port}"  # type: ignore[attr-defined]

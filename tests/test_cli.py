@@ -44,3 +44,36 @@ def test_format_reply_nests_like_redis_cli() -> None:
     assert format_reply([]) == "(empty array)"
     assert format_reply(True) == "(true)"
     assert format_reply(ResponseError("WRONGTYPE bad")) == "(error) WRONGTYPE bad"
+
+
+def test_cli_embedded_default_keeps_data_between_commands(tmp_path: object) -> None:
+    """Without a URL the CLI starts PulsarDS for the command and keeps a snapshot."""
+    import os
+
+    from tests.conftest import free_port
+
+    env = {
+        **os.environ,
+        "STORE_URL": f"pulsar://127.0.0.1:{free_port()}",
+        "XDG_DATA_HOME": str(tmp_path),
+    }
+
+    def cli(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "store", *words],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    assert cli("SET", "greeting", "hello").stdout == "OK\n"
+    assert os.path.exists(os.path.join(str(tmp_path), "pulsards", "pulsards.snapshot"))
+    assert cli("GET", "greeting").stdout == '"hello"\n'
+    assert cli("DBSIZE").stdout == "(integer) 1\n"
+
+
+def test_cli_serve_rejects_bad_settings() -> None:
+    result = run("serve", "--appendfsync", "sometimes")
+    assert result.returncode == 2
+    assert "--appendfsync" in result.stderr

@@ -1,16 +1,25 @@
 """``python -m store [URL] COMMAND [ARG...]``: run one command and print the reply like
-redis-cli does."""
+redis-cli does. Without a URL it uses the embedded default: PulsarDS on 127.0.0.1:6410,
+started for the command if none is running, keeping its data in a snapshot under
+``$XDG_DATA_HOME/pulsards``.
+
+``python -m store serve [--port 6410] [--dir D] [--requirepass P] [--<setting> V ...]``
+runs PulsarDS in the foreground until SIGINT/SIGTERM or SHUTDOWN."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from .errors import ResponseError, StoreError
 
-DEFAULT_URL = "redis://127.0.0.1:6379"
+DEFAULT_URL = "pulsar://127.0.0.1:6410"
 # Replies do not tell a status (+OK) from a bulk string; redis-cli prints these statuses bare.
 STATUS_WORDS = frozenset({b"OK", b"PONG", b"QUEUED"})
 
@@ -48,23 +57,81 @@ def format_reply(reply: Any, indent: int = 0) -> str:
     return repr(reply)
 
 
+def data_directory() -> str:
+    """Where the embedded default keeps its snapshot between commands."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return os.path.join(base, "pulsards")
+
+
+def serve(argv: Sequence[str]) -> int:
+    from .server import PulsarDS, ServerConfig
+
+    parser = argparse.ArgumentParser(
+        prog="python -m store serve",
+        description="Run PulsarDS, the Redis-compatible server, in the foreground. Every "
+        "setting of redis.conf that PulsarDS knows is an option: --save '' disables snapshots.",
+    )
+    defaults = ServerConfig()
+    for name in ServerConfig.names():
+        parser.add_argument(
+            f"--{name}", metavar="VALUE", help=f"default: {defaults.get_text(name)!r}"
+        )
+    options = parser.parse_args(argv)
+    config = ServerConfig()
+    for name in ServerConfig.names():
+        value = getattr(options, name.replace("-", "_"))
+        if value is not None:
+            try:
+                config.set_text(name, value)
+            except ValueError as exc:
+                parser.error(f"--{name}: {exc}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s pulsards %(levelname)s %(message)s")
+    from .server.persistence import PersistenceError
+
+    async def run() -> None:
+        server = PulsarDS(config)
+        await server.start()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server.shutdown)
+        await server.serve_forever()
+        await server.close()
+
+    try:
+        asyncio.run(run())
+    except PersistenceError as exc:
+        print(f"pulsards: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"pulsards: cannot listen on {config.bind}:{config.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["serve"]:
+        return serve(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="python -m store",
         description="Run one command against a Redis-protocol store and print the reply.",
     )
     parser.add_argument("words", nargs="+", metavar="[URL] COMMAND [ARG ...]")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     words: list[str] = args.words
-    url = DEFAULT_URL
+    url = os.environ.get("STORE_URL") or DEFAULT_URL
     if "://" in words[0]:
         url, words = words[0], words[1:]
     if not words:
         parser.error("no command given")
-    from .sync import create_store
+    from .sync import start_store
 
+    # The embedded default keeps its data between commands, like a small database file.
+    server_options = {"dir": _ensure(data_directory()), "save": [(3600, 1)]}
     try:
-        with create_store(url, retries=0) as store:
+        with start_store(url, server_options, retries=0) as store:
             reply = store.execute(*words)
     except ResponseError as exc:
         print(format_reply(exc))
@@ -75,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = isinstance(reply, bytes) and reply in STATUS_WORDS
     print(reply.decode() if status else format_reply(reply))
     return 0
+
+
+def _ensure(directory: str) -> str:
+    os.makedirs(directory, exist_ok=True)
+    return directory
 
 
 if __name__ == "__main__":

@@ -664,3 +664,37 @@ class SyncCaller:
     @staticmethod
     def call(func: Callable[..., Any], *args: Any) -> Any:
         return func(*args)
+
+
+class AsyncEmbeddedServer:
+    """A PulsarDS on the running event loop (``store.aio.start_store``)."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+        self.port: int = server.port
+
+    @classmethod
+    async def start(cls, settings: dict[str, Any]) -> AsyncEmbeddedServer:
+        from .server import start_server
+
+        return cls(await start_server(**settings))
+
+    async def stop(self) -> None:
+        await self._server.close()
+
+
+class SyncEmbeddedServer:
+    """A PulsarDS on a thread with its own loop (``store.sync.start_store``)."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+        self.port: int = server.port
+
+    @classmethod
+    def start(cls, settings: dict[str, Any]) -> SyncEmbeddedServer:
+        from .server import ServerThread
+
+        return cls(ServerThread(**settings).start())
+
+    def stop(self) -> None:
+        self._server.stop()

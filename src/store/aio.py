@@ -9,7 +9,14 @@ from ._async.pipeline import AsyncPipeline as Pipeline
 from ._async.pool import AsyncConnectionPool as ConnectionPool
 from ._async.pubsub import AsyncPubSub as PubSub
 from ._async.scripts import AsyncScript as Script
-from ._async.store import RedisStore, RemoteStore, Store, create_store
+from ._async.store import (
+    PulsarStore,
+    RedisStore,
+    RemoteStore,
+    Store,
+    create_store,
+    start_store,
+)
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors
 from .messages import PubSubMessage
@@ -24,6 +31,7 @@ __all__ = [
     "Pipeline",
     "PubSub",
     "PubSubMessage",
+    "PulsarStore",
     "RedisClient",
     "RedisStore",
     "RemoteStore",
@@ -32,5 +40,6 @@ __all__ = [
     "create_store",
     "data_stores",
     "register_store",
+    "start_store",
     *_errors,
 ]

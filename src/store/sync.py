@@ -9,7 +9,14 @@ from ._sync.pipeline import SyncPipeline as Pipeline
 from ._sync.pool import SyncConnectionPool as ConnectionPool
 from ._sync.pubsub import SyncPubSub as PubSub
 from ._sync.scripts import SyncScript as Script
-from ._sync.store import RedisStore, RemoteStore, Store, create_store
+from ._sync.store import (
+    PulsarStore,
+    RedisStore,
+    RemoteStore,
+    Store,
+    create_store,
+    start_store,
+)
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors
 from .messages import PubSubMessage
@@ -24,6 +31,7 @@ __all__ = [
     "Pipeline",
     "PubSub",
     "PubSubMessage",
+    "PulsarStore",
     "RedisClient",
     "RedisStore",
     "RemoteStore",
@@ -32,5 +40,6 @@ __all__ = [
     "create_store",
     "data_stores",
     "register_store",
+    "start_store",
     *_errors,
 ]

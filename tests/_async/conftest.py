@@ -1,4 +1,5 @@
-"""Stores for the client tests, over every protocol (RESP2, RESP3) and reply parser."""
+"""Stores for the client tests: every protocol (RESP2, RESP3) and reply parser, against
+redis-server and against PulsarDS."""
 
 from __future__ import annotations
 
@@ -11,25 +12,46 @@ from store.aio import RedisClient, RedisStore, create_store
 from store.resp import HIREDIS_AVAILABLE
 
 PARSERS = ["python", "hiredis"] if HIREDIS_AVAILABLE else ["python"]
-VARIANTS = [(protocol, parser) for protocol in (2, 3) for parser in PARSERS]
+SERVERS = ["redis", "pulsar"]
+TARGETS = [
+    (server, protocol, parser) for server in SERVERS for protocol in (2, 3) for parser in PARSERS
+]
 
 
-@pytest.fixture(params=VARIANTS, ids=[f"resp{p}-{parser}" for p, parser in VARIANTS])
-def variant(request: pytest.FixtureRequest) -> dict[str, Any]:
-    protocol, parser = request.param
-    return {"protocol": protocol, "parser": parser}
+@pytest.fixture(params=TARGETS, ids=[f"{s}-resp{p}-{parser}" for s, p, parser in TARGETS])
+def target(request: pytest.FixtureRequest) -> tuple[str, int, str]:
+    server, protocol, parser = request.param
+    return server, protocol, parser
+
+
+@pytest.fixture
+def variant(target: tuple[str, int, str]) -> dict[str, Any]:
+    return {"protocol": target[1], "parser": target[2]}
+
+
+@pytest.fixture
+def server_url(target: tuple[str, int, str], request: pytest.FixtureRequest) -> str:
+    """The URL of the server under test: redis-server or PulsarDS."""
+    return str(request.getfixturevalue("redis_url" if target[0] == "redis" else "pulsar_url"))
+
+
+@pytest.fixture
+def unix_path(target: tuple[str, int, str], request: pytest.FixtureRequest) -> str:
+    """The unix socket of the server under test."""
+    server = request.getfixturevalue("redis_server" if target[0] == "redis" else "pulsar_server")
+    return str(server.unix_path)
 
 
 @pytest.fixture
 async def store_factory(
-    redis_url: str, variant: dict[str, Any]
+    server_url: str, variant: dict[str, Any]
 ) -> AsyncIterator[Callable[..., RedisStore]]:
     """Makes stores on the test server with the test's protocol and parser; closes them."""
     stores: list[RedisStore] = []
 
     def factory(url: str | None = None, **kw: Any) -> RedisStore:
         options = {**variant, **kw}
-        made = create_store(url or redis_url, **options)
+        made = create_store(url or server_url, **options)
         assert isinstance(made, RedisStore)
         stores.append(made)
         return made

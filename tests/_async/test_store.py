@@ -205,9 +205,9 @@ async def test_bad_argument_refused_before_sending(store_factory: StoreFactory, 
     assert store.pool.idle == 0 and store.pool.in_use == 0
 
 
-async def test_database_selection(store_factory: StoreFactory, redis_url: str) -> None:
-    db0 = store_factory(redis_url + "/0")
-    db5 = store_factory(redis_url + "/5")
+async def test_database_selection(store_factory: StoreFactory, server_url: str) -> None:
+    db0 = store_factory(server_url + "/0")
+    db5 = store_factory(server_url + "/5")
     await db5.flush()
     await db0.execute("SET", "where", "zero")
     await db5.execute("SET", "where", "five")
@@ -221,8 +221,8 @@ async def test_client_name_is_set(store_factory: StoreFactory) -> None:
     assert await store.execute("CLIENT", "GETNAME") == b"store-tests"
 
 
-async def test_unix_socket(store_factory: StoreFactory, redis_server: Any) -> None:
-    store = store_factory(f"unix://{redis_server.unix_path}?db=2")
+async def test_unix_socket(store_factory: StoreFactory, unix_path: str) -> None:
+    store = store_factory(f"unix://{unix_path}?db=2")
     await store.execute("SET", "via", "unix")
     assert await store.execute("GET", "via") == b"unix"
     await store.flush()

@@ -100,8 +100,8 @@ def test_unregister_and_the_last_one_unsubscribes(store: RedisStore) -> None:
         assert ch.publish(news, "ping", 2) == 0
 
 
-def test_namespace_from_the_url(store_factory: StoreFactory, redis_url: str) -> None:
-    store = store_factory(redis_url + "?namespace=app_")
+def test_namespace_from_the_url(store_factory: StoreFactory, server_url: str) -> None:
+    store = store_factory(server_url + "?namespace=app_")
     news = unique("news")
     got = Recorder()
     with store.channels() as ch, store.pubsub(ignore_subscribe_messages=True) as raw:

@@ -207,9 +207,9 @@ def test_bad_argument_refused_before_sending(store_factory: StoreFactory, bad: A
     assert store.pool.idle == 0 and store.pool.in_use == 0
 
 
-def test_database_selection(store_factory: StoreFactory, redis_url: str) -> None:
-    db0 = store_factory(redis_url + "/0")
-    db5 = store_factory(redis_url + "/5")
+def test_database_selection(store_factory: StoreFactory, server_url: str) -> None:
+    db0 = store_factory(server_url + "/0")
+    db5 = store_factory(server_url + "/5")
     db5.flush()
     db0.execute("SET", "where", "zero")
     db5.execute("SET", "where", "five")
@@ -223,8 +223,8 @@ def test_client_name_is_set(store_factory: StoreFactory) -> None:
     assert store.execute("CLIENT", "GETNAME") == b"store-tests"
 
 
-def test_unix_socket(store_factory: StoreFactory, redis_server: Any) -> None:
-    store = store_factory(f"unix://{redis_server.unix_path}?db=2")
+def test_unix_socket(store_factory: StoreFactory, unix_path: str) -> None:
+    store = store_factory(f"unix://{unix_path}?db=2")
     store.execute("SET", "via", "unix")
     assert store.execute("GET", "via") == b"unix"
     store.flush()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from .._backend import AsyncFeatures, async_sleep, make_ssl_context
+from .._backend import AsyncEmbeddedServer, AsyncFeatures, async_sleep, make_ssl_context
 from .._protocol import BLOCKING, ConnectionSettings, blocking_timeout
 from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, response_error
 from ..registry import store_class
@@ -22,7 +23,7 @@ from .pool import AsyncConnectionPool
 from .pubsub import AsyncPubSub
 from .scripts import AsyncScript
 
-__all__ = ["RedisStore", "RemoteStore", "Store", "create_store"]
+__all__ = ["PulsarStore", "RedisStore", "RemoteStore", "Store", "create_store", "start_store"]
 
 
 def create_store(url: str, **kw: Any) -> RemoteStore:
@@ -282,6 +283,7 @@ class RedisStore(RemoteStore):
         )
         self._socket_timeout = socket_timeout
         self._utf8 = self._encoding.replace("-", "").lower() == "utf8"
+        self._embedded: AsyncEmbeddedServer | None = None  # the PulsarDS start_store made
         self._pool = AsyncConnectionPool(
             self._settings,
             options["max_connections"],
@@ -441,3 +443,68 @@ class RedisStore(RemoteStore):
         if self._multiplexer is not None:
             self._multiplexer.close()
         self._pool.close()
+        server, self._embedded = self._embedded, None
+        if server is not None:
+            await server.stop()
+
+
+class PulsarStore(RedisStore):
+    """A store on PulsarDS, the embedded Redis-compatible server (``pulsar://``)."""
+
+    default_port = 6410
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _with_port(url: str, port: int) -> str:
+    """``url`` with its port replaced (port 0 asked for a free one)."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host = hostport.rsplit(":", 1)[0] if not hostport.endswith("]") else hostport
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}:{port}"))
+
+
+async def start_store(
+    url: str, server_options: dict[str, Any] | None = None, **kw: Any
+) -> RemoteStore:
+    """Like ``create_store``, except that for a ``pulsar://`` URL on this machine where no
+    server answers it first starts a PulsarDS there (port 0 picks a free port, shown in the
+    store's ``dns``). Closing the store stops that server.
+
+    ``server_options`` are PulsarDS settings (``dir``, ``save``, ``appendonly``, ...); by
+    default the embedded server keeps nothing on disk. A password in the URL becomes the
+    server's ``requirepass``.
+    """
+    parsed = parse_url(url)
+    host = parsed.host or "127.0.0.1"
+    if parsed.scheme != "pulsar" or parsed.path is not None or not _is_loopback(host):
+        return create_store(url, **kw)
+    port = PulsarStore.default_port if parsed.port is None else parsed.port
+    if port:
+        probe = create_store(url, **{**kw, "retries": 0, "socket_connect_timeout": 2})
+        try:
+            await probe.ping()
+            return create_store(url, **kw)
+        except ConnectionError:
+            pass  # nothing listens: start one below
+        except ResponseError:
+            return create_store(url, **kw)  # a server answered (NOAUTH and the like)
+        finally:
+            await probe.close()
+    settings: dict[str, Any] = {"bind": host, "port": port, "save": []}
+    if parsed.password:
+        settings["requirepass"] = parsed.password
+    settings.update(server_options or {})
+    try:
+        server = await AsyncEmbeddedServer.start(settings)
+    except OSError as exc:
+        raise ConnectionError(f"cannot start PulsarDS on {host}:{port}: {exc}") from exc
+    made = create_store(_with_port(url, server.port), **kw)
+    assert isinstance(made, RedisStore)
+    made._embedded = server
+    return made

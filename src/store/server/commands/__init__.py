@@ -1,0 +1,188 @@
+"""The command table. Each family module registers its handlers with ``@command``.
+
+A handler is ``handler(client, args) -> reply``: ``args[0]`` is the command name as sent,
+the reply is a value ``protocol.encode_reply`` understands, and errors are raised as
+``CommandError`` with Redis's text. The server checks arity, authentication, MULTI
+queueing and the pub/sub context before calling, and after a successful write it deletes
+containers left empty, signals WATCH and blocked clients for the command's keys and logs
+the command to the append-only file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..keyspace import WRONGTYPE, CommandError
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+__all__ = [
+    "ADMIN",
+    "BLOCKING",
+    "COMMANDS",
+    "NOSCRIPT",
+    "NO_AUTH",
+    "NO_PROPAGATE",
+    "NO_QUEUE",
+    "PUBSUB",
+    "RANDOM",
+    "WRITE",
+    "WRONGTYPE",
+    "Command",
+    "CommandError",
+    "Handler",
+    "command",
+    "parse_float",
+    "parse_int",
+    "syntax_error",
+    "wrong_args",
+]
+
+Handler = Callable[["Client", list[bytes]], Any]
+
+WRITE = "write"  # changes the keyspace: empty-container cleanup, WATCH, AOF, dirty count
+ADMIN = "admin"
+NOSCRIPT = "noscript"  # not callable from a Lua script
+NO_AUTH = "no-auth"  # allowed before AUTH
+PUBSUB = "pubsub"  # allowed in a RESP2 subscribed context
+NO_QUEUE = "no-queue"  # runs at once inside MULTI (EXEC, DISCARD, WATCH, ...)
+BLOCKING = "blocking"
+RANDOM = "random"  # its effect differs between runs: it must set client.propagate itself
+NO_PROPAGATE = "no-propagate"  # writes through inner commands that log themselves (EVAL)
+
+
+@dataclass(slots=True)
+class Command:
+    name: str
+    handler: Handler
+    arity: int  # Redis's convention: n exactly, -n at least n (the name counts)
+    flags: frozenset[str]
+    first_key: int
+    last_key: int  # -1 is the last argument, -2 the one before it
+    step: int
+    key_finder: Callable[[list[bytes]], list[bytes]] | None
+    is_write: bool
+    calls: int = 0  # for INFO commandstats
+
+    def keys(self, args: list[bytes]) -> list[bytes]:
+        if self.key_finder is not None:
+            return self.key_finder(args)
+        if not self.first_key:
+            return []
+        last = self.last_key if self.last_key > 0 else len(args) + self.last_key
+        return args[self.first_key : last + 1 : self.step]
+
+    def arity_ok(self, count: int) -> bool:
+        arity = self.arity
+        return count == arity if arity > 0 else count >= -arity
+
+
+COMMANDS: dict[bytes, Command] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    *flags: str,
+    keys: tuple[int, int, int] | Callable[[list[bytes]], list[bytes]] = (0, 0, 0),
+) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as ``name``. ``keys`` is (first, last, step) like
+    Redis's command table, or a function returning the key arguments."""
+
+    def register(handler: Handler) -> Handler:
+        finder = keys if callable(keys) else None
+        first, last, step = keys if not callable(keys) else (0, 0, 0)
+        flag_set = frozenset(flags)
+        entry = Command(
+            name.lower(), handler, arity, flag_set, first, last, step, finder, WRITE in flag_set
+        )
+        lower = name.lower().encode()
+        if lower in COMMANDS:
+            raise RuntimeError(f"command {name!r} is registered twice")
+        COMMANDS[lower] = entry
+        COMMANDS[lower.upper()] = entry  # the common spellings skip a .lower()
+        return handler
+
+    return register
+
+
+def lookup(name: bytes) -> Command | None:
+    found = COMMANDS.get(name)
+    if found is None:
+        found = COMMANDS.get(name.lower())
+    return found
+
+
+# -- argument helpers shared by the families -------------------------------------------------
+
+
+def syntax_error() -> CommandError:
+    return CommandError("ERR syntax error")
+
+
+def wrong_args(name: bytes | str) -> CommandError:
+    text = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+    return CommandError(f"ERR wrong number of arguments for '{text.lower()}' command")
+
+
+def parse_int(value: bytes, what: str = "value is not an integer or out of range") -> int:
+    """A 64-bit signed integer as Redis reads it: no spaces, no plus sign, no leading zeros."""
+    digits = value[1:] if value[:1] == b"-" else value
+    if (
+        not digits.isdigit()
+        or len(digits) > 19
+        or (digits[0] == 48 and (len(digits) > 1 or value[:1] == b"-"))
+    ):
+        raise CommandError(f"ERR {what}")
+    number = int(value)
+    if not -(1 << 63) <= number < (1 << 63):
+        raise CommandError(f"ERR {what}")
+    return number
+
+
+def parse_float(value: bytes, what: str = "value is not a valid float") -> float:
+    try:
+        if not value or value[:1].isspace() or value[-1:].isspace():
+            raise ValueError
+        lowered = value.lower()
+        if lowered in (b"nan", b"+nan", b"-nan"):
+            raise ValueError
+        number = float(value)
+    except ValueError:
+        raise CommandError(f"ERR {what}") from None
+    return number
+
+
+def keys_from(positions: Sequence[int]) -> Callable[[list[bytes]], list[bytes]]:
+    """A key finder for fixed positions."""
+
+    def find(args: list[bytes]) -> list[bytes]:
+        return [args[i] for i in positions if i < len(args)]
+
+    return find
+
+
+FAMILIES = (
+    "connection",
+    "keys",
+    "strings",
+    "hashes",
+    "lists",
+    "sets",
+    "zsets",
+    "sort",
+    "pubsub",
+    "transactions",
+    "scripting",
+    "server",
+    "persistence",
+)
+
+
+def load_families() -> None:
+    for family in FAMILIES:
+        importlib.import_module(f"{__name__}.{family}")

@@ -1,0 +1,451 @@
+"""String commands: SET and friends, counters, ranges and bits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..keyspace import now_ms
+from ..protocol import OK
+from . import WRITE, CommandError, command, parse_float, parse_int, syntax_error
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+MAX_STRING = 512 << 20
+
+
+def get_string(client: Client, key: bytes) -> bytes | None:
+    return client.db.get_typed(key, bytes)  # type: ignore[no-any-return]
+
+
+def _expire_deadline(value: bytes, unit_ms: int, absolute: bool, name: str) -> int:
+    number = parse_int(value)
+    if number <= 0 or number > (1 << 63) // unit_ms // 2:
+        raise CommandError(f"ERR invalid expire time in '{name}' command")
+    deadline = number * unit_ms
+    return deadline if absolute else now_ms() + deadline
+
+
+@command("set", -3, WRITE, keys=(1, 1, 1))
+def set_(client: Client, args: list[bytes]) -> Any:
+    key, value = args[1], args[2]
+    condition = b""
+    deadline: int | None = None
+    keep_ttl = want_old = False
+    index = 3
+    while index < len(args):
+        option = args[index].upper()
+        has_next = index + 1 < len(args)
+        if option in (b"NX", b"XX") and not condition:
+            condition = option
+        elif option == b"KEEPTTL" and deadline is None:
+            keep_ttl = True
+        elif option == b"GET":
+            want_old = True
+        elif option in (b"EX", b"PX", b"EXAT", b"PXAT") and has_next and not keep_ttl:
+            if deadline is not None:
+                raise syntax_error()
+            unit = 1000 if option in (b"EX", b"EXAT") else 1
+            deadline = _expire_deadline(args[index + 1], unit, option.endswith(b"AT"), "set")
+            index += 1
+        else:
+            raise syntax_error()
+        index += 1
+    db = client.db
+    old = db.get(key)
+    if want_old and old is not None and type(old) is not bytes:
+        raise CommandError("WRONGTYPE Operation against a key holding the wrong kind of value")
+    if (condition == b"NX" and old is not None) or (condition == b"XX" and old is None):
+        client.propagate = []
+        return old if want_old else None
+    db.set(key, value, keep_ttl=keep_ttl)
+    if deadline is not None:
+        db.set_deadline(key, deadline)
+        client.propagate = [[b"SET", key, value, b"PXAT", b"%d" % deadline]]
+    elif want_old or condition:
+        client.propagate = [[b"SET", key, value, b"KEEPTTL"] if keep_ttl else [b"SET", key, value]]
+    return old if want_old else OK
+
+
+@command("setnx", 3, WRITE, keys=(1, 1, 1))
+def setnx(client: Client, args: list[bytes]) -> Any:
+    if client.db.get(args[1]) is not None:
+        client.propagate = []
+        return 0
+    client.db.set(args[1], args[2])
+    return 1
+
+
+def _setex(client: Client, args: list[bytes], unit: int) -> Any:
+    name = args[0].decode("utf-8", "replace").lower()
+    deadline = _expire_deadline(args[2], unit, False, name)
+    client.db.set(args[1], args[3])
+    client.db.set_deadline(args[1], deadline)
+    client.propagate = [[b"SET", args[1], args[3], b"PXAT", b"%d" % deadline]]
+    return OK
+
+
+@command("setex", 4, WRITE, keys=(1, 1, 1))
+def setex(client: Client, args: list[bytes]) -> Any:
+    return _setex(client, args, 1000)
+
+
+@command("psetex", 4, WRITE, keys=(1, 1, 1))
+def psetex(client: Client, args: list[bytes]) -> Any:
+    return _setex(client, args, 1)
+
+
+@command("get", 2, keys=(1, 1, 1))
+def get(client: Client, args: list[bytes]) -> Any:
+    return client.db.get_typed(args[1], bytes)
+
+
+@command("getset", 3, WRITE, keys=(1, 1, 1))
+def getset(client: Client, args: list[bytes]) -> Any:
+    old = get_string(client, args[1])
+    client.db.set(args[1], args[2])
+    return old
+
+
+@command("getdel", 2, WRITE, keys=(1, 1, 1))
+def getdel(client: Client, args: list[bytes]) -> Any:
+    old = get_string(client, args[1])
+    if old is None:
+        client.propagate = []
+    else:
+        client.db.delete(args[1])
+        client.propagate = [[b"DEL", args[1]]]
+    return old
+
+
+@command("getex", -2, WRITE, keys=(1, 1, 1))
+def getex(client: Client, args: list[bytes]) -> Any:
+    key = args[1]
+    deadline: int | None = None
+    persist = False
+    index = 2
+    while index < len(args):
+        option = args[index].upper()
+        if option in (b"EX", b"PX", b"EXAT", b"PXAT") and index + 1 < len(args):
+            if deadline is not None or persist:
+                raise syntax_error()
+            unit = 1000 if option in (b"EX", b"EXAT") else 1
+            deadline = _expire_deadline(args[index + 1], unit, option.endswith(b"AT"), "getex")
+            index += 2
+        elif option == b"PERSIST" and deadline is None and not persist:
+            persist = True
+            index += 1
+        else:
+            raise syntax_error()
+    value = get_string(client, key)
+    client.propagate = []
+    if value is None:
+        return None
+    if deadline is not None:
+        client.db.set_deadline(key, deadline)
+        client.propagate = [[b"PEXPIREAT", key, b"%d" % deadline]]
+    elif persist and client.db.persist(key):
+        client.propagate = [[b"PERSIST", key]]
+    return value
+
+
+@command("mget", -2, keys=(1, -1, 1))
+def mget(client: Client, args: list[bytes]) -> Any:
+    get_value = client.db.get
+    values = []
+    for key in args[1:]:
+        value = get_value(key)
+        values.append(value if type(value) is bytes else None)
+    return values
+
+
+@command("mset", -3, WRITE, keys=(1, -1, 2))
+def mset(client: Client, args: list[bytes]) -> Any:
+    if len(args) % 2 == 0:
+        raise CommandError("ERR wrong number of arguments for 'mset' command")
+    db = client.db
+    for index in range(1, len(args), 2):
+        db.set(args[index], args[index + 1])
+    return OK
+
+
+@command("msetnx", -3, WRITE, keys=(1, -1, 2))
+def msetnx(client: Client, args: list[bytes]) -> Any:
+    if len(args) % 2 == 0:
+        raise CommandError("ERR wrong number of arguments for 'msetnx' command")
+    db = client.db
+    if any(db.get(args[index]) is not None for index in range(1, len(args), 2)):
+        client.propagate = []
+        return 0
+    for index in range(1, len(args), 2):
+        db.set(args[index], args[index + 1])
+    return 1
+
+
+@command("append", 3, WRITE, keys=(1, 1, 1))
+def append(client: Client, args: list[bytes]) -> Any:
+    old = get_string(client, args[1]) or b""
+    if len(old) + len(args[2]) > MAX_STRING:
+        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    value = old + args[2]
+    client.db.set(args[1], value, keep_ttl=True)
+    return len(value)
+
+
+@command("strlen", 2, keys=(1, 1, 1))
+def strlen(client: Client, args: list[bytes]) -> Any:
+    value = get_string(client, args[1])
+    return 0 if value is None else len(value)
+
+
+def _incr(client: Client, key: bytes, delta: int) -> int:
+    db = client.db
+    old = get_string(client, key)
+    if old is None:
+        current = 0
+    else:
+        try:
+            current = parse_int(old)
+        except CommandError:
+            raise CommandError("ERR value is not an integer or out of range") from None
+    result = current + delta
+    if not -(1 << 63) <= result < (1 << 63):
+        raise CommandError("ERR increment or decrement would overflow")
+    db.set(key, b"%d" % result, keep_ttl=True)
+    return result
+
+
+@command("incr", 2, WRITE, keys=(1, 1, 1))
+def incr(client: Client, args: list[bytes]) -> Any:
+    return _incr(client, args[1], 1)
+
+
+@command("decr", 2, WRITE, keys=(1, 1, 1))
+def decr(client: Client, args: list[bytes]) -> Any:
+    return _incr(client, args[1], -1)
+
+
+@command("incrby", 3, WRITE, keys=(1, 1, 1))
+def incrby(client: Client, args: list[bytes]) -> Any:
+    return _incr(client, args[1], parse_int(args[2]))
+
+
+@command("decrby", 3, WRITE, keys=(1, 1, 1))
+def decrby(client: Client, args: list[bytes]) -> Any:
+    delta = parse_int(args[2])
+    if delta == -(1 << 63):
+        raise CommandError("ERR decrement would overflow")
+    return _incr(client, args[1], -delta)
+
+
+def format_float(value: float) -> bytes:
+    """INCRBYFLOAT's human form: the shortest digits that round-trip, never an exponent."""
+    if value == int(value) and abs(value) < 1e17:
+        return b"%d" % int(value)
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.encode()
+
+
+def add_float(old: bytes | None, increment: bytes, not_float: str) -> tuple[float, bytes]:
+    """``old + increment`` as INCRBYFLOAT/HINCRBYFLOAT do it; the number and its text."""
+    delta = parse_float(increment)
+    current = 0.0
+    if old is not None:
+        try:
+            current = parse_float(old)
+        except CommandError:
+            raise CommandError(not_float) from None
+    result = current + delta
+    if result != result or result in (float("inf"), float("-inf")):
+        raise CommandError("ERR increment would produce NaN or Infinity")
+    return result, format_float(result)
+
+
+@command("incrbyfloat", 3, WRITE, keys=(1, 1, 1))
+def incrbyfloat(client: Client, args: list[bytes]) -> Any:
+    old = get_string(client, args[1])
+    _, text = add_float(old, args[2], "ERR value is not a valid float")
+    client.db.set(args[1], text, keep_ttl=True)
+    # Replaying the addition could round differently: log the result instead.
+    client.propagate = [[b"SET", args[1], text, b"KEEPTTL"]]
+    return text
+
+
+def _range(length: int, start: int, end: int) -> tuple[int, int]:
+    """Redis's inclusive [start, end] with negative indexes, clamped; empty if start > end."""
+    if start < 0:
+        start = max(length + start, 0)
+    if end < 0:
+        end = length + end
+    end = min(end, length - 1)
+    return start, end
+
+
+@command("getrange", 4, keys=(1, 1, 1))
+def getrange(client: Client, args: list[bytes]) -> Any:
+    start, end = parse_int(args[2]), parse_int(args[3])
+    value = get_string(client, args[1]) or b""
+    if start < 0 and end < 0 and start > end:
+        return b""
+    start, end = _range(len(value), start, end)
+    if start > end or not value:
+        return b""
+    return value[start : end + 1]
+
+
+@command("substr", 4, keys=(1, 1, 1))
+def substr(client: Client, args: list[bytes]) -> Any:
+    return getrange(client, args)
+
+
+@command("setrange", 4, WRITE, keys=(1, 1, 1))
+def setrange(client: Client, args: list[bytes]) -> Any:
+    offset = parse_int(args[2])
+    if offset < 0:
+        raise CommandError("ERR offset is out of range")
+    old = get_string(client, args[1])
+    patch = args[3]
+    if not patch:
+        client.propagate = []
+        return 0 if old is None else len(old)
+    if offset + len(patch) > MAX_STRING:
+        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    value = bytearray(old or b"")
+    if len(value) < offset:
+        value.extend(bytes(offset - len(value)))
+    value[offset : offset + len(patch)] = patch
+    client.db.set(args[1], bytes(value), keep_ttl=True)
+    return len(value)
+
+
+def _bit_offset(value: bytes) -> int:
+    offset = parse_int(value, "bit offset is not an integer or out of range")
+    if not 0 <= offset < MAX_STRING * 8:
+        raise CommandError("ERR bit offset is not an integer or out of range")
+    return offset
+
+
+@command("setbit", 4, WRITE, keys=(1, 1, 1))
+def setbit(client: Client, args: list[bytes]) -> Any:
+    offset = _bit_offset(args[2])
+    if args[3] not in (b"0", b"1"):
+        raise CommandError("ERR bit is not an integer or out of range")
+    value = bytearray(get_string(client, args[1]) or b"")
+    byte, bit = divmod(offset, 8)
+    if len(value) <= byte:
+        value.extend(bytes(byte + 1 - len(value)))
+    mask = 0x80 >> bit
+    old = 1 if value[byte] & mask else 0
+    if args[3] == b"1":
+        value[byte] |= mask
+    else:
+        value[byte] &= ~mask & 0xFF
+    client.db.set(args[1], bytes(value), keep_ttl=True)
+    return old
+
+
+@command("getbit", 3, keys=(1, 1, 1))
+def getbit(client: Client, args: list[bytes]) -> Any:
+    offset = _bit_offset(args[2])
+    value = get_string(client, args[1]) or b""
+    byte, bit = divmod(offset, 8)
+    if byte >= len(value):
+        return 0
+    return 1 if value[byte] & (0x80 >> bit) else 0
+
+
+@command("bitcount", -2, keys=(1, 1, 1))
+def bitcount(client: Client, args: list[bytes]) -> Any:
+    value = get_string(client, args[1])
+    if len(args) not in (2, 4, 5):
+        raise syntax_error()
+    if len(args) >= 4:
+        start, end = parse_int(args[2]), parse_int(args[3])
+        by_bit = False
+        if len(args) == 5:
+            unit = args[4].upper()
+            if unit not in (b"BYTE", b"BIT"):
+                raise syntax_error()
+            by_bit = unit == b"BIT"
+        if value is None:
+            return 0
+        if by_bit:
+            total = len(value) * 8
+            start, end = _range(total, start, end)
+            if start > end:
+                return 0
+            return sum(
+                1 for offset in range(start, end + 1) if value[offset >> 3] & (0x80 >> (offset & 7))
+            )
+        start, end = _range(len(value), start, end)
+        if start > end:
+            return 0
+        value = value[start : end + 1]
+    if value is None:
+        return 0
+    return int.from_bytes(value, "big").bit_count()
+
+
+@command("bitop", -4, WRITE, keys=(2, -1, 1))
+def bitop(client: Client, args: list[bytes]) -> Any:
+    operation = args[1].upper()
+    sources = [get_string(client, key) or b"" for key in args[3:]]
+    if operation == b"NOT":
+        if len(sources) != 1:
+            raise CommandError("ERR BITOP NOT must be called with a single source key.")
+        result = bytes(~byte & 0xFF for byte in sources[0])
+    elif operation in (b"AND", b"OR", b"XOR"):
+        length = max(len(source) for source in sources)
+        numbers = [int.from_bytes(source.ljust(length, b"\0"), "big") for source in sources]
+        combined = numbers[0]
+        for number in numbers[1:]:
+            if operation == b"AND":
+                combined &= number
+            elif operation == b"OR":
+                combined |= number
+            else:
+                combined ^= number
+        result = combined.to_bytes(length, "big") if length else b""
+    else:
+        raise syntax_error()
+    if result:
+        client.db.set(args[2], result)
+    else:
+        client.db.delete(args[2])
+    return len(result)
+
+
+@command("bitpos", -3, keys=(1, 1, 1))
+def bitpos(client: Client, args: list[bytes]) -> Any:
+    if args[2] not in (b"0", b"1"):
+        raise CommandError("ERR The bit argument must be 1 or 0.")
+    wanted = args[2] == b"1"
+    value = get_string(client, args[1])
+    if len(args) > 6:
+        raise syntax_error()
+    by_bit = False
+    if len(args) == 6:
+        unit = args[5].upper()
+        if unit not in (b"BYTE", b"BIT"):
+            raise syntax_error()
+        by_bit = unit == b"BIT"
+    if value is None:
+        return -1 if wanted else 0
+    total = len(value) * 8 if by_bit else len(value)
+    end_given = len(args) >= 5
+    start = parse_int(args[3]) if len(args) >= 4 else 0
+    end = parse_int(args[4]) if end_given else total - 1
+    start, end = _range(total, start, end)
+    if start > end:
+        return -1
+    first_bit, last_bit = (start, end) if by_bit else (start * 8, end * 8 + 7)
+    for offset in range(first_bit, last_bit + 1):
+        if bool(value[offset >> 3] & (0x80 >> (offset & 7))) == wanted:
+            return offset
+    # Looking for a 0 with no end given: the string is padded with zeros on the right.
+    if not wanted and not end_given:
+        return last_bit + 1
+    return -1

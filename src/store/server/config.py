@@ -1,0 +1,144 @@
+"""PulsarDS configuration: one typed table shared by the command line, ``start_store`` and
+CONFIG GET/SET. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["DEFAULT_PORT", "SaveRule", "ServerConfig", "format_save", "parse_save"]
+
+DEFAULT_PORT = 6410
+SaveRule = tuple[int, int]  # (seconds, changes)
+
+
+def parse_save(text: str) -> list[SaveRule]:
+    """Redis's ``save`` syntax: ``"3600 1 300 100"`` or ``""`` for no automatic snapshots."""
+    words = text.split()
+    if len(words) % 2:
+        raise ValueError(f"save needs pairs of <seconds> <changes>, got {text!r}")
+    rules: list[SaveRule] = []
+    for seconds, changes in zip(words[::2], words[1::2], strict=True):
+        if not (seconds.isdigit() and changes.isdigit()):
+            raise ValueError(f"save needs whole numbers, got {seconds!r} {changes!r}")
+        rules.append((int(seconds), int(changes)))
+    return rules
+
+
+def format_save(rules: Sequence[SaveRule]) -> str:
+    return " ".join(f"{seconds} {changes}" for seconds, changes in rules)
+
+
+def _yes_no(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("yes", "true", "1"):
+        return True
+    if lowered in ("no", "false", "0"):
+        return False
+    raise ValueError(f"expected yes or no, got {text!r}")
+
+
+def _memory(text: str) -> int:
+    """``512mb``, ``1gb``, ``4096``: a byte count as redis.conf writes them."""
+    lowered = text.strip().lower()
+    number, scale = lowered, 1
+    for suffix, size in (("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("b", 1)):
+        if lowered.endswith(suffix):
+            number, scale = lowered[: -len(suffix)], size
+            break
+    if not number.isdigit():
+        raise ValueError(f"expected a size such as 512mb, got {text!r}")
+    return int(number) * scale
+
+
+@dataclass
+class ServerConfig:
+    """Every setting PulsarDS knows, with redis.conf's names (dashes become underscores)."""
+
+    bind: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    unixsocket: str = ""
+    dir: str = "."
+    dbfilename: str = "pulsards.snapshot"
+    appendonly: bool = False
+    appendfilename: str = "pulsards.aof"
+    appendfsync: str = "everysec"
+    save: list[SaveRule] = field(default_factory=lambda: [(3600, 1), (300, 100), (60, 10000)])
+    requirepass: str = ""
+    databases: int = 16
+    maxclients: int = 10000
+    timeout: int = 0
+    proto_max_bulk_len: int = 512 << 20
+    # Redis's fixed limits on requests, made settable.
+    max_multibulk_len: int = 1024 * 1024
+    max_inline_len: int = 64 << 10
+    client_query_buffer_limit: int = 1 << 30
+    client_output_buffer_limit: int = 256 << 20
+    hz: int = 10
+    loglevel: str = "notice"
+
+    def copy(self, **changes: Any) -> ServerConfig:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return ServerConfig(**values)
+
+    # CONFIG GET/SET and the command line speak text.
+    def get_text(self, name: str) -> str:
+        attr = name.replace("-", "_")
+        value = getattr(self, attr)
+        if attr == "save":
+            return format_save(value)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    def set_text(self, name: str, text: str) -> None:
+        """Set ``name`` from its text form; ValueError names what was wrong."""
+        attr = name.replace("-", "_")
+        parse = PARSERS.get(attr)
+        if parse is None:
+            raise ValueError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
+        value = parse(text)
+        if attr == "appendfsync" and value not in ("always", "everysec", "no"):
+            raise ValueError(f"appendfsync must be always, everysec or no, got {text!r}")
+        if attr == "databases" and not 1 <= value <= 1024:
+            raise ValueError(f"databases must be 1-1024, got {text!r}")
+        setattr(self, attr, value)
+
+    @staticmethod
+    def names() -> list[str]:
+        return [f.name.replace("_", "-") for f in fields(ServerConfig)]
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "bind": str,
+    "port": _integer,
+    "unixsocket": str,
+    "dir": str,
+    "dbfilename": str,
+    "appendonly": _yes_no,
+    "appendfilename": str,
+    "appendfsync": str.lower,
+    "save": parse_save,
+    "requirepass": str,
+    "databases": _integer,
+    "maxclients": _integer,
+    "timeout": _integer,
+    "proto_max_bulk_len": _memory,
+    "max_multibulk_len": _integer,
+    "max_inline_len": _memory,
+    "client_query_buffer_limit": _memory,
+    "client_output_buffer_limit": _memory,
+    "hz": _integer,
+    "loglevel": str,
+}
+# Settings a running server cannot change (they shape sockets and files already open).
+IMMUTABLE = frozenset({"bind", "port", "unixsocket", "databases"})

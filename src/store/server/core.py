@@ -1,0 +1,334 @@
+"""PulsarDS: the server object. It owns the databases, the clients, pub/sub, blocked
+clients and persistence, and runs every command through ``call``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from . import persistence
+from .client import Blocked, Client
+from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, load_families, lookup
+from .config import ServerConfig
+from .keyspace import CommandError, Database
+from .protocol import QUEUED
+from .pubsub import PubSubRegistry
+
+__all__ = ["PulsarDS", "Stats"]
+
+log = logging.getLogger("store.server")
+
+load_families()
+
+_SUBSCRIBED_CONTEXT = (
+    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+    "are allowed in this context"
+)
+
+
+@dataclass
+class Stats:
+    connections_received: int = 0
+    rejected_connections: int = 0
+    commands_processed: int = 0
+    protocol_errors: int = 0
+    output_buffer_kills: int = 0
+    expired_keys: int = 0
+
+
+class PulsarDS:
+    """A Redis-compatible server. ``await start()`` listens; ``await close()`` stops."""
+
+    def __init__(self, config: ServerConfig | None = None, **settings: Any) -> None:
+        self.config = (config or ServerConfig()).copy(**settings)
+        self.databases = [Database(i, self._expired) for i in range(self.config.databases)]
+        self.clients: dict[int, Client] = {}
+        self.pubsub = PubSubRegistry()
+        self.scripts: dict[str, bytes] = {}  # sha1 hex -> Lua body, for EVALSHA
+        self.script_engine: Any = None  # made by the scripting family on first use
+        self.stats = Stats()
+        self.dirty = 0  # changes since the last snapshot
+        self.lastsave = int(time.time())
+        self.started = time.time()
+        self.run_id = os.urandom(20).hex()
+        self.blocked: dict[tuple[int, bytes], deque[Client]] = {}
+        self.ready_keys: list[tuple[Database, bytes]] = []
+        self.aof: persistence.AppendOnlyLog | None = None
+        self.snapshots = persistence.SnapshotManager(self)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0  # the bound TCP port, once started
+        self._client_ids = 0
+        self._listeners: list[asyncio.AbstractServer] = []
+        self._cron: asyncio.Task[None] | None = None
+        self._closed: asyncio.Event | None = None
+        self._depth = 0  # nesting of call(): EXEC and scripts call commands inside commands
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the data files, then listen on TCP (and the unix socket if configured)."""
+        self.loop = asyncio.get_running_loop()
+        self._closed = asyncio.Event()
+        self.snapshots.load()
+        if self.config.appendonly:
+            self.aof = persistence.AppendOnlyLog.open(self)
+        config = self.config
+        if config.port >= 0 and config.bind:
+            hosts = config.bind.split()
+            listener = await self.loop.create_server(
+                lambda: Client(self),
+                hosts if len(hosts) > 1 else hosts[0],
+                config.port,
+                reuse_address=True,
+                backlog=511,
+            )
+            self._listeners.append(listener)
+            self.port = int(listener.sockets[0].getsockname()[1])
+        if config.unixsocket:
+            if os.path.exists(config.unixsocket):
+                os.unlink(config.unixsocket)
+            self._listeners.append(
+                await self.loop.create_unix_server(lambda: Client(self), config.unixsocket)
+            )
+        self._cron = self.loop.create_task(self._run_cron())
+        log.info("PulsarDS ready on %s:%d", config.bind, self.port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.config.bind.split()[0], self.port)
+
+    async def serve_forever(self) -> None:
+        if self._closed is None:
+            await self.start()
+        assert self._closed is not None
+        await self._closed.wait()
+
+    def shutdown(self, save: bool | None = None) -> None:
+        """Stop from inside the loop (SHUTDOWN): save if asked or if save rules exist."""
+        if save is None:
+            save = bool(self.config.save) and self.dirty > 0
+        if save:
+            self.snapshots.save()
+        for listener in self._listeners:
+            listener.close()
+        for client in list(self.clients.values()):
+            client.kill()
+        if self._cron is not None:
+            self._cron.cancel()
+        if self.aof is not None:
+            self.aof.close()
+            self.aof = None
+        if self._closed is not None:
+            self._closed.set()
+
+    async def close(self, save: bool | None = None) -> None:
+        if self._closed is None or self._closed.is_set():
+            return
+        self.shutdown(save)
+        for listener in self._listeners:
+            await listener.wait_closed()
+        self._listeners.clear()
+        if self.config.unixsocket and os.path.exists(self.config.unixsocket):
+            os.unlink(self.config.unixsocket)
+        await self.snapshots.wait()
+
+    async def _run_cron(self) -> None:
+        """Redis's serverCron: active expiry, save rules, AOF fsync, idle clients."""
+        while True:
+            await asyncio.sleep(1 / max(1, self.config.hz))
+            try:
+                self.cron()
+            except Exception:  # a bug in one tick must not stop the next
+                log.exception("server tick failed")
+
+    def cron(self) -> None:
+        for db in self.databases:
+            if db.expires:
+                db.expire_some(200)
+        self.snapshots.tick()
+        if self.aof is not None:
+            self.aof.tick()
+        timeout = self.config.timeout
+        if timeout:
+            now = time.monotonic()
+            for client in list(self.clients.values()):
+                idle = now - client.last_interaction
+                if idle > timeout and client.blocked is None and not client.subscriptions:
+                    client.close()
+
+    def config_changed(self, names: set[str]) -> None:
+        """CONFIG SET changed ``names``: apply what the running server must act on."""
+        if "appendonly" in names:
+            if self.config.appendonly and self.aof is None:
+                self.aof = persistence.AppendOnlyLog.open(self)
+            elif not self.config.appendonly and self.aof is not None:
+                self.aof.close()
+                self.aof = None
+
+    def reset_stats(self) -> None:
+        self.stats = Stats()
+        for cmd in COMMANDS.values():
+            cmd.calls = 0
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def next_client_id(self) -> int:
+        self._client_ids += 1
+        return self._client_ids
+
+    def accept(self, client: Client) -> bool:
+        self.stats.connections_received += 1
+        if len(self.clients) >= self.config.maxclients:
+            self.stats.rejected_connections += 1
+            return False
+        self.clients[client.id] = client
+        return True
+
+    def forget(self, client: Client) -> None:
+        if self.clients.pop(client.id, None) is None:
+            return
+        if client.blocked is not None:
+            self.unblock(client, client.blocked)
+            client.blocked = None
+        self.unwatch(client)
+        self.pubsub.remove_client(client)
+
+    def unwatch(self, client: Client) -> None:
+        for db, key in client.watched:
+            watchers = db.watchers.get(key)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del db.watchers[key]
+        client.watched = []
+        client.dirty_cas = False
+
+    # -- running commands ------------------------------------------------------------------
+
+    def call(self, client: Client, args: list[bytes]) -> Any:
+        """Run one command for ``client``: the checks Redis makes, then the handler."""
+        cmd = COMMANDS.get(args[0]) or lookup(args[0])
+        if cmd is None:
+            if client.multi is not None:
+                client.multi_failed = True
+            shown = ""
+            for arg in args[1:]:
+                if len(shown) >= 128:
+                    break
+                shown += f"'{arg.decode('utf-8', 'replace')[: 128 - len(shown)]}' "
+            raise CommandError(
+                f"ERR unknown command '{args[0].decode('utf-8', 'replace')[:128]}', "
+                f"with args beginning with: {shown}"
+            )
+        if not cmd.arity_ok(len(args)):
+            if client.multi is not None:
+                client.multi_failed = True
+            raise CommandError(f"ERR wrong number of arguments for '{cmd.name}' command")
+        if not client.authenticated and NO_AUTH not in cmd.flags:
+            if client.multi is not None:
+                client.multi_failed = True
+            raise CommandError("NOAUTH Authentication required.")
+        if client.multi is not None and NO_QUEUE not in cmd.flags:
+            client.multi.append(args)
+            return QUEUED
+        if (
+            not client.resp3
+            and PUBSUB not in cmd.flags
+            and (client.channels or client.patterns or client.shard_channels)
+        ):
+            raise CommandError(_SUBSCRIBED_CONTEXT.format(cmd.name))
+        self.stats.commands_processed += 1
+        cmd.calls += 1
+        client.last_command = args[0]
+        if not cmd.is_write:
+            return cmd.handler(client, args)
+        self._depth += 1
+        try:
+            reply = cmd.handler(client, args)
+        finally:
+            self._depth -= 1
+        db = client.db
+        self.wrote(db, cmd.keys(args))
+        self.dirty += 1
+        if self.aof is not None:
+            rewritten = client.propagate
+            if rewritten is None:
+                self.aof.append(db.index, args)
+            else:
+                for command_args in rewritten:
+                    self.aof.append(db.index, command_args)
+        client.propagate = None
+        return reply
+
+    def wrote(self, db: Database, keys: list[bytes]) -> None:
+        """After a change to ``keys``: drop emptied containers, signal WATCH and waiters."""
+        data = db.data
+        for key in keys:
+            value = data.get(key)
+            if value is not None and not value and value.__class__ is not bytes:
+                del data[key]
+                db.expires.pop(key, None)
+            if db.watchers:
+                db.touch(key)
+            if self.blocked and (db.index, key) in self.blocked:
+                self.ready_keys.append((db, key))
+
+    def propagate(self, db: Database, args: list[bytes]) -> None:
+        """Log a change that did not come from a command's own arguments."""
+        self.dirty += 1
+        if self.aof is not None:
+            self.aof.append(db.index, args)
+
+    # -- blocking commands -----------------------------------------------------------------
+
+    def block(self, client: Client, blocked: Blocked) -> None:
+        index = client.db.index
+        for key in blocked.keys:
+            self.blocked.setdefault((index, key), deque()).append(client)
+
+    def unblock(self, client: Client, blocked: Blocked) -> None:
+        index = client.db.index
+        for key in blocked.keys:
+            waiters = self.blocked.get((index, key))
+            if waiters is not None:
+                try:
+                    waiters.remove(client)
+                except ValueError:
+                    pass
+                if not waiters:
+                    del self.blocked[(index, key)]
+
+    def serve_blocked(self) -> None:
+        """Hand data that arrived on watched keys to the clients waiting longest."""
+        if self._depth:
+            return
+        from .client import NOT_READY
+
+        while self.ready_keys:
+            db, key = self.ready_keys.pop(0)
+            waiters = self.blocked.get((db.index, key))
+            while waiters:
+                client = waiters[0]
+                blocked = client.blocked
+                if blocked is None:  # stale entry
+                    waiters.popleft()
+                    continue
+                try:
+                    reply = blocked.retry(key)
+                except CommandError as exc:
+                    client.unblock(None, error=exc.message)
+                    continue
+                if reply is NOT_READY:
+                    break
+                client.unblock(reply)
+                waiters = self.blocked.get((db.index, key))
+
+    def _expired(self, db: Database, key: bytes) -> None:
+        self.stats.expired_keys += 1
+        if self.aof is not None:
+            self.aof.append(db.index, [b"DEL", key])

@@ -1,0 +1,71 @@
+"""Running PulsarDS inside another program: on the caller's event loop, or in a thread
+with a loop of its own for blocking code (``store.sync.start_store``, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from .config import ServerConfig
+from .core import PulsarDS
+
+__all__ = ["ServerThread", "start_server"]
+
+
+async def start_server(config: ServerConfig | None = None, **settings: Any) -> PulsarDS:
+    """A PulsarDS listening on the running loop."""
+    server = PulsarDS(config, **settings)
+    await server.start()
+    return server
+
+
+class ServerThread:
+    """A PulsarDS on a daemon thread. ``start()`` returns once it listens (or raises
+    what stopped it); ``stop()`` closes it and joins the thread."""
+
+    def __init__(self, config: ServerConfig | None = None, **settings: Any) -> None:
+        self.server = PulsarDS(config, **settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pulsards", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self.server.start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_until_complete(self.server.serve_forever())
+        finally:
+            loop.run_until_complete(self.server.close())
+            loop.close()
+
+    def stop(self, save: bool | None = None) -> None:
+        loop = self._loop
+        if loop is not None and self._thread.is_alive():
+            loop.call_soon_threadsafe(self.server.shutdown, save)
+            self._thread.join()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,184 @@
+"""The keyspace: numbered databases of typed values with millisecond expiry.
+
+Values are Python objects chosen by type: ``bytes`` (string), ``collections.deque``
+(list), ``dict`` (hash), ``set`` (set) and ``ZSet`` (sorted set). Expiry is lazy on
+access plus an active cycle: a heap of deadlines is drained a little on every server tick,
+so no key needs a timer of its own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .zset import ZSet
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["TYPE_NAMES", "WRONGTYPE", "CommandError", "Database", "now_ms", "type_name"]
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+TYPE_NAMES: dict[type, bytes] = {
+    bytes: b"string",
+    deque: b"list",
+    dict: b"hash",
+    set: b"set",
+    ZSet: b"zset",
+}
+
+
+class CommandError(Exception):
+    """Answered as ``-<message>``; the message starts with its code (ERR, WRONGTYPE, ...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def type_name(value: Any) -> bytes:
+    return TYPE_NAMES[type(value)]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Database:
+    """One numbered database. Commands reach values only through these methods, so that
+    expiry, WATCH and blocked clients see every change."""
+
+    __slots__ = ("_deadlines", "data", "expires", "index", "on_expire", "watchers")
+
+    def __init__(self, index: int, on_expire: Callable[[Database, bytes], None]) -> None:
+        self.index = index
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}  # key -> deadline, ms since the epoch
+        self.watchers: dict[bytes, set[Client]] = {}
+        self._deadlines: list[tuple[int, bytes]] = []  # a heap; stale entries are skipped
+        self.on_expire = on_expire
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, key: bytes) -> Any:
+        """The live value at ``key`` or None; an expired key is deleted on the way."""
+        value = self.data.get(key)
+        if value is not None and self.expires and key in self.expires:
+            if self.expires[key] <= now_ms():
+                self._expire(key)
+                return None
+        return value
+
+    def get_typed(self, key: bytes, kind: type) -> Any:
+        """Like ``get``, but a value of another type is a WRONGTYPE error."""
+        value = self.get(key)
+        if value is not None and type(value) is not kind:
+            raise CommandError(WRONGTYPE)
+        return value
+
+    def get_or_create(self, key: bytes, kind: type) -> Any:
+        """The container at ``key``, made empty if missing. The server deletes containers
+        that a write command leaves empty, so a new one never lingers."""
+        value = self.get(key)
+        if value is None:
+            value = self.data[key] = kind()
+        elif type(value) is not kind:
+            raise CommandError(WRONGTYPE)
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def keys(self) -> Iterator[bytes]:
+        """Live keys (a snapshot of the key list, so callers may delete while iterating)."""
+        deadline_check = bool(self.expires)
+        now = now_ms()
+        for key in list(self.data):
+            if deadline_check:
+                deadline = self.expires.get(key)
+                if deadline is not None and deadline <= now:
+                    self._expire(key)
+                    continue
+            yield key
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        self.data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+
+    def delete(self, key: bytes) -> bool:
+        if self.get(key) is None:
+            return False
+        del self.data[key]
+        self.expires.pop(key, None)
+        return True
+
+    def pop(self, key: bytes) -> Any:
+        """Remove and return the live value at ``key`` with its deadline, or (None, None)."""
+        value = self.get(key)
+        if value is None:
+            return None, None
+        del self.data[key]
+        return value, self.expires.pop(key, None)
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.expires.clear()
+        self._deadlines.clear()
+        for clients in self.watchers.values():
+            for client in clients:
+                client.dirty_cas = True
+
+    # -- expiry ----------------------------------------------------------------------------
+
+    def deadline(self, key: bytes) -> int | None:
+        return self.expires.get(key) if self.get(key) is not None else None
+
+    def set_deadline(self, key: bytes, deadline_ms: int) -> None:
+        """Expire ``key`` at ``deadline_ms``; a deadline in the past deletes it now."""
+        if deadline_ms <= now_ms():
+            self.delete(key)
+            return
+        self.expires[key] = deadline_ms
+        heapq.heappush(self._deadlines, (deadline_ms, key))
+        if len(self._deadlines) > 2 * len(self.expires) + 1024:
+            self._deadlines = [(d, k) for k, d in self.expires.items()]
+            heapq.heapify(self._deadlines)
+
+    def persist(self, key: bytes) -> bool:
+        return self.get(key) is not None and self.expires.pop(key, None) is not None
+
+    def _expire(self, key: bytes) -> None:
+        del self.data[key]
+        del self.expires[key]
+        self.touch(key)
+        self.on_expire(self, key)
+
+    def expire_some(self, limit: int) -> int:
+        """The active cycle: delete up to ``limit`` keys whose deadline has passed."""
+        heap = self._deadlines
+        now = now_ms()
+        done = 0
+        while heap and done < limit and heap[0][0] <= now:
+            deadline, key = heapq.heappop(heap)
+            if self.expires.get(key) == deadline:
+                self._expire(key)
+                done += 1
+        return done
+
+    # -- WATCH -----------------------------------------------------------------------------
+
+    def touch(self, key: bytes) -> None:
+        """Tell the clients watching ``key`` that it changed."""
+        clients = self.watchers.get(key)
+        if clients:
+            for client in clients:
+                client.dirty_cas = True
