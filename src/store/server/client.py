@@ -124,12 +124,13 @@ class Client(asyncio.Protocol):
         except RequestError as exc:
             self.protocol_error(str(exc))
             return
-        if not commands:
-            return
-        if self.blocked is not None or self._queue:
-            self._queue.extend(commands)
-            return
-        self.run(commands)
+        if commands:
+            if self.blocked is not None or self._queue:
+                self._queue.extend(commands)
+            else:
+                self.run(commands)
+        if self.parser.error is not None and not self._queue:
+            self.protocol_error(str(self.parser.error))
 
     # -- running commands ----------------------------------------------------------------
 
@@ -143,6 +144,10 @@ class Client(asyncio.Protocol):
                 reply = call(self, args)
             except CommandError as exc:
                 out.append(b"-%s\r\n" % _error_bytes(exc.message))
+                continue
+            except Exception as exc:  # a bug in one command must not take the server down
+                log.exception("command %r failed", args[0][:64])
+                out.append(b"-ERR internal error in PulsarDS: %s\r\n" % _error_bytes(repr(exc)))
                 continue
             if reply.__class__ is Blocked:
                 self._queue = commands[index + 1 :]
@@ -241,6 +246,8 @@ class Client(asyncio.Protocol):
         if self.blocked is None and self._queue and self.transport is not None:
             commands, self._queue = self._queue, []
             self.run(commands)
+            if self.parser.error is not None and not self._queue:
+                self.protocol_error(str(self.parser.error))
 
     @property
     def can_block(self) -> bool:

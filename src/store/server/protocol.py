@@ -153,6 +153,7 @@ class RequestParser:
     """
 
     __slots__ = (
+        "error",
         "_need",
         "_pending",
         "is_authenticated",
@@ -177,12 +178,18 @@ class RequestParser:
         self.max_inline = max_inline
         self.query_buffer_limit = query_buffer_limit
         self.is_authenticated = is_authenticated
+        self.error: RequestError | None = None
 
     @property
     def buffered(self) -> int:
         return len(self._pending)
 
     def feed(self, data: bytes) -> list[list[bytes]]:
+        """The commands completed by ``data``. A malformed request raises RequestError;
+        when complete commands came before it in the same data they are returned first and
+        the error is kept in ``error`` for the caller to act on after running them."""
+        if self.error is not None:
+            raise self.error
         if self._pending:
             self._pending += data
             if len(self._pending) > self.query_buffer_limit:
@@ -192,9 +199,17 @@ class RequestParser:
             data = bytes(self._pending)
             self._pending.clear()
         commands: list[list[bytes]] = []
-        pos = self._parse(data, commands)
+        try:
+            pos = self._parse(data, commands)
+        except RequestError as exc:
+            if not commands:
+                raise
+            self.error = exc
+            return commands
         if pos < len(data):
             self._pending += data[pos:] if pos else data
+            if len(self._pending) > self.query_buffer_limit or self._need > self.query_buffer_limit:
+                raise RequestError("query buffer limit reached")
         return commands
 
     def _parse(self, buf: bytes, commands: list[list[bytes]]) -> int:

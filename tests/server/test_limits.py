@@ -1,0 +1,142 @@
+"""Untrusted input: malformed requests, oversized requests, clients that never read, too
+many clients. Each gets an error and a closed connection; the server carries on."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from store.server import ServerThread
+from store.server.protocol import RequestError, RequestParser, split_inline
+from tests.server.conftest import RawClient
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(10)
+    chunks = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_malformed_requests_get_a_protocol_error_and_a_closed_connection(pulsar: Any) -> None:
+    for request, message in [
+        (b"*1\r\n$x\r\n", b"invalid bulk length"),
+        (b"*abc\r\n", b"invalid multibulk length"),
+        (b"*2\r\n:1\r\n", b"expected '$', got ':'"),
+        (b"*1\r\n$-5\r\n", b"invalid bulk length"),
+        (b"*99999999999\r\n", b"invalid multibulk length"),
+        (b"*1\r\n$999999999999\r\n", b"invalid bulk length"),
+        (b'SET "unbalanced\r\n', b"unbalanced quotes in request"),
+        (b"x" * (70 << 10), b"too big inline request"),
+    ]:
+        with socket.create_connection(("127.0.0.1", pulsar.port)) as sock:
+            sock.sendall(b"PING\r\n" + request)
+            answer = _read_all(sock)
+        assert answer == b"+PONG\r\n-ERR Protocol error: " + message + b"\r\n", request
+    # the server is still fine
+    assert RawClient(pulsar.port).call("PING") == b"PONG"
+    assert pulsar.server.stats.protocol_errors == 8
+
+
+def test_requests_split_anywhere_parse_the_same() -> None:
+    stream = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\n"
+    whole = RequestParser().feed(stream)
+    assert whole == [[b"SET", b"k", b"hello"], [b"PING"], [b"PING"]]
+    for cut in range(1, len(stream)):
+        parser = RequestParser()
+        assert parser.feed(stream[:cut]) + parser.feed(stream[cut:]) == whole, cut
+
+
+def test_inline_splitting_follows_redis() -> None:
+    assert split_inline(b'SET k "a b\\x41\\n"') == [b"SET", b"k", b"a bA\n"]
+    assert split_inline(b"GET 'quoted \\' inside'") == [b"GET", b"quoted ' inside"]
+
+
+@settings(max_examples=300)
+@given(data=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=4))
+def test_any_bytes_give_commands_or_a_protocol_error(data: bytes, cuts: list[int]) -> None:
+    """Garbage never hangs, crashes or buffers beyond the limits."""
+    parser = RequestParser(max_bulk=1000, max_multibulk=100, max_inline=200,
+                           query_buffer_limit=2000)
+    positions = sorted({0, len(data), *[c for c in cuts if c < len(data)]})
+    try:
+        for start, end in zip(positions, positions[1:], strict=False):
+            for command in parser.feed(data[start:end]):
+                assert command and all(isinstance(arg, bytes) for arg in command)
+    except RequestError:
+        return
+    assert parser.buffered <= 2000
+
+
+def test_big_arguments_are_refused_before_they_are_buffered(tmp_path: Any) -> None:
+    with ServerThread(port=0, dir=str(tmp_path), save=[], proto_max_bulk_len=1024) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"*2\r\n$3\r\nGET\r\n$2048\r\n")  # refused on the header alone
+            assert _read_all(sock) == b"-ERR Protocol error: invalid bulk length\r\n"
+
+
+def test_query_buffer_limit(tmp_path: Any) -> None:
+    with ServerThread(port=0, dir=str(tmp_path), save=[], client_query_buffer_limit=4096) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"*2\r\n$3\r\nGET\r\n$100000\r\n" + b"x" * 8192)
+            assert _read_all(sock) == b"-ERR Protocol error: query buffer limit reached\r\n"
+
+
+def test_max_clients(tmp_path: Any) -> None:
+    with ServerThread(port=0, dir=str(tmp_path), save=[], maxclients=2) as server:
+        first, second = RawClient(server.port), RawClient(server.port)
+        assert first.call("PING") == second.call("PING") == b"PONG"
+        with socket.create_connection(("127.0.0.1", server.port)) as third:
+            assert _read_all(third) == b"-ERR max number of clients reached\r\n"
+        first.close()
+        deadline = time.monotonic() + 5
+        while len(server.server.clients) > 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert RawClient(server.port).call("PING") == b"PONG"
+
+
+def test_a_client_that_never_reads_is_disconnected(tmp_path: Any) -> None:
+    limit = 1 << 20
+    with ServerThread(
+        port=0, dir=str(tmp_path), save=[], client_output_buffer_limit=limit
+    ) as server:
+        RawClient(server.port).call("SET", "big", "x" * 100_000)
+        greedy = socket.create_connection(("127.0.0.1", server.port))
+        greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        request = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 200  # 20 MB of replies
+        try:
+            for _ in range(10):
+                greedy.sendall(request)
+        except OSError:
+            pass  # the server may already have cut us off
+        deadline = time.monotonic() + 10
+        while server.server.stats.output_buffer_kills == 0:
+            assert time.monotonic() < deadline, "the greedy client was never disconnected"
+            time.sleep(0.05)
+        greedy.close()
+        assert RawClient(server.port).call("PING") == b"PONG"
+
+
+def test_slow_loris_holds_only_its_partial_request(pulsar: Any) -> None:
+    slow = socket.create_connection(("127.0.0.1", pulsar.port))
+    for byte in b"*1\r\n$4\r\nPI":
+        slow.sendall(bytes([byte]))
+    # another client is served meanwhile
+    assert RawClient(pulsar.port).call("PING") == b"PONG"
+    slow.sendall(b"NG\r\n")
+    slow.settimeout(10)
+    assert slow.recv(100) == b"+PONG\r\n"
+    slow.close()
