@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 import store.aio
@@ -62,3 +64,15 @@ def test_both_variants_export_the_same_names() -> None:
     assert store.aio.PubSubMessage is store.sync.PubSubMessage
     assert store.aio.ResponseError is store.sync.ResponseError
     assert store.aio.PubSub is not store.sync.PubSub
+
+
+@pytest.mark.parametrize("variant", ["store.aio", "store.sync"])
+def test_the_spec_pulsar_url(variant: str) -> None:
+    """The spec's PulsarDS form: ``pulsar://user:password@127.0.0.1:6410``."""
+    module = importlib.import_module(variant)
+    store = module.create_store("pulsar://user:password@127.0.0.1:6410")
+    assert store.name == "pulsar"
+    assert isinstance(store, module.PulsarStore)
+    assert store.dns == "pulsar://user:password@127.0.0.1:6410"
+    assert module.create_store("pulsar://127.0.0.1").dns == "pulsar://127.0.0.1:6410"
+    assert "pulsar" in module.data_stores

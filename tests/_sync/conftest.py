@@ -16,10 +16,7 @@ from store.resp import HIREDIS_AVAILABLE
 PARSERS = ["python", "hiredis"] if HIREDIS_AVAILABLE else ["python"]
 SERVERS = ["redis", "pulsar"]
 TARGETS = [
-    (server, protocol, parser)
-    for server in SERVERS
-    for protocol in (2, 3)
-    for parser in PARSERS
+    (server, protocol, parser) for server in SERVERS for protocol in (2, 3) for parser in PARSERS
 ]
 
 

@@ -68,8 +68,9 @@ def test_inline_splitting_follows_redis() -> None:
 @given(data=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=4))
 def test_any_bytes_give_commands_or_a_protocol_error(data: bytes, cuts: list[int]) -> None:
     """Garbage never hangs, crashes or buffers beyond the limits."""
-    parser = RequestParser(max_bulk=1000, max_multibulk=100, max_inline=200,
-                           query_buffer_limit=2000)
+    parser = RequestParser(
+        max_bulk=1000, max_multibulk=100, max_inline=200, query_buffer_limit=2000
+    )
     positions = sorted({0, len(data), *[c for c in cuts if c < len(data)]})
     try:
         for start, end in zip(positions, positions[1:], strict=False):
