@@ -100,13 +100,14 @@ class Differential:
 def same(
     request: pytest.FixtureRequest, redis_server: Any, pulsar: ServerThread
 ) -> Iterator[Differential]:
-    """``same('SET', 'k', 'v')`` runs on both servers (database 11 of redis-server,
+    """``same('SET', 'k', 'v')`` runs on both servers (database 11 of each, redis-server's
     flushed first) and fails if the replies differ."""
     protocol = request.param
     redis = RawClient(redis_server.port, protocol)
     redis.call("SELECT", "11")
     redis.call("FLUSHDB")
     mine = RawClient(pulsar.port, protocol)
+    mine.call("SELECT", "11")
     try:
         yield Differential(redis, mine)
     finally:

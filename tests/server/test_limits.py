@@ -3,6 +3,7 @@ many clients. Each gets an error and a closed connection; the server carries on.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from typing import Any
@@ -73,7 +74,7 @@ def test_any_bytes_give_commands_or_a_protocol_error(data: bytes, cuts: list[int
     )
     positions = sorted({0, len(data), *[c for c in cuts if c < len(data)]})
     try:
-        for start, end in zip(positions, positions[1:], strict=False):
+        for start, end in itertools.pairwise(positions):
             for command in parser.feed(data[start:end]):
                 assert command and all(isinstance(arg, bytes) for arg in command)
     except RequestError:

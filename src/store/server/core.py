@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from .config import ServerConfig
 from .keyspace import CommandError, Database
 from .protocol import QUEUED
 from .pubsub import PubSubRegistry
+from .scan import Cursors
 
 __all__ = ["PulsarDS", "Stats"]
 
@@ -49,6 +50,7 @@ class PulsarDS:
         self.databases = [Database(i, self._expired) for i in range(self.config.databases)]
         self.clients: dict[int, Client] = {}
         self.pubsub = PubSubRegistry()
+        self.cursors: defaultdict[str, Cursors] = defaultdict(Cursors)  # SCAN family tables
         self.scripts: dict[str, bytes] = {}  # sha1 hex -> Lua body, for EVALSHA
         self.script_engine: Any = None  # made by the scripting family on first use
         self.stats = Stats()
@@ -108,12 +110,21 @@ class PulsarDS:
         assert self._closed is not None
         await self._closed.wait()
 
-    def shutdown(self, save: bool | None = None) -> None:
-        """Stop from inside the loop (SHUTDOWN): save if asked or if save rules exist."""
+    def shutdown(self, save: bool | None = None, strict: bool = False) -> None:
+        """Stop from inside the loop: save first if asked, or if save rules exist and
+        something changed. A failed save stops SHUTDOWN (``strict``), as in Redis; any
+        other stop goes on and logs it."""
+        if self._closed is None or self._closed.is_set():
+            return
         if save is None:
             save = bool(self.config.save) and self.dirty > 0
         if save:
-            self.snapshots.save()
+            try:
+                self.snapshots.save()
+            except Exception as exc:
+                if strict:
+                    raise
+                log.error("the final snapshot failed: %s", exc)
         for listener in self._listeners:
             listener.close()
         for client in list(self.clients.values()):
@@ -127,7 +138,7 @@ class PulsarDS:
             self._closed.set()
 
     async def close(self, save: bool | None = None) -> None:
-        if self._closed is None or self._closed.is_set():
+        if self._closed is None:
             return
         self.shutdown(save)
         for listener in self._listeners:
@@ -165,7 +176,7 @@ class PulsarDS:
         """CONFIG SET changed ``names``: apply what the running server must act on."""
         if "appendonly" in names:
             if self.config.appendonly and self.aof is None:
-                self.aof = persistence.AppendOnlyLog.open(self)
+                self.aof = persistence.AppendOnlyLog.create(self)
             elif not self.config.appendonly and self.aof is not None:
                 self.aof.close()
                 self.aof = None
@@ -252,8 +263,11 @@ class PulsarDS:
             reply = cmd.handler(client, args)
         finally:
             self._depth -= 1
+        if reply.__class__ is Blocked:  # nothing changed yet: the retry reports its write
+            client.propagate = None
+            return reply
         db = client.db
-        self.wrote(db, cmd.keys(args))
+        self.wrote(db, cmd.written(args))
         self.dirty += 1
         if self.aof is not None:
             rewritten = client.propagate
@@ -312,21 +326,21 @@ class PulsarDS:
         while self.ready_keys:
             db, key = self.ready_keys.pop(0)
             waiters = self.blocked.get((db.index, key))
-            while waiters:
-                client = waiters[0]
+            if not waiters:
+                continue
+            # Longest waiting first; one whose command cannot use the key (a BZPOPMIN on
+            # what is now a list) does not hold back the others.
+            for client in list(waiters):
                 blocked = client.blocked
-                if blocked is None:  # stale entry
-                    waiters.popleft()
+                if blocked is None or key not in blocked.keys:
                     continue
                 try:
                     reply = blocked.retry(key)
                 except CommandError as exc:
                     client.unblock(None, error=exc.message)
                     continue
-                if reply is NOT_READY:
-                    break
-                client.unblock(reply)
-                waiters = self.blocked.get((db.index, key))
+                if reply is not NOT_READY:
+                    client.unblock(reply)
 
     def _expired(self, db: Database, key: bytes) -> None:
         self.stats.expired_keys += 1

@@ -153,9 +153,9 @@ class RequestParser:
     """
 
     __slots__ = (
-        "error",
         "_need",
         "_pending",
+        "error",
         "is_authenticated",
         "max_bulk",
         "max_inline",

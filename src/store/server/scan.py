@@ -11,13 +11,13 @@ restarts from a fresh one at the same position (it may repeat elements, never lo
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from .glob import compile_glob
 from .keyspace import CommandError
 
-__all__ = ["SMALL_CONTAINER", "Cursors", "parse_scan_options"]
+__all__ = ["SMALL_CONTAINER", "Cursors", "parse_scan_cursor", "scan_options", "scan_page"]
 
 SMALL_CONTAINER = 128  # up to this size a scan answers in one call, like Redis's listpacks
 _SLOTS = 1 << 12
@@ -52,17 +52,28 @@ class Cursors:
         return position * _SLOTS + slot, chosen
 
 
-def parse_cursor(value: bytes) -> int:
-    if not value.isdigit() or len(value) > 20 or int(value) >= 1 << 64:
+def parse_scan_cursor(value: bytes) -> int:
+    """Redis reads a cursor with strtoul: a C string (it ends at a NUL), an optional sign
+    (a negative number wraps around), nothing at all meaning 0."""
+    text = value.split(b"\0", 1)[0]
+    if not text:
+        return 0
+    digits = text[1:] if text[:1] in (b"+", b"-") else text
+    stripped = digits.lstrip(b"0")
+    if not digits.isdigit() or not digits.isascii() or len(stripped) > 20:
         raise CommandError("ERR invalid cursor")
-    return int(value)
+    number = int(digits)
+    if number >= 1 << 64:
+        raise CommandError("ERR invalid cursor")
+    return (-number if text[:1] == b"-" else number) % (1 << 64)
 
 
-def parse_scan_options(
+def scan_options(
     args: list[bytes], start: int, allow_type: bool = False
 ) -> tuple[Callable[[bytes], bool] | None, int, bytes | None]:
-    """MATCH, COUNT (and TYPE for SCAN) from ``args[start:]``."""
-    from . import commands
+    """MATCH, COUNT (and TYPE, SCAN's only) from ``args[start:]``, as Redis's
+    scanGenericCommand reads them."""
+    from .commands import parse_int, syntax_error
 
     match: Callable[[bytes], bool] | None = None
     count = 10
@@ -71,21 +82,25 @@ def parse_scan_options(
     while index < len(args):
         option = args[index].upper()
         if index + 1 >= len(args):
-            raise commands.syntax_error()
+            raise syntax_error()
         value = args[index + 1]
-        if option == b"MATCH":
-            match = None if value == b"*" else compile_glob(value)
-        elif option == b"COUNT":
-            count = commands.parse_int(value)
+        if option == b"COUNT":
+            count = parse_int(value)
             if count < 1:
-                raise commands.syntax_error()
+                raise syntax_error()
+        elif option == b"MATCH":
+            match = None if value == b"*" else compile_glob(value)
         elif option == b"TYPE" and allow_type:
             kind = value.lower()
         else:
-            raise commands.syntax_error()
+            raise syntax_error()
         index += 2
     return match, count, kind
 
 
-def filter_names(names: Iterable[bytes], match: Callable[[bytes], bool] | None) -> list[bytes]:
-    return [name for name in names if match is None or match(name)]
+def scan_page(cursors: Cursors, container: Any, cursor: int, count: int) -> tuple[int, list[Any]]:
+    """The next page of a container's elements. A small one answers whole with cursor 0
+    whatever the cursor, as Redis does for listpacks and intsets."""
+    if len(container) <= SMALL_CONTAINER:
+        return 0, list(container)
+    return cursors.page(cursor, lambda: list(container), count)

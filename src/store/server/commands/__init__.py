@@ -11,7 +11,7 @@ the command to the append-only file.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "command",
     "parse_float",
     "parse_int",
+    "subcommand_error",
     "syntax_error",
     "wrong_args",
 ]
@@ -67,6 +68,14 @@ class Command:
     key_finder: Callable[[list[bytes]], list[bytes]] | None
     is_write: bool
     calls: int = 0  # for INFO commandstats
+    write_finder: Callable[[list[bytes]], list[bytes]] | None = None
+
+    def written(self, args: list[bytes]) -> list[bytes]:
+        """The keys a write command changes (SINTERSTORE changes its destination only):
+        these are signalled to WATCH and to blocked clients."""
+        if self.write_finder is not None:
+            return self.write_finder(args)
+        return self.keys(args)
 
     def keys(self, args: list[bytes]) -> list[bytes]:
         if self.key_finder is not None:
@@ -89,9 +98,11 @@ def command(
     arity: int,
     *flags: str,
     keys: tuple[int, int, int] | Callable[[list[bytes]], list[bytes]] = (0, 0, 0),
+    writes: Sequence[int] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated handler as ``name``. ``keys`` is (first, last, step) like
-    Redis's command table, or a function returning the key arguments."""
+    Redis's command table, or a function returning the key arguments; ``writes`` lists the
+    positions of the keys a write command changes, when not all of them."""
 
     def register(handler: Handler) -> Handler:
         finder = keys if callable(keys) else None
@@ -100,6 +111,8 @@ def command(
         entry = Command(
             name.lower(), handler, arity, flag_set, first, last, step, finder, WRITE in flag_set
         )
+        if writes is not None:
+            entry.write_finder = keys_from(writes)
         lower = name.lower().encode()
         if lower in COMMANDS:
             raise RuntimeError(f"command {name!r} is registered twice")
@@ -127,6 +140,18 @@ def syntax_error() -> CommandError:
 def wrong_args(name: bytes | str) -> CommandError:
     text = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
     return CommandError(f"ERR wrong number of arguments for '{text.lower()}' command")
+
+
+def subcommand_error(args: list[bytes], known: Iterable[bytes]) -> CommandError:
+    """Redis 7's errors for a container command: an unknown subcommand, or a known one
+    with the wrong number of arguments."""
+    container = args[0].decode("utf-8", "replace")
+    sub = args[1].decode("utf-8", "replace")
+    if args[1].lower() in set(known):
+        return CommandError(
+            f"ERR wrong number of arguments for '{container.lower()}|{sub.lower()}' command"
+        )
+    return CommandError(f"ERR unknown subcommand '{sub}'. Try {container.upper()} HELP.")
 
 
 def parse_int(value: bytes, what: str = "value is not an integer or out of range") -> int:

@@ -6,7 +6,17 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import OK, PONG, Push, SimpleString, Verbatim
-from . import NO_AUTH, NO_QUEUE, NOSCRIPT, PUBSUB, CommandError, command, parse_int, syntax_error
+from . import (
+    NO_AUTH,
+    NO_QUEUE,
+    NOSCRIPT,
+    PUBSUB,
+    CommandError,
+    command,
+    parse_int,
+    subcommand_error,
+    syntax_error,
+)
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -202,9 +212,19 @@ def client_(client: Client, args: list[bytes]) -> Any:
             b"CLIENT <subcommand> [<arg> ...]. Subcommands are: ID GETNAME SETNAME INFO "
             b"LIST KILL SETINFO UNBLOCK"
         ]
-    name = args[1].decode("utf-8", "replace")
-    raise CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for '{name}'. Try CLIENT HELP."
+    raise subcommand_error(
+        args,
+        (
+            b"setname",
+            b"getname",
+            b"id",
+            b"info",
+            b"setinfo",
+            b"unblock",
+            b"reply",
+            b"no-evict",
+            b"no-touch",
+        ),
     )
 
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from ..glob import compile_glob
 from ..keyspace import Database, now_ms, type_name
 from ..protocol import OK, SimpleString
-from ..scan import Cursors, parse_cursor, parse_scan_options
+from ..scan import parse_scan_cursor, scan_options
 from ..zset import ZSet
-from . import WRITE, CommandError, command, keys_from, parse_int, syntax_error
+from . import WRITE, CommandError, command, keys_from, parse_int, subcommand_error, syntax_error
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -154,20 +154,12 @@ def keys(client: Client, args: list[bytes]) -> Any:
     return [key for key in client.db.keys() if match(key)]
 
 
-def _cursors(client: Client) -> Cursors:
-    server: Any = client.server
-    cursors: Cursors | None = getattr(server, "key_cursors", None)
-    if cursors is None:
-        cursors = server.key_cursors = Cursors()
-    return cursors
-
-
 @command("scan", -2)
 def scan(client: Client, args: list[bytes]) -> Any:
-    cursor = parse_cursor(args[1])
-    match, count, kind = parse_scan_options(args, 2, allow_type=True)
+    cursor = parse_scan_cursor(args[1])
+    match, count, kind = scan_options(args, 2, allow_type=True)
     db = client.db
-    next_cursor, page = _cursors(client).page(cursor, lambda: list(db.data), count)
+    next_cursor, page = client.server.cursors["keys"].page(cursor, lambda: list(db.data), count)
     found = []
     for key in page:
         value = db.get(key)
@@ -262,7 +254,7 @@ def copy_value(value: Any) -> Any:
     return copy_module.copy(value)
 
 
-@command("copy", -3, WRITE, keys=keys_from((1, 2)))
+@command("copy", -3, WRITE, keys=keys_from((1, 2)), writes=(2,))
 def copy(client: Client, args: list[bytes]) -> Any:
     source, target = args[1], args[2]
     db = client.db
@@ -348,7 +340,4 @@ def object_(client: Client, args: list[bytes]) -> Any:
                 "will take some time to adjust."
             )
         return 1 if sub == b"refcount" else 0
-    raise CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for "
-        f"'{args[1].decode('utf-8', 'replace')}'. Try OBJECT HELP."
-    )
+    raise subcommand_error(args, (b"encoding", b"refcount", b"idletime", b"freq"))

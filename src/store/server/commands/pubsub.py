@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..glob import compile_glob
 from ..protocol import Push, Replies
-from . import NOSCRIPT, PUBSUB, CommandError, command, keys_from
+from . import NOSCRIPT, PUBSUB, CommandError, command, keys_from, subcommand_error
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -131,7 +131,4 @@ def pubsub(client: Client, args: list[bytes]) -> Any:
         return reply
     if sub == b"numpat" and len(args) == 2:
         return len(registry.patterns)
-    raise CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for "
-        f"'{args[1].decode('utf-8', 'replace')}'. Try PUBSUB HELP."
-    )
+    raise subcommand_error(args, (b"channels", b"shardchannels", b"numpat"))

@@ -21,6 +21,7 @@ from . import (
     CommandError,
     command,
     parse_int,
+    subcommand_error,
     syntax_error,
 )
 from .connection import VERSION
@@ -112,7 +113,7 @@ def shutdown(client: Client, args: list[bytes]) -> Any:
         elif word not in (b"NOW", b"FORCE", b"ABORT"):
             raise syntax_error()
     try:
-        client.server.shutdown(save)
+        client.server.shutdown(save, strict=True)
     except Exception as exc:
         raise CommandError(f"ERR Errors trying to SHUTDOWN. Check logs. ({exc})") from exc
     client.closing = True
@@ -169,10 +170,7 @@ def config(client: Client, args: list[bytes]) -> Any:
         raise CommandError("ERR The server is running without a config file")
     if sub == b"help":
         return [b"CONFIG <subcommand> [<arg> ...]. Subcommands are: GET SET RESETSTAT HELP"]
-    raise CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for "
-        f"'{args[1].decode('utf-8', 'replace')}'. Try CONFIG HELP."
-    )
+    raise subcommand_error(args, (b"get", b"set", b"resetstat", b"rewrite"))
 
 
 # -- COMMAND ---------------------------------------------------------------------------------
@@ -224,10 +222,7 @@ def command_(client: Client, args: list[bytes]) -> Any:
         if not found:
             raise CommandError("ERR The command has no key arguments")
         return found
-    raise CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for "
-        f"'{args[1].decode('utf-8', 'replace')}'. Try COMMAND HELP."
-    )
+    raise subcommand_error(args, (b"count", b"getkeys", b"list"))
 
 
 # -- INFO ------------------------------------------------------------------------------------
@@ -273,12 +268,7 @@ def _sections(client: Client) -> dict[str, list[tuple[str, Any]]]:
             ("blocked_clients", sum(1 for c in server.clients.values() if c.blocked is not None)),
         ],
         "memory": [("used_memory_rss", rss), ("maxmemory", 0), ("maxmemory_policy", "noeviction")],
-        "persistence": [
-            ("loading", 0),
-            ("rdb_changes_since_last_save", server.dirty),
-            ("rdb_last_save_time", server.lastsave),
-            ("aof_enabled", 1 if server.aof is not None else 0),
-        ],
+        "persistence": [("loading", 0), *server.snapshots.info().items()],
         "stats": [
             ("total_connections_received", stats.connections_received),
             ("total_commands_processed", stats.commands_processed),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..keyspace import now_ms
+from ..longdouble import add_long_double, parse_increment, parse_long_double
 from ..protocol import OK
-from . import WRITE, CommandError, command, parse_float, parse_int, syntax_error
+from . import WRITE, CommandError, command, parse_int, syntax_error
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -239,35 +239,13 @@ def decrby(client: Client, args: list[bytes]) -> Any:
     return _incr(client, args[1], -delta)
 
 
-def format_float(value: float) -> bytes:
-    """INCRBYFLOAT's human form: the shortest digits that round-trip, never an exponent."""
-    if value == int(value) and abs(value) < 1e17:
-        return b"%d" % int(value)
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text.encode()
-
-
-def add_float(old: bytes | None, increment: bytes, not_float: str) -> tuple[float, bytes]:
-    """``old + increment`` as INCRBYFLOAT/HINCRBYFLOAT do it; the number and its text."""
-    delta = parse_float(increment)
-    current = 0.0
-    if old is not None:
-        try:
-            current = parse_float(old)
-        except CommandError:
-            raise CommandError(not_float) from None
-    result = current + delta
-    if result != result or result in (float("inf"), float("-inf")):
-        raise CommandError("ERR increment would produce NaN or Infinity")
-    return result, format_float(result)
-
-
 @command("incrbyfloat", 3, WRITE, keys=(1, 1, 1))
 def incrbyfloat(client: Client, args: list[bytes]) -> Any:
     old = get_string(client, args[1])
-    _, text = add_float(old, args[2], "ERR value is not a valid float")
+    if old is not None and parse_long_double(old) is None:  # the stored value comes first
+        raise CommandError("ERR value is not a valid float")
+    delta = parse_increment(args[2], finite=False)
+    text = add_long_double(old, delta, "ERR value is not a valid float")
     client.db.set(args[1], text, keep_ttl=True)
     # Replaying the addition could round differently: log the result instead.
     client.propagate = [[b"SET", args[1], text, b"KEEPTTL"]]
@@ -389,7 +367,7 @@ def bitcount(client: Client, args: list[bytes]) -> Any:
     return int.from_bytes(value, "big").bit_count()
 
 
-@command("bitop", -4, WRITE, keys=(2, -1, 1))
+@command("bitop", -4, WRITE, keys=(2, -1, 1), writes=(2,))
 def bitop(client: Client, args: list[bytes]) -> Any:
     operation = args[1].upper()
     sources = [get_string(client, key) or b"" for key in args[3:]]
