@@ -1,4 +1,5 @@
-"""``python -m bench``: start a redis-server, run the workloads on every client, report."""
+"""``python -m bench``: start a redis-server, run the workloads on every client, report.
+``python -m bench servers``: redis-benchmark against redis-server, PulsarDS and fakeredis."""
 
 from __future__ import annotations
 
@@ -203,6 +204,11 @@ def _list(target: Target) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["servers"]:  # the server benchmark: bench/servers.py
+        from .servers import main as servers_main
+
+        return servers_main(arguments[1:])
     args = _parse_args(argv)
     workloads = [WORKLOADS[n] for n in _select("workload", args.only, WORKLOADS)]
     chosen = [CLIENTS[n] for n in _select("client", args.clients, CLIENTS)]

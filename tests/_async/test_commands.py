@@ -770,10 +770,10 @@ async def test_config(client: RedisClient) -> None:
     assert set(several) == {"maxmemory", "timeout"}
     assert all(isinstance(value, str) for value in (await client.config_get()).values())
     assert await client.config_get("no-such-option") == {}
-    current = (await client.config_get("slowlog-max-len"))["slowlog-max-len"]
-    assert await client.config_set("slowlog-max-len", 777) is True
-    assert await client.config_get("slowlog-max-len") == {"slowlog-max-len": "777"}
-    assert await client.config_set("slowlog-max-len", current) is True
+    current = (await client.config_get("timeout"))["timeout"]
+    assert await client.config_set("timeout", 777) is True
+    assert await client.config_get("timeout") == {"timeout": "777"}
+    assert await client.config_set("timeout", current) is True
     with pytest.raises(ResponseError):
         await client.config_set("no-such-option", "1")
 

@@ -772,10 +772,10 @@ def test_config(client: RedisClient) -> None:
     assert set(several) == {"maxmemory", "timeout"}
     assert all(isinstance(value, str) for value in (client.config_get()).values())
     assert client.config_get("no-such-option") == {}
-    current = (client.config_get("slowlog-max-len"))["slowlog-max-len"]
-    assert client.config_set("slowlog-max-len", 777) is True
-    assert client.config_get("slowlog-max-len") == {"slowlog-max-len": "777"}
-    assert client.config_set("slowlog-max-len", current) is True
+    current = (client.config_get("timeout"))["timeout"]
+    assert client.config_set("timeout", 777) is True
+    assert client.config_get("timeout") == {"timeout": "777"}
+    assert client.config_set("timeout", current) is True
     with pytest.raises(ResponseError):
         client.config_set("no-such-option", "1")
 

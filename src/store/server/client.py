@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .keyspace import CommandError, Database
 from .protocol import Push, RequestError, RequestParser, encode_reply
@@ -91,15 +91,15 @@ class Client(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, though not always an asyncio.Transport subclass (uvloop).
+        stream = self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         self.address = _format_address(peer)
         self.local_address = _format_address(sock)
         if not self.server.accept(self):
-            transport.write(b"-ERR max number of clients reached\r\n")
-            transport.close()
+            stream.write(b"-ERR max number of clients reached\r\n")
+            stream.close()
             self.transport = None
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -77,6 +77,9 @@ class ServerConfig:
     client_output_buffer_limit: int = 256 << 20
     hz: int = 10
     loglevel: str = "notice"
+    # Reported for clients that read them; PulsarDS never evicts, so only 0 is accepted.
+    maxmemory: int = 0
+    maxmemory_policy: str = "noeviction"
 
     def copy(self, **changes: Any) -> ServerConfig:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -102,6 +105,10 @@ class ServerConfig:
         value = parse(text)
         if attr == "appendfsync" and value not in ("always", "everysec", "no"):
             raise ValueError(f"appendfsync must be always, everysec or no, got {text!r}")
+        if attr == "maxmemory" and value != 0:
+            raise ValueError("PulsarDS does not evict keys: maxmemory must be 0")
+        if attr == "maxmemory_policy" and value != "noeviction":
+            raise ValueError("PulsarDS does not evict keys: maxmemory-policy is noeviction")
         if attr == "databases" and not 1 <= value <= 1024:
             raise ValueError(f"databases must be 1-1024, got {text!r}")
         setattr(self, attr, value)
@@ -139,6 +146,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "client_output_buffer_limit": _memory,
     "hz": _integer,
     "loglevel": str,
+    "maxmemory": _memory,
+    "maxmemory_policy": str.lower,
 }
 # Settings a running server cannot change (they shape sockets and files already open).
 IMMUTABLE = frozenset({"bind", "port", "unixsocket", "databases"})

@@ -261,6 +261,9 @@ class PulsarDS:
         self._depth += 1
         try:
             reply = cmd.handler(client, args)
+        except BaseException:
+            client.propagate = None  # a failed command logs nothing, now or later
+            raise
         finally:
             self._depth -= 1
         if reply.__class__ is Blocked:  # nothing changed yet: the retry reports its write

@@ -98,7 +98,7 @@ def command(
     arity: int,
     *flags: str,
     keys: tuple[int, int, int] | Callable[[list[bytes]], list[bytes]] = (0, 0, 0),
-    writes: Sequence[int] | None = None,
+    writes: Sequence[int] | Callable[[list[bytes]], list[bytes]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated handler as ``name``. ``keys`` is (first, last, step) like
     Redis's command table, or a function returning the key arguments; ``writes`` lists the
@@ -112,7 +112,7 @@ def command(
             name.lower(), handler, arity, flag_set, first, last, step, finder, WRITE in flag_set
         )
         if writes is not None:
-            entry.write_finder = keys_from(writes)
+            entry.write_finder = writes if callable(writes) else keys_from(writes)
         lower = name.lower().encode()
         if lower in COMMANDS:
             raise RuntimeError(f"command {name!r} is registered twice")
