@@ -369,7 +369,7 @@ def test_resp3_caller_gets_resp3_shapes(raw: Callable[..., RawClient]) -> None:
 def test_runaway_scripts_are_killed(
     raw: Callable[..., RawClient], pulsar: ServerThread, script: str
 ) -> None:
-    pulsar.server.config.busy_reply_threshold = 100  # type: ignore[attr-defined]
+    pulsar.server.config.busy_reply_threshold = 100
     client = raw()
     reply = client.call("EVAL", script, "0")
     assert isinstance(reply, ResponseError)

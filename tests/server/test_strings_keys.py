@@ -293,3 +293,45 @@ def test_info_and_time(raw: Any, protocol: int) -> None:
     seconds, micros = client.call("TIME")
     assert abs(int(seconds) - time.time()) < 5 and 0 <= int(micros) < 1_000_000
     assert client.call("COMMAND", "COUNT") > 180
+
+
+def test_ranges_with_negative_ends_past_the_start(same: Any) -> None:
+    same("SET", "k", "abc")
+    for start, end in (("0", "-5"), ("-5", "-4"), ("1", "-4"), ("0", "-2"), ("-3", "-2")):
+        same("GETRANGE", "k", start, end)
+        same("BITCOUNT", "k", start, end)
+        same("BITCOUNT", "k", start, end, "BIT")
+        same("BITPOS", "k", "1", start, end)
+
+
+def test_info_sections(same: Any) -> None:
+    same("INFO", "nosuchsection")
+    reply = same.pulsar.call("INFO", "keyspace", "clients")
+    assert b"# Keyspace" in reply and b"# Clients" in reply and b"# Server" not in reply
+
+
+def test_only_subscribing_commands_in_a_resp2_subscribed_context(
+    redis_server: Any, pulsar: Any
+) -> None:
+    from .conftest import Differential, RawClient
+
+    same = Differential(RawClient(redis_server.port), RawClient(pulsar.port))
+    try:
+        same("SUBSCRIBE", "subscribed-context")
+        for refused in (
+            ("PUBLISH", "subscribed-context", "m"),
+            ("INFO",),
+            ("ECHO", "a"),
+            ("PUBSUB", "NUMSUB", "x"),
+            ("AUTH", "pw"),
+            ("HELLO",),
+            ("GET", "k"),
+        ):
+            same(*refused)
+        same("PING")
+        same("PING", "still here")
+        same("UNSUBSCRIBE")
+        same("ECHO", "allowed again")
+    finally:
+        same.redis.close()
+        same.pulsar.close()

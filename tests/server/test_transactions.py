@@ -105,6 +105,25 @@ def test_queueing_errors_abort_exec(same: Differential) -> None:
     same("EXEC")  # the transaction is over
 
 
+def test_a_refused_exec_discards_the_transaction(same: Differential) -> None:
+    same("MULTI")
+    same("SET", "k", "v")
+    same("EXEC", "extra")
+    same("EXEC")  # the transaction is gone
+    same("GET", "k")
+
+
+def test_flush_signals_only_watched_keys_that_existed(
+    same: Differential, others: tuple[RawClient, RawClient]
+) -> None:
+    same("WATCH", "missing")
+    both(others, "FLUSHDB")
+    same("MULTI")
+    same("SET", "missing", "now")
+    same("EXEC")
+    same("GET", "missing")
+
+
 def test_discard(same: Differential) -> None:
     same("MULTI")
     same("SET", "k", "v")

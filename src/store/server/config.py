@@ -77,6 +77,8 @@ class ServerConfig:
     client_output_buffer_limit: int = 256 << 20
     hz: int = 10
     loglevel: str = "notice"
+    # a script running longer than this many ms is killed (0: never); see scripting.py
+    busy_reply_threshold: int = 5000
     # Reported for clients that read them; PulsarDS never evicts, so only 0 is accepted.
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
@@ -146,6 +148,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "client_output_buffer_limit": _memory,
     "hz": _integer,
     "loglevel": str,
+    "busy_reply_threshold": _integer,
     "maxmemory": _memory,
     "maxmemory_policy": str.lower,
 }

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import persistence
 from .client import Blocked, Client
-from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, load_families, lookup
+from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, Command, load_families, lookup
 from .config import ServerConfig
 from .keyspace import CommandError, Database
 from .protocol import QUEUED
@@ -209,6 +209,11 @@ class PulsarDS:
         self.unwatch(client)
         self.pubsub.remove_client(client)
 
+    def end_transaction(self, client: Client) -> None:
+        client.multi = None
+        client.multi_failed = False
+        self.unwatch(client)
+
     def unwatch(self, client: Client) -> None:
         for db, key in client.watched:
             watchers = db.watchers.get(key)
@@ -237,13 +242,9 @@ class PulsarDS:
                 f"with args beginning with: {shown}"
             )
         if not cmd.arity_ok(len(args)):
-            if client.multi is not None:
-                client.multi_failed = True
-            raise CommandError(f"ERR wrong number of arguments for '{cmd.name}' command")
+            raise self._refuse(client, cmd, f"wrong number of arguments for '{cmd.name}' command")
         if not client.authenticated and NO_AUTH not in cmd.flags:
-            if client.multi is not None:
-                client.multi_failed = True
-            raise CommandError("NOAUTH Authentication required.")
+            raise self._refuse(client, cmd, "NOAUTH Authentication required.")
         if client.multi is not None and NO_QUEUE not in cmd.flags:
             client.multi.append(args)
             return QUEUED
@@ -252,7 +253,7 @@ class PulsarDS:
             and PUBSUB not in cmd.flags
             and (client.channels or client.patterns or client.shard_channels)
         ):
-            raise CommandError(_SUBSCRIBED_CONTEXT.format(cmd.name))
+            raise CommandError(_SUBSCRIBED_CONTEXT.format(cmd.full_name(args)))
         self.stats.commands_processed += 1
         cmd.calls += 1
         client.last_command = args[0]
@@ -281,6 +282,20 @@ class PulsarDS:
                     self.aof.append(db.index, command_args)
         client.propagate = None
         return reply
+
+    def _refuse(self, client: Client, cmd: Command, reason: str) -> CommandError:
+        """The error for a command refused before it runs. Inside MULTI it fails the
+        transaction; a refused EXEC discards it at once, as Redis does."""
+        if client.multi is None:
+            pass
+        elif cmd.name == "exec":
+            self.end_transaction(client)
+            return CommandError(f"EXECABORT Transaction discarded because of: {reason}")
+        else:
+            client.multi_failed = True
+        if reason.startswith("NOAUTH"):
+            return CommandError(reason)
+        return CommandError(f"ERR {reason}")
 
     def wrote(self, db: Database, keys: list[bytes]) -> None:
         """After a change to ``keys``: drop emptied containers, signal WATCH and waiters."""

@@ -130,12 +130,13 @@ class Database:
         return value, self.expires.pop(key, None)
 
     def clear(self) -> None:
+        # as in Redis, a flush signals the watchers of the keys that existed, not all
+        for key in self.watchers:
+            if key in self.data:
+                self.touch(key)
         self.data.clear()
         self.expires.clear()
         self._deadlines.clear()
-        for clients in self.watchers.values():
-            for client in clients:
-                client.dirty_cas = True
 
     # -- expiry ----------------------------------------------------------------------------
 

@@ -85,12 +85,20 @@ class Command:
         last = self.last_key if self.last_key > 0 else len(args) + self.last_key
         return args[self.first_key : last + 1 : self.step]
 
+    def full_name(self, args: list[bytes]) -> str:
+        """The name Redis 7 shows in errors: ``pubsub|numsub`` for a subcommand."""
+        if self.name in CONTAINERS and len(args) > 1:
+            return f"{self.name}|{args[1].decode('utf-8', 'replace').lower()}"
+        return self.name
+
     def arity_ok(self, count: int) -> bool:
         arity = self.arity
         return count == arity if arity > 0 else count >= -arity
 
 
 COMMANDS: dict[bytes, Command] = {}
+# the commands made of subcommands (CLIENT LIST, CONFIG GET...)
+CONTAINERS = frozenset({"client", "command", "config", "debug", "object", "pubsub", "script"})
 
 
 def command(

@@ -52,7 +52,7 @@ def _check_password(client: Client, user: bytes | None, password: bytes) -> None
     client.authenticated = True
 
 
-@command("auth", -2, NO_AUTH, NOSCRIPT, PUBSUB)
+@command("auth", -2, NO_AUTH, NOSCRIPT)
 def auth(client: Client, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise syntax_error()
@@ -63,7 +63,7 @@ def auth(client: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("hello", -1, NO_AUTH, NOSCRIPT, PUBSUB)
+@command("hello", -1, NO_AUTH, NOSCRIPT)
 def hello(client: Client, args: list[bytes]) -> Any:
     resp3 = client.resp3
     if len(args) > 1:

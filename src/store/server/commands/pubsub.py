@@ -103,17 +103,17 @@ def sunsubscribe(client: Client, args: list[bytes]) -> Any:
     return _unsubscribe(client, args[1:], b"sunsubscribe")
 
 
-@command("publish", 3, PUBSUB)
+@command("publish", 3)
 def publish(client: Client, args: list[bytes]) -> Any:
     return client.server.pubsub.publish(args[1], args[2])
 
 
-@command("spublish", 3, PUBSUB, keys=keys_from((1,)))
+@command("spublish", 3, keys=keys_from((1,)))
 def spublish(client: Client, args: list[bytes]) -> Any:
     return client.server.pubsub.publish(args[1], args[2], shard=True)
 
 
-@command("pubsub", -2, PUBSUB)
+@command("pubsub", -2)
 def pubsub(client: Client, args: list[bytes]) -> Any:
     registry = client.server.pubsub
     sub = args[1].lower()

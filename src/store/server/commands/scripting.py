@@ -62,7 +62,6 @@ __all__ = ["ScriptEngine", "script_engine"]
 log = logging.getLogger("store.server.script")
 
 NOSCRIPT_ERROR = "NOSCRIPT No matching script. Please use EVAL."
-DEFAULT_TIME_LIMIT_MS = 5000
 HOOK_EVERY = 100_000  # Lua instructions between two checks of the time limit
 MAX_REPLY_DEPTH = 200  # nesting of a script's reply; deeper levels become an error
 SHEBANG_FLAGS = frozenset(
@@ -705,7 +704,7 @@ class ScriptEngine:
     ) -> Any:
         if ro and not script.compat and "no-writes" not in script.flags:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
-        limit_ms = int(getattr(self.server.config, "busy_reply_threshold", DEFAULT_TIME_LIMIT_MS))
+        limit_ms = self.server.config.busy_reply_threshold
         run = _Run(
             client,
             script.sha,

@@ -16,7 +16,6 @@ from . import (
     COMMANDS,
     NO_AUTH,
     NOSCRIPT,
-    PUBSUB,
     WRITE,
     CommandError,
     command,
@@ -297,7 +296,7 @@ def _by_name(entry: Any) -> str:
     return str(entry.name)
 
 
-@command("info", -1, PUBSUB)
+@command("info", -1)
 def info(client: Client, args: list[bytes]) -> Any:
     sections = _sections(client)
     wanted = {a.decode("utf-8", "replace").lower() for a in args[1:]}
@@ -313,6 +312,8 @@ def info(client: Client, args: list[bytes]) -> Any:
             lines.append("")
         lines.append(f"# {name.capitalize()}")
         lines.extend(f"{key}:{value}" for key, value in fields)
+    if not lines:  # only unknown sections: Redis answers an empty text
+        return Verbatim(b"")
     return Verbatim(("\r\n".join(lines) + "\r\n").encode())
 
 

@@ -257,7 +257,7 @@ def _range(length: int, start: int, end: int) -> tuple[int, int]:
     if start < 0:
         start = max(length + start, 0)
     if end < 0:
-        end = length + end
+        end = max(length + end, 0)  # Redis 7.0 clamps: GETRANGE "abc" 0 -5 is "a"
     end = min(end, length - 1)
     return start, end
 

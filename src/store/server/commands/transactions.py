@@ -28,17 +28,11 @@ def multi(client: Client, args: list[bytes]) -> Any:
     return OK
 
 
-def _end_transaction(client: Client) -> None:
-    client.multi = None
-    client.multi_failed = False
-    client.server.unwatch(client)
-
-
 @command("discard", 1, NO_QUEUE, NOSCRIPT)
 def discard(client: Client, args: list[bytes]) -> Any:
     if client.multi is None:
         raise CommandError("ERR DISCARD without MULTI")
-    _end_transaction(client)
+    client.server.end_transaction(client)
     return OK
 
 
@@ -63,12 +57,14 @@ def exec_(client: Client, args: list[bytes]) -> Any:
         raise CommandError("ERR EXEC without MULTI")
     _expire_watched(client)
     if client.multi_failed:
-        _end_transaction(client)
+        client.server.end_transaction(client)
         raise CommandError("EXECABORT Transaction discarded because of previous errors.")
     if client.dirty_cas:
-        _end_transaction(client)
+        client.server.end_transaction(client)
         return NULL_ARRAY
-    _end_transaction(client)  # unwatch before running: the queue's own writes do not matter
+    client.server.end_transaction(
+        client
+    )  # unwatch before running: the queue's own writes do not matter
     server = client.server
     replies: list[Any] = []
     last_command = client.last_command
