@@ -539,6 +539,16 @@ class AsyncMutex:
     async def __aexit__(self, *exc_info: object) -> None:
         self._lock.release()
 
+    async def try_acquire(self) -> bool:
+        """Take the mutex only if it is free (then ``release()`` it): True if taken."""
+        if self._lock.locked():
+            return False
+        await self._lock.acquire()  # free: returns without waiting
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
 
 class AsyncWorker:
     """Runs ``target()`` as a background task until it returns or ``stop`` cancels it."""
@@ -621,6 +631,13 @@ class SyncMutex:
         self._lock.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+    def try_acquire(self) -> bool:
+        """Take the mutex only if it is free (then ``release()`` it): True if taken."""
+        return self._lock.acquire(blocking=False)
+
+    def release(self) -> None:
         self._lock.release()
 
 

@@ -260,6 +260,52 @@ async def test_background_runner_calls_handlers(
     assert not ps.running and ps.closed
 
 
+async def test_subscribe_returns_once_the_server_confirmed(
+    store_factory: StoreFactory,
+) -> None:
+    # A new subscriber connection and an established publisher one: without waiting for
+    # the confirmation, the PUBLISH can reach the server first and find no subscriber.
+    store = store_factory()
+    client = store.client()
+    for _ in range(20):
+        channel, pattern = unique("c"), unique("p")
+        async with store.pubsub(ignore_subscribe_messages=True) as ps:
+            await ps.subscribe(channel)
+            await ps.psubscribe(pattern + "*")
+            assert await client.publish(channel, "m") == 1
+            assert await client.publish(pattern + "x", "m") == 1
+            message = await next_message(ps, ignore=True)
+            assert fields(message) == ("message", channel.encode(), None, b"m")
+
+
+async def test_a_runner_handler_can_subscribe(store: RedisStore) -> None:
+    # the runner is in the handler, not reading: subscribe() reads the confirmation itself
+    first, second = unique("first"), unique("second")
+    outcome: list[Any] = []
+    received: list[Any] = []
+    ps = store.pubsub(ignore_subscribe_messages=True)
+
+    async def on_first(message: Any) -> None:
+        try:
+            await ps.subscribe(**{second: received.append})
+            outcome.append("subscribed")
+        except Exception as exc:  # recorded: the runner would only log it
+            outcome.append(exc)
+
+    await ps.subscribe(**{first: on_first})
+    ps.run()
+    client = store.client()
+    try:
+        assert await client.publish(first, "go") == 1
+        await eventually(lambda: bool(outcome), "the handler", timeout=30)
+        assert outcome == ["subscribed"]
+        assert await client.publish(second, "after") == 1
+        await eventually(lambda: bool(received), "the second channel's message")
+        assert [fields(m) for m in received] == [("message", second.encode(), None, b"after")]
+    finally:
+        await ps.close()
+
+
 async def test_close_stops_a_blocked_runner_promptly(store: RedisStore) -> None:
     ps = store.pubsub(health_check_interval=0)
     await ps.subscribe(unique("idle"))

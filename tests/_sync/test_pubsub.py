@@ -262,6 +262,52 @@ def test_background_runner_calls_handlers(
     assert not ps.running and ps.closed
 
 
+def test_subscribe_returns_once_the_server_confirmed(
+    store_factory: StoreFactory,
+) -> None:
+    # A new subscriber connection and an established publisher one: without waiting for
+    # the confirmation, the PUBLISH can reach the server first and find no subscriber.
+    store = store_factory()
+    client = store.client()
+    for _ in range(20):
+        channel, pattern = unique("c"), unique("p")
+        with store.pubsub(ignore_subscribe_messages=True) as ps:
+            ps.subscribe(channel)
+            ps.psubscribe(pattern + "*")
+            assert client.publish(channel, "m") == 1
+            assert client.publish(pattern + "x", "m") == 1
+            message = next_message(ps, ignore=True)
+            assert fields(message) == ("message", channel.encode(), None, b"m")
+
+
+def test_a_runner_handler_can_subscribe(store: RedisStore) -> None:
+    # the runner is in the handler, not reading: subscribe() reads the confirmation itself
+    first, second = unique("first"), unique("second")
+    outcome: list[Any] = []
+    received: list[Any] = []
+    ps = store.pubsub(ignore_subscribe_messages=True)
+
+    def on_first(message: Any) -> None:
+        try:
+            ps.subscribe(**{second: received.append})
+            outcome.append("subscribed")
+        except Exception as exc:  # recorded: the runner would only log it
+            outcome.append(exc)
+
+    ps.subscribe(**{first: on_first})
+    ps.run()
+    client = store.client()
+    try:
+        assert client.publish(first, "go") == 1
+        eventually(lambda: bool(outcome), "the handler", timeout=30)
+        assert outcome == ["subscribed"]
+        assert client.publish(second, "after") == 1
+        eventually(lambda: bool(received), "the second channel's message")
+        assert [fields(m) for m in received] == [("message", second.encode(), None, b"after")]
+    finally:
+        ps.close()
+
+
 def test_close_stops_a_blocked_runner_promptly(store: RedisStore) -> None:
     ps = store.pubsub(health_check_interval=0)
     ps.subscribe(unique("idle"))

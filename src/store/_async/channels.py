@@ -11,9 +11,8 @@
 * ``ch.unregister("news", "created", callback)``; ``ch.close()``.
 
 The first ``register`` of a channel subscribes to ``<namespace><channel>`` and returns
-once the server has confirmed it, so events published afterwards reach the callback (a
-subscription request and a PUBLISH on another connection are otherwise not ordered); the
-last ``unregister`` unsubscribes. Messages are read by a PubSub runner (a task, or a thread in
+once the server has confirmed it (so an event published afterwards is delivered); the last
+``unregister`` unsubscribes. Messages are read by a PubSub runner (a task, or a thread in
 the blocking client), so callbacks run there; where the client is asynchronous they may
 also be coroutine functions. A callback that raises is logged (logger "store.channels")
 and unregistered from its channel; the other callbacks still get the event. A message
@@ -37,8 +36,8 @@ from fnmatch import fnmatchcase
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend import AsyncCaller, AsyncEvent, AsyncMutex
-from ..errors import StoreError, TimeoutError
+from .._backend import AsyncCaller, AsyncMutex
+from ..errors import StoreError
 from ..messages import DISCONNECTED, RECONNECTED, PubSubMessage
 from .pubsub import AsyncPubSub
 
@@ -54,9 +53,6 @@ CONNECTING: Final = "connecting"
 CONNECTED: Final = "connected"
 CLOSED: Final = "closed"
 STATUS_CHANNEL: Final = "__status__"
-# how long register() waits for the server to confirm a subscription when the store has
-# no socket_timeout
-CONFIRM_TIMEOUT: Final = 10.0
 
 
 class AsyncChannels:
@@ -80,10 +76,7 @@ class AsyncChannels:
         self.namespace: str = str(namespace)
         self.status_channel = status_channel
         self.status: str = INITIALISED
-        # confirmations are not ignored: register() waits for them
-        self._pubsub: AsyncPubSub = store.pubsub(ignore_subscribe_messages=False, **kw)
-        # full channel name (bytes) -> set when the server confirms the subscription
-        self._unconfirmed: dict[bytes, AsyncEvent] = {}
+        self._pubsub: AsyncPubSub = store.pubsub(ignore_subscribe_messages=True, **kw)
         # channel (without namespace) -> event pattern -> callbacks
         self._registry: dict[str, dict[str, list[Callback]]] = {}
         self._mutex = AsyncMutex()
@@ -118,18 +111,12 @@ class AsyncChannels:
     def _full(self, channel: str) -> str:
         return self.namespace + channel
 
-    def _wire_name(self, channel: str) -> bytes:
-        return self._full(channel).encode(self.store.encoding)
-
     # ------------------------------------------------------------------ registering
 
     async def register(self, channel: str, event: str, callback: Callback) -> None:
         """Call ``callback(channel, event, data)`` for the events of ``channel`` matching
         ``event`` (an fnmatch pattern). Subscribes to the channel if it is new: raises
-        ConnectionError, and registers nothing, when the first connection fails; returns
-        once the server has confirmed the subscription, TimeoutError when it does not
-        within the store's socket_timeout (10s without one: the callback stays
-        registered, and a reconnection subscribes again)."""
+        ConnectionError, and registers nothing, when the first connection fails."""
         if not isinstance(channel, str) or not isinstance(event, str):
             raise TypeError("register() takes a channel and an event name (str)")
         if not callable(callback):
@@ -147,23 +134,12 @@ class AsyncChannels:
                 callbacks = events.setdefault(event, [])
                 if callback not in callbacks:
                     callbacks.append(callback)
-                confirmation = self._unconfirmed.get(self._wire_name(channel))
         finally:
             for status, reason in changes:
                 await self._notify(status, reason)
-        # waited for outside the mutex: the runner takes it to deliver messages
-        if confirmation is not None:
-            timeout = self.store.settings.socket_timeout or CONFIRM_TIMEOUT
-            if not await confirmation.wait(timeout):
-                raise TimeoutError(
-                    f"the server did not confirm the subscription to {self._full(channel)!r} "
-                    f"within {timeout:g}s"
-                )
 
     async def _subscribe(self, channel: str, changes: list[tuple[str, Any]]) -> None:
         """Subscribe (the caller holds the mutex); the first time, also start the runner."""
-        # expected before the request goes out, so that no confirmation is missed
-        self._unconfirmed[self._wire_name(channel)] = AsyncEvent()
         if self._started:
             await self._pubsub.subscribe(self._full(channel))
             return
@@ -171,7 +147,6 @@ class AsyncChannels:
         try:
             await self._pubsub.subscribe(self._full(channel))
         except Exception as exc:
-            self._unconfirmed.pop(self._wire_name(channel), None)
             changes.append(self._set_status(DISCONNECTED, str(exc)))
             raise
         self._pubsub.run(self._on_message)
@@ -235,20 +210,11 @@ class AsyncChannels:
         kind = message.type
         if kind == "message":
             await self._received(message)
-        elif kind == "subscribe":
-            self._confirmed(message.channel)
         elif kind == DISCONNECTED:
             if self.status != CLOSED:
                 await self._notify(*self._set_status(DISCONNECTED, message.data))
         elif kind == RECONNECTED and self.status != CLOSED:
             await self._notify(*self._set_status(CONNECTED))
-
-    def _confirmed(self, name: Any) -> None:
-        if isinstance(name, str):
-            name = name.encode(self.store.encoding)
-        confirmation = self._unconfirmed.pop(name, None)
-        if confirmation is not None:
-            confirmation.set()
 
     async def _received(self, message: PubSubMessage) -> None:
         name = message.channel
@@ -298,10 +264,6 @@ class AsyncChannels:
         if self.status == CLOSED:
             return
         await self._pubsub.close()
-        # nothing will confirm what is still pending: its register() calls return
-        for confirmation in self._unconfirmed.values():
-            confirmation.set()
-        self._unconfirmed.clear()
         await self._notify(*self._set_status(CLOSED))
 
     async def __aenter__(self) -> AsyncChannels:

@@ -35,6 +35,7 @@ reader) is active raises StoreError.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from time import monotonic
 from types import TracebackType
@@ -59,6 +60,11 @@ _PING: Final = pack_command("PING")
 _SLICE: Final = 1.0  # longest single wait: how soon a reader notices close() or stop()
 _MIN_WAIT: Final = 0.001  # a blocking socket read of 0s would be a non-blocking one
 _STOP_TIMEOUT: Final = 5.0  # how long close() and stop() wait for the runner to end
+# how long subscribe() waits for the server's confirmation when the store has no
+# socket_timeout, and how often it looks again while another reader holds the socket
+_CONFIRM_TIMEOUT: Final = 10.0
+_CONFIRM_POLL: Final = 0.05
+_CONFIRMATIONS: Final = frozenset({"subscribe", "psubscribe", "ssubscribe"})
 
 
 class AsyncPubSub:
@@ -112,7 +118,14 @@ class AsyncPubSub:
         self._closed = False
         self._mutex = AsyncMutex()  # subscription changes, writes, swapping the connection
         self._wake = AsyncEvent()  # ends a reader's wait: first connection, close
-        self._reading = False
+        self._reading = False  # a reader (get_message, iteration, runner) is active
+        # who reads the socket right now: that reader, or subscribe() waiting for its
+        # confirmation while the reader is away (in a handler, or there is none)
+        self._socket = AsyncMutex()
+        # messages subscribe() read for the reader, who gets them first
+        self._backlog: deque[PubSubMessage] = deque()
+        # (confirmation kind, name) -> set when the server confirms the subscription
+        self._unconfirmed: dict[tuple[str, bytes], AsyncEvent] = {}
         self._worker: AsyncWorker | None = None
         self._running = False
         self._run_handler: Handler | None = None
@@ -182,7 +195,13 @@ class AsyncPubSub:
     # ------------------------------------------------------------------ subscribing
 
     async def subscribe(self, *channels: ChannelT, **handlers: Handler) -> None:
-        """Subscribe to ``channels``, and to each keyword's channel with its handler."""
+        """Subscribe to ``channels``, and to each keyword's channel with its handler.
+
+        Returns once the server has confirmed every subscription, so that a message
+        published afterwards (from any connection) is received; TimeoutError when it does
+        not within the store's socket_timeout (10s without one; the subscriptions stay).
+        While the connection is lost it returns at once: the subscriptions are recorded
+        and made on reconnection."""
         await self._subscribe("SUBSCRIBE", self._channels, channels, handlers)
 
     async def psubscribe(self, *patterns: ChannelT, **handlers: Handler) -> None:
@@ -229,8 +248,52 @@ class AsyncPubSub:
                 self._connected_once = True
                 self._heard = monotonic()
             registry.update(added)
-            await self._send(pack_command(command, *added))
+            kind = command.lower()
+            confirmations: list[AsyncEvent] = []
+            for key in added:
+                # expected before the request goes out, so that no confirmation is missed
+                confirmation = self._unconfirmed.get((kind, key))
+                if confirmation is None:
+                    confirmation = self._unconfirmed[(kind, key)] = AsyncEvent()
+                confirmations.append(confirmation)
+            sent_on = await self._send(pack_command(command, *added))
         self._wake.set()
+        if sent_on is not None:
+            await self._confirmed(confirmations, sent_on)
+
+    async def _confirmed(
+        self, confirmations: list[AsyncEvent], connection: AsyncConnection
+    ) -> None:
+        """Wait until every confirmation is set: the reader sets them; while no reader
+        holds the socket (none runs, or it is in a handler, perhaps the caller), read
+        here and keep the messages for it. Returns early if ``connection`` is lost: the
+        reconnection subscribes again."""
+        timeout = self.store.settings.socket_timeout or _CONFIRM_TIMEOUT
+        deadline = monotonic() + timeout
+        for confirmation in confirmations:
+            while not confirmation.is_set() and self._connection is connection:
+                now = monotonic()
+                if now >= deadline:
+                    raise TimeoutError(
+                        f"the server did not confirm the subscription within {timeout:g}s"
+                    )
+                if not await self._socket.try_acquire():
+                    await confirmation.wait(min(deadline - now, _CONFIRM_POLL))
+                    continue
+                try:
+                    if not confirmation.is_set():
+                        message = await self._read(min(deadline, now + _SLICE))
+                        if message is not None:
+                            self._backlog.append(message)
+                finally:
+                    self._socket.release()
+
+    def _confirm(self, message: PubSubMessage) -> None:
+        name = message.pattern if message.type == "psubscribe" else message.channel
+        if isinstance(name, (str, bytes)):
+            confirmation = self._unconfirmed.pop((message.type, self._key(name)), None)
+            if confirmation is not None:
+                confirmation.set()
 
     async def _unsubscribe(
         self, command: str, registry: dict[bytes, Handler | None], names: tuple[ChannelT, ...]
@@ -246,16 +309,18 @@ class AsyncPubSub:
                 registry.clear()
             await self._send(pack_command(command, *keys))
 
-    async def _send(self, data: bytes) -> None:
-        """Write on the current connection (the caller holds the mutex). A lost connection
-        is not an error here: the reader notices, reconnects and subscribes again."""
+    async def _send(self, data: bytes) -> AsyncConnection | None:
+        """Write on the current connection (the caller holds the mutex): the connection,
+        or None if there is none. A lost connection is not an error here: the reader
+        notices, reconnects and subscribes again."""
         connection = self._connection
         if connection is None or not connection.is_connected:
-            return
+            return None
         try:
             await connection.send(data)
         except ConnectionError:
-            pass  # closed by send
+            return None  # closed by send
+        return connection
 
     def _commands(self) -> list[tuple[Any, ...]]:
         """The commands that restore every subscription on a new connection."""
@@ -326,6 +391,13 @@ class AsyncPubSub:
         """The next message (status messages included), or None at ``deadline``, when
         closed, or for the ``runner``, when stopped. Reconnects and runs the health
         checks on the way."""
+        async with self._socket:
+            if self._backlog:
+                return self._backlog.popleft()
+            return await self._read(deadline, runner)
+
+    async def _read(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
+        """``_next`` from the socket; the caller holds ``_socket``."""
         while not self._closed and (self._running or not runner):
             now = monotonic()
             connection = self._connection
@@ -380,6 +452,8 @@ class AsyncPubSub:
             self._ping_at = None
             message = parse_message(reply)
             if message is not None:
+                if message.type in _CONFIRMATIONS:
+                    self._confirm(message)
                 return message
         return None
 
@@ -531,6 +605,10 @@ class AsyncPubSub:
             self._connection = None
         if connection is not None:
             connection.close()
+        # nothing will confirm what is still pending: its subscribe() calls return
+        for confirmation in self._unconfirmed.values():
+            confirmation.set()
+        self._unconfirmed.clear()
 
     async def __aenter__(self) -> AsyncPubSub:
         return self

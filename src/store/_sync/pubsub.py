@@ -37,6 +37,7 @@ reader) is active raises StoreError.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator, Callable
 from time import monotonic
 from types import TracebackType
@@ -61,6 +62,11 @@ _PING: Final = pack_command("PING")
 _SLICE: Final = 1.0  # longest single wait: how soon a reader notices close() or stop()
 _MIN_WAIT: Final = 0.001  # a blocking socket read of 0s would be a non-blocking one
 _STOP_TIMEOUT: Final = 5.0  # how long close() and stop() wait for the runner to end
+# how long subscribe() waits for the server's confirmation when the store has no
+# socket_timeout, and how often it looks again while another reader holds the socket
+_CONFIRM_TIMEOUT: Final = 10.0
+_CONFIRM_POLL: Final = 0.05
+_CONFIRMATIONS: Final = frozenset({"subscribe", "psubscribe", "ssubscribe"})
 
 
 class SyncPubSub:
@@ -114,7 +120,14 @@ class SyncPubSub:
         self._closed = False
         self._mutex = SyncMutex()  # subscription changes, writes, swapping the connection
         self._wake = SyncEvent()  # ends a reader's wait: first connection, close
-        self._reading = False
+        self._reading = False  # a reader (get_message, iteration, runner) is active
+        # who reads the socket right now: that reader, or subscribe() waiting for its
+        # confirmation while the reader is away (in a handler, or there is none)
+        self._socket = SyncMutex()
+        # messages subscribe() read for the reader, who gets them first
+        self._backlog: deque[PubSubMessage] = deque()
+        # (confirmation kind, name) -> set when the server confirms the subscription
+        self._unconfirmed: dict[tuple[str, bytes], SyncEvent] = {}
         self._worker: SyncWorker | None = None
         self._running = False
         self._run_handler: Handler | None = None
@@ -184,7 +197,13 @@ class SyncPubSub:
     # ------------------------------------------------------------------ subscribing
 
     def subscribe(self, *channels: ChannelT, **handlers: Handler) -> None:
-        """Subscribe to ``channels``, and to each keyword's channel with its handler."""
+        """Subscribe to ``channels``, and to each keyword's channel with its handler.
+
+        Returns once the server has confirmed every subscription, so that a message
+        published afterwards (from any connection) is received; TimeoutError when it does
+        not within the store's socket_timeout (10s without one; the subscriptions stay).
+        While the connection is lost it returns at once: the subscriptions are recorded
+        and made on reconnection."""
         self._subscribe("SUBSCRIBE", self._channels, channels, handlers)
 
     def psubscribe(self, *patterns: ChannelT, **handlers: Handler) -> None:
@@ -231,8 +250,52 @@ class SyncPubSub:
                 self._connected_once = True
                 self._heard = monotonic()
             registry.update(added)
-            self._send(pack_command(command, *added))
+            kind = command.lower()
+            confirmations: list[SyncEvent] = []
+            for key in added:
+                # expected before the request goes out, so that no confirmation is missed
+                confirmation = self._unconfirmed.get((kind, key))
+                if confirmation is None:
+                    confirmation = self._unconfirmed[(kind, key)] = SyncEvent()
+                confirmations.append(confirmation)
+            sent_on = self._send(pack_command(command, *added))
         self._wake.set()
+        if sent_on is not None:
+            self._confirmed(confirmations, sent_on)
+
+    def _confirmed(
+        self, confirmations: list[SyncEvent], connection: SyncConnection
+    ) -> None:
+        """Wait until every confirmation is set: the reader sets them; while no reader
+        holds the socket (none runs, or it is in a handler, perhaps the caller), read
+        here and keep the messages for it. Returns early if ``connection`` is lost: the
+        reconnection subscribes again."""
+        timeout = self.store.settings.socket_timeout or _CONFIRM_TIMEOUT
+        deadline = monotonic() + timeout
+        for confirmation in confirmations:
+            while not confirmation.is_set() and self._connection is connection:
+                now = monotonic()
+                if now >= deadline:
+                    raise TimeoutError(
+                        f"the server did not confirm the subscription within {timeout:g}s"
+                    )
+                if not self._socket.try_acquire():
+                    confirmation.wait(min(deadline - now, _CONFIRM_POLL))
+                    continue
+                try:
+                    if not confirmation.is_set():
+                        message = self._read(min(deadline, now + _SLICE))
+                        if message is not None:
+                            self._backlog.append(message)
+                finally:
+                    self._socket.release()
+
+    def _confirm(self, message: PubSubMessage) -> None:
+        name = message.pattern if message.type == "psubscribe" else message.channel
+        if isinstance(name, (str, bytes)):
+            confirmation = self._unconfirmed.pop((message.type, self._key(name)), None)
+            if confirmation is not None:
+                confirmation.set()
 
     def _unsubscribe(
         self, command: str, registry: dict[bytes, Handler | None], names: tuple[ChannelT, ...]
@@ -248,16 +311,18 @@ class SyncPubSub:
                 registry.clear()
             self._send(pack_command(command, *keys))
 
-    def _send(self, data: bytes) -> None:
-        """Write on the current connection (the caller holds the mutex). A lost connection
-        is not an error here: the reader notices, reconnects and subscribes again."""
+    def _send(self, data: bytes) -> SyncConnection | None:
+        """Write on the current connection (the caller holds the mutex): the connection,
+        or None if there is none. A lost connection is not an error here: the reader
+        notices, reconnects and subscribes again."""
         connection = self._connection
         if connection is None or not connection.is_connected:
-            return
+            return None
         try:
             connection.send(data)
         except ConnectionError:
-            pass  # closed by send
+            return None  # closed by send
+        return connection
 
     def _commands(self) -> list[tuple[Any, ...]]:
         """The commands that restore every subscription on a new connection."""
@@ -328,6 +393,13 @@ class SyncPubSub:
         """The next message (status messages included), or None at ``deadline``, when
         closed, or for the ``runner``, when stopped. Reconnects and runs the health
         checks on the way."""
+        with self._socket:
+            if self._backlog:
+                return self._backlog.popleft()
+            return self._read(deadline, runner)
+
+    def _read(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
+        """``_next`` from the socket; the caller holds ``_socket``."""
         while not self._closed and (self._running or not runner):
             now = monotonic()
             connection = self._connection
@@ -382,6 +454,8 @@ class SyncPubSub:
             self._ping_at = None
             message = parse_message(reply)
             if message is not None:
+                if message.type in _CONFIRMATIONS:
+                    self._confirm(message)
                 return message
         return None
 
@@ -533,6 +607,10 @@ class SyncPubSub:
             self._connection = None
         if connection is not None:
             connection.close()
+        # nothing will confirm what is still pending: its subscribe() calls return
+        for confirmation in self._unconfirmed.values():
+            confirmation.set()
+        self._unconfirmed.clear()
 
     def __enter__(self) -> SyncPubSub:
         return self
