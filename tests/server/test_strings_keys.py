@@ -304,6 +304,33 @@ def test_ranges_with_negative_ends_past_the_start(same: Any) -> None:
         same("BITPOS", "k", "1", start, end)
 
 
+def test_object_encoding(same: Any) -> None:
+    for value in ("12", "-5", "012", "hello", "x" * 44, "x" * 45, "9" * 21):
+        same("SET", "k", value)
+        same("OBJECT", "ENCODING", "k")
+    same("RPUSH", "l", "a")
+    same("HSET", "h", "f", "v")
+    same("SADD", "s", "1", "2")
+    same("SADD", "t", "a")
+    same("ZADD", "z", "1", "m")
+    for key in ("l", "h", "s", "t", "z", "missing"):
+        same("OBJECT", "ENCODING", key)
+
+
+def test_subcommand_stats(raw: Any) -> None:
+    client = raw()
+    client.call("CONFIG", "RESETSTAT")
+    client.call("SCRIPT", "EXISTS", "0" * 40)
+    client.call("CLIENT", "ID")
+    client.call("CLIENT", "ID")
+    for n in range(20):  # unknown subcommands are refused and not counted
+        client.call("CLIENT", f"NOSUCH{n}")
+    stats = client.call("INFO", "commandstats").decode()
+    assert "cmdstat_script|exists:calls=1," in stats
+    assert "cmdstat_client|id:calls=2," in stats
+    assert "nosuch" not in stats and "cmdstat_client:" not in stats
+
+
 def test_info_sections(same: Any) -> None:
     same("INFO", "nosuchsection")
     reply = same.pulsar.call("INFO", "keyspace", "clients")

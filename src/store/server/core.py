@@ -185,6 +185,8 @@ class PulsarDS:
         self.stats = Stats()
         for cmd in COMMANDS.values():
             cmd.calls = 0
+            if cmd.subcommand_calls is not None:
+                cmd.subcommand_calls.clear()
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -258,7 +260,13 @@ class PulsarDS:
         cmd.calls += 1
         client.last_command = args[0]
         if not cmd.is_write:
-            return cmd.handler(client, args)
+            if cmd.subcommand_calls is None:
+                return cmd.handler(client, args)
+            reply = cmd.handler(client, args)
+            # counted once it ran: an unknown subcommand raised, and is not kept
+            name = cmd.full_name(args)
+            cmd.subcommand_calls[name] = cmd.subcommand_calls.get(name, 0) + 1
+            return reply
         self._depth += 1
         try:
             reply = cmd.handler(client, args)

@@ -68,6 +68,8 @@ class Command:
     key_finder: Callable[[list[bytes]], list[bytes]] | None
     is_write: bool
     calls: int = 0  # for INFO commandstats
+    # a container's calls per subcommand (INFO shows cmdstat_script|load...), else None
+    subcommand_calls: dict[str, int] | None = None
     write_finder: Callable[[list[bytes]], list[bytes]] | None = None
 
     def written(self, args: list[bytes]) -> list[bytes]:
@@ -86,8 +88,8 @@ class Command:
         return args[self.first_key : last + 1 : self.step]
 
     def full_name(self, args: list[bytes]) -> str:
-        """The name Redis 7 shows in errors: ``pubsub|numsub`` for a subcommand."""
-        if self.name in CONTAINERS and len(args) > 1:
+        """The name Redis 7 shows in errors and stats: ``pubsub|numsub`` for a subcommand."""
+        if self.subcommand_calls is not None and len(args) > 1:
             return f"{self.name}|{args[1].decode('utf-8', 'replace').lower()}"
         return self.name
 
@@ -119,6 +121,8 @@ def command(
         entry = Command(
             name.lower(), handler, arity, flag_set, first, last, step, finder, WRITE in flag_set
         )
+        if entry.name in CONTAINERS:
+            entry.subcommand_calls = {}
         if writes is not None:
             entry.write_finder = writes if callable(writes) else keys_from(writes)
         lower = name.lower().encode()

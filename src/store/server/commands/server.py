@@ -282,18 +282,24 @@ def _sections(client: Client) -> dict[str, list[tuple[str, Any]]]:
         "cpu": [("used_cpu_sys", f"{cpu[0]:.6f}"), ("used_cpu_user", f"{cpu[1]:.6f}")],
         "commandstats": [
             (
-                f"cmdstat_{entry.name}",
-                f"calls={entry.calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0",
+                f"cmdstat_{name}",
+                f"calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0",
             )
-            for entry in sorted({id(e): e for e in COMMANDS.values()}.values(), key=_by_name)
-            if entry.calls
+            for name, calls in _command_calls()
         ],
         "keyspace": keyspace,
     }
 
 
-def _by_name(entry: Any) -> str:
-    return str(entry.name)
+def _command_calls() -> list[tuple[str, int]]:
+    """(name, calls) of the commands called, a container's per subcommand, as Redis."""
+    counts: dict[str, int] = {}
+    for entry in {id(e): e for e in COMMANDS.values()}.values():
+        if entry.subcommand_calls is not None:
+            counts.update(entry.subcommand_calls)
+        elif entry.calls:
+            counts[entry.name] = entry.calls
+    return sorted(counts.items())
 
 
 @command("info", -1)
