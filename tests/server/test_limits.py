@@ -8,9 +8,11 @@ import socket
 import time
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from store.resp import HIREDIS_AVAILABLE
 from store.server import ServerThread
 from store.server.protocol import RequestError, RequestParser, split_inline
 from tests.server.conftest import RawClient
@@ -58,6 +60,38 @@ def test_requests_split_anywhere_parse_the_same() -> None:
     for cut in range(1, len(stream)):
         parser = RequestParser()
         assert parser.feed(stream[:cut]) + parser.feed(stream[cut:]) == whole, cut
+
+
+def _feed_all(parser: RequestParser, chunks: list[bytes]) -> tuple[list[list[bytes]], str]:
+    commands: list[list[bytes]] = []
+    try:
+        for chunk in chunks:
+            commands += parser.feed(chunk)
+    except RequestError as exc:
+        return commands, str(exc)
+    return commands, str(parser.error or "")
+
+
+_ARG = st.binary(max_size=12) | st.sampled_from([b"\r\n", b"$3", b"*1", b"a\r\nb"])
+_REQUEST = st.lists(_ARG, min_size=1, max_size=4).map(
+    lambda args: b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+)
+_JUNK = st.sampled_from([b"*0\r\n", b"*-1\r\n", b"*1\r\n:5\r\n", b"*x\r\n", b"PING\r\n", b"$3\r\n"])
+
+
+@settings(max_examples=300)
+@given(parts=st.lists(_REQUEST | _JUNK, min_size=1, max_size=6), cuts=st.lists(st.integers(0, 200)))
+def test_the_hiredis_fast_path_parses_like_the_python_parser(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    if not HIREDIS_AVAILABLE:
+        pytest.fail("hiredis is installed by the test extra")
+    data = b"".join(parts)
+    positions = sorted({0, len(data), *[c for c in cuts if c < len(data)]})
+    chunks = [data[a:b] for a, b in itertools.pairwise(positions)]
+    python_only = RequestParser()
+    python_only._reader = None
+    assert _feed_all(RequestParser(), chunks) == _feed_all(python_only, chunks)
 
 
 def test_inline_splitting_follows_redis() -> None:

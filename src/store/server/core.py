@@ -36,7 +36,6 @@ _SUBSCRIBED_CONTEXT = (
 class Stats:
     connections_received: int = 0
     rejected_connections: int = 0
-    commands_processed: int = 0
     protocol_errors: int = 0
     output_buffer_kills: int = 0
     expired_keys: int = 0
@@ -243,7 +242,8 @@ class PulsarDS:
                 f"ERR unknown command '{args[0].decode('utf-8', 'replace')[:128]}', "
                 f"with args beginning with: {shown}"
             )
-        if not cmd.arity_ok(len(args)):
+        arity = cmd.arity
+        if (len(args) != arity) if arity > 0 else (len(args) < -arity):
             raise self._refuse(client, cmd, f"wrong number of arguments for '{cmd.name}' command")
         if not client.authenticated and NO_AUTH not in cmd.flags:
             raise self._refuse(client, cmd, "NOAUTH Authentication required.")
@@ -251,13 +251,12 @@ class PulsarDS:
             client.multi.append(args)
             return QUEUED
         if (
-            not client.resp3
+            (client.channels or client.patterns or client.shard_channels)
+            and not client.resp3
             and PUBSUB not in cmd.flags
-            and (client.channels or client.patterns or client.shard_channels)
         ):
             raise CommandError(_SUBSCRIBED_CONTEXT.format(cmd.full_name(args)))
-        self.stats.commands_processed += 1
-        cmd.calls += 1
+        cmd.calls += 1  # INFO's total_commands_processed is their sum
         client.last_command = args[0]
         if not cmd.is_write:
             if cmd.subcommand_calls is None:

@@ -270,7 +270,7 @@ def _sections(client: Client) -> dict[str, list[tuple[str, Any]]]:
         "persistence": [("loading", 0), *server.snapshots.info().items()],
         "stats": [
             ("total_connections_received", stats.connections_received),
-            ("total_commands_processed", stats.commands_processed),
+            ("total_commands_processed", sum(c.calls for c in _unique_commands())),
             ("rejected_connections", stats.rejected_connections),
             ("expired_keys", stats.expired_keys),
             ("pubsub_channels", len(server.pubsub.channels)),
@@ -291,10 +291,15 @@ def _sections(client: Client) -> dict[str, list[tuple[str, Any]]]:
     }
 
 
+def _unique_commands() -> list[Any]:
+    """Each command once (COMMANDS holds two spellings of each name)."""
+    return list({id(e): e for e in COMMANDS.values()}.values())
+
+
 def _command_calls() -> list[tuple[str, int]]:
     """(name, calls) of the commands called, a container's per subcommand, as Redis."""
     counts: dict[str, int] = {}
-    for entry in {id(e): e for e in COMMANDS.values()}.values():
+    for entry in _unique_commands():
         if entry.subcommand_calls is not None:
             counts.update(entry.subcommand_calls)
         elif entry.calls:
