@@ -74,13 +74,15 @@ def check_handshake(
             error.code == "NOPROTO" or "unknown command" in error.message.lower()
         ):
             return False
+        # Some servers quote the arguments of a command they refuse ("unknown command
+        # 'AUTH', with args beginning with: ..."): never the password in our message.
+        message = error.message
+        if settings.password:
+            message = message.replace(settings.password, "***")
         if isinstance(error, AuthenticationError) or name == "AUTH":
-            # the server's text never repeats the password; ours names the address only
-            raise AuthenticationError(
-                f"{error.message} (authenticating to {settings.address})"
-            ) from None
+            raise AuthenticationError(f"{message} (authenticating to {settings.address})") from None
         raise ConnectionError(
-            f"{name} failed while setting up the connection to {settings.address}: {error.message}"
+            f"{name} failed while setting up the connection to {settings.address}: {message}"
         ) from None
     return True
 

@@ -32,6 +32,10 @@ Differences of hiredis 3.5 that callers should know (the tests pin them down):
   position); PythonReader keeps the last value, like a dict. Servers never send one.
 * hiredis has no size limits of its own; PythonReader refuses bulk strings over 512 MiB
   and lines over 64 KiB (MAX_BULK_LENGTH, MAX_LINE) before buffering them.
+* hiredis preallocates a list of the declared length for an array, set or push header
+  (8 bytes per element: ``*4294967295`` asks for 32 GiB, MemoryError where that fails);
+  PythonReader builds aggregates as their elements arrive. Both refuse 2**32 elements
+  and more, and nesting deeper than 1024 (tests/test_resp_fuzz.py).
 * hiredis reports invalid bytes as soon as they arrive; PythonReader does not parse
   more of an aggregate until enough bytes arrived to possibly complete it (3 per
   missing element, at most 64 KiB ahead), so it reports them later, or, if the peer

@@ -7,6 +7,7 @@ never show the password.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +52,24 @@ def parse_url(url: str) -> ParsedURL:
             f"connection string {mask_url(url)!r} has no scheme: "
             "expected <scheme>://[user[:password]@]host[:port][/database]"
         )
+    _, _, secret, broken = _credentials(url)
+    if broken:
+        raise _fail(
+            url,
+            "the user name or password contains '/', '?' or '#': percent-encode them "
+            "(%2F, %3F, %23)",
+        )
+    problem = None
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         # urllib's messages name the bad part ("Port could out of range", "Invalid IPv6 URL")
-        raise _fail(url, str(exc).lower()) from None
+        problem = str(exc).lower()
+    if problem is not None:  # raised here, so that urllib's exception is not its context
+        if secret:  # some messages quote the whole netloc
+            problem = re.sub(re.escape(secret), "***", problem, flags=re.IGNORECASE)
+        raise _fail(url, problem)
     scheme = parts.scheme.lower()
     if not scheme:
         raise NoSuchStore(f"connection string {mask_url(url)!r} has no scheme")
@@ -130,18 +143,48 @@ def build_url(
     return url + (f"?{query}" if query else "")
 
 
+def _credentials(url: str) -> tuple[str, str, str, bool]:
+    """Split ``url`` around its password: (before it, after it, the password, whether
+    the password seems to hold an unescaped "/", "?" or "#"). The password is "" when
+    there is none; before + ":***" + after is then the masked URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, "", "", False
+    end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter)
+        if 0 <= found < end:
+            end = found
+    netloc = rest[:end]
+    broken = False
+    if "@" in netloc:
+        auth, host = netloc.rsplit("@", 1)
+        tail = rest[end:]
+    else:
+        # No "@" before the first "/", "?" or "#": no credentials, unless the password
+        # holds one of those characters unescaped (then the "host:port" is no such thing).
+        user, colon, port = netloc.partition(":")
+        if not colon or "@" not in rest[end:] or netloc.startswith("["):
+            return url, "", "", False
+        if user and port.isdigit():
+            return url, "", "", False
+        auth, host = rest.rsplit("@", 1)
+        tail = ""
+        broken = True
+    user, colon, password = auth.partition(":")
+    if not colon:
+        return url, "", "", False
+    return f"{scheme}://{user}", f"@{host}{tail}", password, broken
+
+
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (for repr, logs and errors)."""
-    try:
-        scheme, rest = url.split("://", 1)
-    except ValueError:
+    if "://" not in url:
         return url if "@" not in url else "***@" + url.rsplit("@", 1)[1]
-    netloc, sep, tail = rest.partition("/")
-    if "@" not in netloc:
+    before, after, _, _ = _credentials(url)
+    if not after:
         return url
-    auth, host = netloc.rsplit("@", 1)
-    user, colon, _ = auth.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}{sep}{tail}"
+    return f"{before}:***{after}"
 
 
 # -- typed options --------------------------------------------------------------------------

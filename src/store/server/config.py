@@ -65,7 +65,7 @@ class ServerConfig:
     appendfilename: str = "pulsards.aof"
     appendfsync: str = "everysec"
     save: list[SaveRule] = field(default_factory=lambda: [(3600, 1), (300, 100), (60, 10000)])
-    requirepass: str = ""
+    requirepass: str = field(default="", repr=False)  # never in a repr, log or error
     databases: int = 16
     maxclients: int = 10000
     timeout: int = 0
