@@ -171,6 +171,9 @@ class Client(asyncio.Protocol):
         transport = self.transport
         if not chunks or transport is None:
             return
+        aof = self.server.aof
+        if aof is not None:
+            aof.write_pending()  # a reply never goes out before its write is logged
         transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
         chunks.clear()
         if transport.get_write_buffer_size() > self.server.config.client_output_buffer_limit:

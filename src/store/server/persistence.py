@@ -760,9 +760,10 @@ def parse_log(data: bytes) -> tuple[list[tuple[int, list[bytes]]], int]:
 
 
 class AppendOnlyLog:
-    """The AOF being appended to. ``append`` buffers a command; ``tick`` writes the
-    buffer and, for ``everysec``, fsyncs once a second on a thread so that a slow disk
-    does not stall the loop; ``always`` writes and fsyncs before the reply is sent."""
+    """The AOF being appended to. ``append`` buffers a command; the buffer is written
+    before the next reply is sent (``write_pending``, as Redis does before replying) and
+    by ``tick``, which for ``everysec`` also fsyncs once a second on a thread so that a
+    slow disk does not stall the loop; ``always`` writes and fsyncs at once."""
 
     def __init__(self, server: PulsarDS, path: str, fd: int) -> None:
         self.server = server
@@ -826,11 +827,11 @@ class AppendOnlyLog:
         if self.rewrite_buffer is not None:
             self.rewrite_buffer.append(db_index, data)
         if self.server.config.appendfsync == "always":
-            self._write()
+            self.write_pending()
             self._fsync()
 
     def tick(self) -> None:
-        self._write()
+        self.write_pending()
         if self.server.config.appendfsync != "everysec" or not self._unsynced:
             return
         now = time.monotonic()
@@ -850,7 +851,7 @@ class AppendOnlyLog:
     def close(self) -> None:
         if self._fd < 0:
             return
-        self._write()
+        self.write_pending()
         self._join_fsync()
         self._fsync()
         os.close(self._fd)
@@ -862,7 +863,7 @@ class AppendOnlyLog:
     def install_rewrite(self, temp: str, buffer: _RewriteBuffer) -> None:
         """Switch to the rewritten file ``temp`` once the commands logged during the
         rewrite are added to it."""
-        self._write()  # the old file stays complete until the switch
+        self.write_pending()  # the old file stays complete until the switch
         with open(temp, "ab") as file:
             file.write(b"".join(buffer.chunks))
             file.flush()
@@ -876,7 +877,9 @@ class AppendOnlyLog:
         self._unsynced = False
         self.rewrite_buffer = None
 
-    def _write(self) -> None:
+    def write_pending(self) -> None:
+        """Hand the buffered commands to the OS (no fsync): done before any reply goes out,
+        so a killed process loses no acknowledged write, only a power loss can."""
         if not self._pending:
             return
         data = memoryview(b"".join(self._pending))
