@@ -366,3 +366,36 @@ def pulsar_server() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def pulsar_url(pulsar_server: object) -> str:
     return f"redis://127.0.0.1:{pulsar_server.port}"  # type: ignore[attr-defined]
+
+
+# -- the fault proxy (tests/faults.py) -------------------------------------------------------
+
+from tests.faults import FaultProxy  # noqa: E402
+
+
+@pytest.fixture
+def make_fault_proxy() -> Iterator[Callable[..., FaultProxy]]:
+    """Makes FaultProxy instances in front of ``host:port``; stops them after the test (and
+    fails it if a proxy's own thread broke)."""
+    proxies: list[FaultProxy] = []
+
+    def make(port: int, host: str = "127.0.0.1") -> FaultProxy:
+        proxy = FaultProxy(port, host)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+    errors = [error for proxy in proxies for error in proxy.errors]
+    if errors:
+        pytest.fail(f"the fault proxy failed: {errors[0]!r}")
+
+
+@pytest.fixture
+def fault_proxy(redis_url: str, make_fault_proxy: Callable[..., FaultProxy]) -> FaultProxy:
+    """A FaultProxy in front of the test redis-server (connect to ``fault_proxy.url``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(redis_url)
+    return make_fault_proxy(parts.port or 6379, parts.hostname or "127.0.0.1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import inspect
+import os
 import select
 import socket
 import ssl
@@ -70,6 +71,14 @@ def _readable_poll(sock: Any) -> select.poll | None:
     poll = select.poll()
     poll.register(sock.fileno(), select.POLLIN)
     return poll
+
+
+def _reason(exc: OSError) -> str:
+    """Why connecting failed, as the blocking variant says it ("Connection refused"):
+    asyncio's own text ("Connect call failed ('127.0.0.1', 6379)") names no reason."""
+    if exc.errno and exc.errno > 0 and not isinstance(exc, (ssl.SSLError, socket.gaierror)):
+        return os.strerror(exc.errno)
+    return str(exc.strerror or exc)
 
 
 def _tune(sock: socket.socket, keepalive: bool) -> None:
@@ -193,7 +202,7 @@ class AsyncStream:
         except builtins.TimeoutError:
             raise TimeoutError(f"timed out connecting after {timeout}s") from None
         except OSError as exc:
-            raise ConnectionError(f"cannot connect: {exc.strerror or exc}") from None
+            raise ConnectionError(f"cannot connect: {_reason(exc)}") from None
         sock = transport.get_extra_info("socket")
         if sock is not None:
             _tune(sock, keepalive)
