@@ -77,7 +77,10 @@ class AsyncConnectionPool:
         try:
             idle = self._idle
             while idle:
-                connection = idle.pop()
+                try:
+                    connection = idle.pop()
+                except IndexError:  # another thread took the last one since the test
+                    break
                 if await connection.check_health():
                     self._in_use += 1
                     return connection
@@ -98,6 +101,15 @@ class AsyncConnectionPool:
         if connection.generation == self._generation and connection.is_connected:
             connection.last_used = monotonic()
             self._idle.append(connection)
+            if connection.generation != self._generation:
+                # close() ran meanwhile (in another thread) and may have emptied the idle
+                # list before this connection was on it: take it back and close it
+                try:
+                    self._idle.remove(connection)
+                except ValueError:
+                    pass  # close() closed it, or an acquire took it (and will drop it)
+                else:
+                    connection.close()
         else:
             connection.close()
         self._slots.release()
@@ -127,7 +139,11 @@ class AsyncConnectionPool:
         self._generation += 1
         idle = self._idle
         while idle:
-            idle.pop().close()
+            try:
+                connection = idle.pop()
+            except IndexError:  # another thread took the last one since the test
+                break
+            connection.close()
 
     def reset(self) -> None:
         """Forget every connection (after fork): no QUIT, no shutdown, so the parent's
