@@ -176,3 +176,40 @@ def test_slow_loris_holds_only_its_partial_request(pulsar: Any) -> None:
     slow.settimeout(10)
     assert slow.recv(100) == b"+PONG\r\n"
     slow.close()
+
+
+def test_replies_batched_across_busy_clients_reach_each_client_in_order(pulsar: Any) -> None:
+    # Many clients with requests in flight at once: their replies are sent in batches
+    # after the loop's reads (PulsarDS.queue_flush); none may be lost, swapped or late.
+    clients = [socket.create_connection(("127.0.0.1", pulsar.port), timeout=10) for _ in range(30)]
+    try:
+        for round_ in range(20):
+            for index, sock in enumerate(clients):
+                sock.sendall(b"INCR counter:%d\r\nECHO %d-%d\r\n" % (index, index, round_))
+            for index, sock in enumerate(clients):
+                expected = b":%d\r\n$%d\r\n%d-%d\r\n" % (
+                    round_ + 1,
+                    len(b"%d-%d" % (index, round_)),
+                    index,
+                    round_,
+                )
+                received = b""
+                while len(received) < len(expected):
+                    chunk = sock.recv(4096)
+                    assert chunk, "the server closed the connection"
+                    received += chunk
+                assert received == expected, (index, round_)
+    finally:
+        for sock in clients:
+            sock.close()
+
+
+def test_quit_and_protocol_errors_send_the_replies_before_closing(pulsar: Any) -> None:
+    sock = socket.create_connection(("127.0.0.1", pulsar.port))
+    sock.sendall(b"SET k v\r\nGET k\r\nQUIT\r\n")
+    assert _read_all(sock) == b"+OK\r\n$1\r\nv\r\n+OK\r\n"
+    sock.close()
+    sock = socket.create_connection(("127.0.0.1", pulsar.port))
+    sock.sendall(b"GET k\r\n*1\r\n$x\r\n")
+    assert _read_all(sock) == b"$1\r\nv\r\n-ERR Protocol error: invalid bulk length\r\n"
+    sock.close()

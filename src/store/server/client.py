@@ -77,6 +77,7 @@ class Client(asyncio.Protocol):
         self.lib_version = b""
         self.transport: asyncio.Transport | None = None
         self._queue: list[list[bytes]] = []
+        self._replies: list[bytes] = []  # encoded replies waiting for server.flush_replies
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         config = server.config
@@ -159,8 +160,7 @@ class Client(asyncio.Protocol):
             encode_reply(reply, resp3, out)
             if self.closing:
                 self.write(out)
-                if self.transport is not None:
-                    self.transport.close()
+                self.close()
                 return
         else:
             self.write(out)
@@ -168,14 +168,27 @@ class Client(asyncio.Protocol):
             server.serve_blocked()
 
     def write(self, chunks: list[bytes]) -> None:
+        """Send encoded replies, now or with the server's next batch (``queue_flush``)."""
+        if not chunks or self.transport is None:
+            return
+        queued = bool(self._replies)  # already waiting for the server's flush
+        self._replies += chunks
+        chunks.clear()
+        if not queued and not self.server.queue_flush(self):
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the queued replies now (the server has logged their writes)."""
+        replies = self._replies
         transport = self.transport
-        if not chunks or transport is None:
+        if not replies or transport is None:
+            replies.clear()
             return
         aof = self.server.aof
         if aof is not None:
             aof.write_pending()  # a reply never goes out before its write is logged
-        transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
-        chunks.clear()
+        transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
+        replies.clear()
         if transport.get_write_buffer_size() > self.server.config.client_output_buffer_limit:
             log.warning("closing client id=%d addr=%s: output buffer limit", self.id, self.address)
             self.server.stats.output_buffer_kills += 1
@@ -194,10 +207,12 @@ class Client(asyncio.Protocol):
         log.info("protocol error from client id=%d addr=%s: %s", self.id, self.address, message)
         self.server.stats.protocol_errors += 1
         if self.transport is not None:
-            self.transport.write(b"-ERR Protocol error: %s\r\n" % message.encode())
-            self.transport.close()
+            self.write([b"-ERR Protocol error: %s\r\n" % message.encode()])
+            self.close()
 
     def close(self) -> None:
+        """Close after sending the queued replies."""
+        self.flush()
         if self.transport is not None:
             self.transport.close()
 
