@@ -555,7 +555,6 @@ class SnapshotManager:
     def _reap(self) -> None:
         job = self._save_job
         if job is not None and job.future.done():
-            self._save_job = None
             self.last_bgsave_seconds = _elapsed(job.started)
             error = job.future.exception()
             if error is None:
@@ -568,11 +567,15 @@ class SnapshotManager:
             else:
                 self.last_bgsave_ok = False
                 log.warning("Background saving error (%s): %s", job.path, error)
+            self._save_job = None  # in progress until its results are recorded
         job = self._rewrite_job
         if job is not None and job.future.done():
-            self._rewrite_job = None
             self.last_rewrite_seconds = _elapsed(job.started)
-            self._finish_rewrite(job)
+            try:
+                self._finish_rewrite(job)
+            finally:
+                # in progress until the new file is in place (INFO, tests in other threads)
+                self._rewrite_job = None
 
     def _finish_rewrite(self, job: _Job) -> None:
         error = job.future.exception()
