@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import store.aio
+from tests.test_aio_pipelining import _connections_named
 
 
 async def test_cancelled_command_does_not_leak_its_reply(redis_url: str) -> None:
@@ -255,15 +256,6 @@ async def _check_idle_connections(made: store.aio.RedisStore, round_number: int)
         for connection in taken:
             pool.release(connection)
     assert pool.in_use == 0
-
-
-async def _connections_named(url: str, name: str) -> int:
-    observer = store.aio.create_store(url, auto_pipelining=False)
-    try:
-        listing = await observer.execute("CLIENT", "LIST")
-    finally:
-        await observer.close()
-    return sum(1 for line in listing.decode().splitlines() if f" name={name} " in line)
 
 
 @pytest.mark.parametrize(

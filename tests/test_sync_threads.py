@@ -167,21 +167,33 @@ class _Worker:
             assert made.execute("GET", key) == value, key
 
 
-def _run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
+def _start_threads(
+    targets: list[Callable[[], None]], name: str | None = None
+) -> Callable[[], list[BaseException]]:
+    """Start ``targets`` in threads; the returned function joins them and gives their
+    errors (reported by the main thread)."""
     errors: list[BaseException] = []
 
     def run(target: Callable[[], None]) -> None:
         try:
             target()
-        except BaseException as exc:  # reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    threads = [threading.Thread(target=run, args=(target,), name=name) for target in targets]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+
+    def join() -> list[BaseException]:
+        for thread in threads:
+            thread.join()
+        return errors
+
+    return join
+
+
+def _run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
+    return _start_threads(targets)()
 
 
 def test_sixteen_threads_ten_thousand_commands_each(redis_url: str) -> None:
@@ -409,24 +421,8 @@ def _run_threads_until(
 ) -> Callable[[], list[BaseException]]:
     """Start ``targets`` in threads named ``name`` and wait until ``reached`` is set; the
     returned function joins them and gives their errors."""
-    errors: list[BaseException] = []
-
-    def run(target: Callable[[], None]) -> None:
-        try:
-            target()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(target,), name=name) for target in targets]
-    for thread in threads:
-        thread.start()
+    join = _start_threads(targets, name)
     assert reached.wait(10)
-
-    def join() -> list[BaseException]:
-        for thread in threads:
-            thread.join()
-        return errors
-
     return join
 
 

@@ -256,9 +256,7 @@ class PulsarDS:
     def flush_replies(self) -> None:
         clients, self._unflushed = self._unflushed, []
         self._batching = len(clients) > 1
-        if self.aof is not None:
-            self.aof.write_pending()  # no reply goes out before its write is logged
-        for client in clients:
+        for client in clients:  # the first flush also writes the AOF buffer
             client.flush()
 
     # -- running commands ------------------------------------------------------------------
@@ -278,8 +276,7 @@ class PulsarDS:
                 f"ERR unknown command '{args[0].decode('utf-8', 'replace')[:128]}', "
                 f"with args beginning with: {shown}"
             )
-        arity = cmd.arity
-        if (len(args) != arity) if arity > 0 else (len(args) < -arity):
+        if not cmd.arity_ok(len(args)):
             raise self._refuse(client, cmd, f"wrong number of arguments for '{cmd.name}' command")
         if not client.authenticated and NO_AUTH not in cmd.flags:
             raise self._refuse(client, cmd, "NOAUTH Authentication required.")
@@ -329,12 +326,10 @@ class PulsarDS:
     def _refuse(self, client: Client, cmd: Command, reason: str) -> CommandError:
         """The error for a command refused before it runs. Inside MULTI it fails the
         transaction; a refused EXEC discards it at once, as Redis does."""
-        if client.multi is None:
-            pass
-        elif cmd.name == "exec":
-            self.end_transaction(client)
-            return CommandError(f"EXECABORT Transaction discarded because of: {reason}")
-        else:
+        if client.multi is not None:
+            if cmd.name == "exec":
+                self.end_transaction(client)
+                return CommandError(f"EXECABORT Transaction discarded because of: {reason}")
             client.multi_failed = True
         if reason.startswith("NOAUTH"):
             return CommandError(reason)
