@@ -6,21 +6,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import fnmatch
-import importlib.metadata
 import json
-import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
+from . import common
 from .clients import CLIENTS, ClientSpec, Target
+from .common import BENCH_DIR
 from .report import STATISTIC, Ratios, Results, render_table, summarize
 from .runner import Plan, applies, op_counts, run
 from .server import RedisServer
@@ -28,7 +26,6 @@ from .workloads import WORKLOADS, Workload
 
 __all__ = ["main"]
 
-BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_JSON = BENCH_DIR / "results.json"
 
 
@@ -99,68 +96,6 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _select(kind: str, patterns: str, names: Iterable[str]) -> list[str]:
-    """The names matching any of the comma-separated patterns, in their own order."""
-    names = list(names)
-    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
-    for pattern in wanted:
-        if not fnmatch.filter(names, pattern):
-            raise SystemExit(f"no {kind} matches {pattern!r}; known: {', '.join(names)}")
-    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _output(argv: list[str]) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _machine() -> dict[str, Any]:
-    cpu = None
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
-                None,
-            )
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": cpu or platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "loadavg_before": _loadavg(),
-    }
-
-
-def _loadavg() -> list[float] | None:
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-
-
-def _git() -> dict[str, Any]:
-    # read-only: --no-optional-locks keeps status from refreshing (writing) the index
-    root = str(BENCH_DIR.parent)
-    commit = _output(["git", "-C", root, "rev-parse", "HEAD"])
-    if commit is None:
-        return {}
-    status = _output(
-        ["git", "--no-optional-locks", "-C", root, "status", "--porcelain", "--untracked-files=no"]
-    )
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
-
-
 def _setup(url: str, workloads: list[Workload]) -> None:
     """Load each workload's data once, through store's blocking client."""
     import store.sync
@@ -210,8 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return servers_main(arguments[1:])
     args = _parse_args(argv)
-    workloads = [WORKLOADS[n] for n in _select("workload", args.only, WORKLOADS)]
-    chosen = [CLIENTS[n] for n in _select("client", args.clients, CLIENTS)]
+    workloads = [WORKLOADS[n] for n in common.select("workload", args.only, WORKLOADS)]
+    chosen = [CLIENTS[n] for n in common.select("client", args.clients, CLIENTS)]
     repeats = args.repeats or (1 if args.smoke else 5)
     store_options = tuple((k, v) for k, _, v in (o.partition("=") for o in args.store_option))
     target = Target("127.0.0.1", 0, args.protocol, args.max_connections, store_options)
@@ -225,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nothing to run: no selected client runs a selected workload", file=sys.stderr)
         return 2
 
-    machine = _machine()
+    machine = common.machine()
     signal.signal(signal.SIGTERM, _terminate)
     try:
         with RedisServer(args.redis_server) as server:
@@ -297,19 +232,19 @@ def _document(
             "store_options": dict(target.store_options),
             "statistic": STATISTIC,
         },
-        "machine": {**machine, "loadavg_after": _loadavg()},
+        "machine": {**machine, "loadavg_after": common.loadavg()},
         "versions": {
             "python": platform.python_version(),
-            "store": _version("store"),
-            "redis-py": _version("redis"),
-            "hiredis": _version("hiredis"),
-            "coredis": _version("coredis"),
+            "store": common.version("store"),
+            "redis-py": common.version("redis"),
+            "hiredis": common.version("hiredis"),
+            "coredis": common.version("coredis"),
             "redis-server": server_version,
-            "redis-benchmark": _output(
+            "redis-benchmark": common.output(
                 [shutil.which("redis-benchmark") or "redis-benchmark", "--version"]
             ),
         },
-        "git": _git(),
+        "git": common.git(),
         "workloads": {
             w.name: {
                 "description": w.description,

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import csv
 import datetime
-import fnmatch
 import io
 import json
 import os
@@ -36,11 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from . import common
+from .common import BENCH_DIR
 from .server import RedisServer, _die_with_parent, free_port
 
 __all__ = ["MODES", "SERVERS", "TESTS", "main"]
 
-BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_JSON = BENCH_DIR / "results-servers.json"
 HOST = "127.0.0.1"
 
@@ -87,15 +87,6 @@ class ServerSpec:
     start: Callable[[Path | None], contextlib.AbstractContextManager[Running]]
     version: Callable[[], str | None]
     missing: Callable[[], str | None] = lambda: None
-
-
-def _version(distribution: str) -> str | None:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 class ServerProcess:
@@ -257,14 +248,14 @@ SERVERS = {
             "python -m store serve --save '' --appendonly no (PulsarDS, asyncio)",
             {"c1": 50_000, "c50": 100_000, "c50-P16": 500_000},
             lambda profile: ServerProcess(PULSAR, _pulsards_argv(profile)),
-            lambda: _version("store"),
+            lambda: common.version("store"),
         ),
         ServerSpec(
             "fakeredis",
             "fakeredis.TcpFakeServer (socketserver, a thread per connection), listen backlog 511",
             {"c1": 10_000, "c50": 10_000, "c50-P16": 20_000},
             lambda profile: ServerProcess("fakeredis", _fakeredis_argv),
-            lambda: _version("fakeredis"),
+            lambda: common.version("fakeredis"),
             _fakeredis_missing,
         ),
     )
@@ -523,14 +514,6 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _select(kind: str, patterns: str, names: Sequence[str]) -> list[str]:
-    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
-    for pattern in wanted:
-        if not fnmatch.filter(names, pattern):
-            raise SystemExit(f"no {kind} matches {pattern!r}; known: {', '.join(names)}")
-    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
-
-
 def _requests(args: argparse.Namespace, servers: list[ServerSpec]) -> dict[str, dict[str, int]]:
     def count(default: int) -> int:
         if args.requests is not None:
@@ -559,15 +542,13 @@ def _started(servers: list[ServerSpec], profile: Path | None) -> Iterator[dict[s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .cli import _git, _loadavg, _machine, _output
-
     args = _parse_args(argv)
     if shutil.which("redis-benchmark") is None:
         print(
             "redis-benchmark is not on PATH (Debian: apt-get install redis-tools)", file=sys.stderr
         )
         return 2
-    chosen = [SERVERS[n] for n in _select("server", args.servers, list(SERVERS))]
+    chosen = [SERVERS[n] for n in common.select("server", args.servers, list(SERVERS))]
     servers: list[ServerSpec] = []
     skipped: dict[str, str] = {}
     for spec in chosen:
@@ -580,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not servers:
         print("nothing to run: no selected server is available", file=sys.stderr)
         return 2
-    modes = [MODES[n] for n in _select("mode", args.modes, list(MODES))]
+    modes = [MODES[n] for n in common.select("mode", args.modes, list(MODES))]
     tests = [t for t in TESTS if t in {t.strip() for t in args.tests.split(",")}]
     repeats = args.repeats or (1 if args.smoke else 3)
     profile = (
@@ -590,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     plan = Plan(servers, modes, tests, repeats, _requests(args, servers))
 
-    machine = _machine()
+    machine = common.machine()
     signal.signal(signal.SIGTERM, _terminate)
     try:
         with _started(servers, profile) as running:
@@ -632,15 +613,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "profiled": profile is not None,
             "targets": {"clients": TARGET_CLIENTS, **TARGETS},
         },
-        "machine": {**machine, "loadavg_after": _loadavg()},
+        "machine": {**machine, "loadavg_after": common.loadavg()},
         "versions": {
             "python": platform.python_version(),
             **{s.id: s.version() for s in servers},
-            "redis-benchmark": _output(
+            "redis-benchmark": common.output(
                 [shutil.which("redis-benchmark") or "redis-benchmark", "--version"]
             ),
         },
-        "git": _git(),
+        "git": common.git(),
         "servers": {
             s.id: {"description": s.description, "requests": plan.requests[s.id]} for s in servers
         },

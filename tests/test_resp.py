@@ -803,7 +803,7 @@ def test_make_reader_choices(monkeypatch: pytest.MonkeyPatch) -> None:
         assert isinstance(make_reader("hiredis"), hiredis.Reader)
     with pytest.raises(ImproperlyConfigured, match=r"'fast'.*'auto', 'hiredis', 'python'"):
         make_reader("fast")
-    monkeypatch.setattr(resp, "_hiredis", None)
+    monkeypatch.setattr(resp, "hiredis", None)
     assert isinstance(make_reader("auto"), PythonReader)
     with pytest.raises(ImproperlyConfigured, match="hiredis"):
         make_reader("hiredis")

@@ -56,10 +56,11 @@ from typing import Any, Final, Protocol, cast
 
 from store.errors import DataError, ImproperlyConfigured, ProtocolError, ResponseError
 
+# The one probe for hiredis in the package: the server's request parser uses it too.
 try:
-    import hiredis as _hiredis
+    import hiredis
 except ImportError:  # pragma: no cover - depends on the environment
-    _hiredis = None  # type: ignore[assignment]
+    hiredis = None  # type: ignore[assignment]
 
 __all__ = [
     "HIREDIS_AVAILABLE",
@@ -67,6 +68,7 @@ __all__ = [
     "Arg",
     "PythonReader",
     "Reader",
+    "hiredis",
     "hiredis_reader",
     "make_reader",
     "pack_command",
@@ -84,7 +86,7 @@ class _NotEnoughType:
 NOT_ENOUGH: Final[object] = _NotEnoughType()
 """What ``gets()`` returns while the buffer holds no complete reply."""
 
-HIREDIS_AVAILABLE: Final[bool] = _hiredis is not None
+HIREDIS_AVAILABLE: Final[bool] = hiredis is not None
 
 
 class Reader(Protocol):
@@ -564,11 +566,11 @@ class PythonReader:
 
 def hiredis_reader(encoding: str | None = None, errors: str = "strict") -> Reader:
     """A raw ``hiredis.Reader`` configured for this package's sentinel and exceptions."""
-    if _hiredis is None:
+    if hiredis is None:
         raise ImproperlyConfigured(
             "parser 'hiredis' needs the hiredis package: pip install 'store[hiredis]'"
         )
-    reader = _hiredis.Reader(
+    reader = hiredis.Reader(
         notEnoughData=NOT_ENOUGH,
         protocolError=ProtocolError,
         replyError=ResponseError,
@@ -583,7 +585,7 @@ def make_reader(
 ) -> Reader:
     """A reader: ``parser`` is "auto" (hiredis when installed), "hiredis" or "python"."""
     if parser == "auto":
-        parser = "hiredis" if _hiredis is not None else "python"
+        parser = "hiredis" if hiredis is not None else "python"
     if parser == "python":
         return PythonReader(encoding, errors)
     if parser == "hiredis":
@@ -598,7 +600,7 @@ def make_reader(
 Arg = bytes | bytearray | memoryview | str | int | float
 """What a command argument may be (bool excepted, though it is an int)."""
 
-_hiredis_pack: Any = _hiredis.pack_command if _hiredis is not None else None
+_hiredis_pack: Any = hiredis.pack_command if hiredis is not None else None
 
 
 def _command_name(args: Sequence[object]) -> str:

@@ -19,7 +19,8 @@ from store.errors import ResponseError
 from store.resp import pack_command
 from store.server import PulsarDS, ServerThread
 from store.server.keyspace import now_ms
-from store.server.persistence import FORMAT_VERSION, MAGIC, PersistenceError
+from store.server.persistence import PersistenceError
+from store.server.snapshot import FORMAT_VERSION, MAGIC
 from store.server.zset import ZSet
 
 from .conftest import Differential, RawClient

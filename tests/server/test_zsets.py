@@ -13,6 +13,7 @@ import pytest
 from store.errors import ResponseError
 from store.resp import pack_command
 from store.server import ServerThread
+from store.server.commands._shared import index_span
 from store.server.zset import ZSet, parse_double, parse_lex_range, parse_score_range, strtod
 
 from .conftest import RawClient
@@ -1015,7 +1016,7 @@ def test_zset_structure() -> None:
     assert zset.order == [(1.0, b"c"), (2.0, b"b"), (3.0, b"a")]
     assert zset.rank(b"a") == 2 and zset.rank(b"nope") is None
     assert zset.count_below(2.0, False) == 1 and zset.count_below(2.0, True) == 2
-    assert zset.rank_span(-2, -1) == (1, 3) and zset.rank_span(5, 9) == (0, 0)
+    assert index_span(-2, -1, len(zset)) == (1, 3) and index_span(5, 9, len(zset)) == (0, 0)
     assert zset.pop(2, True) == [(3.0, b"a"), (2.0, b"b")]
     assert zset.scores == {b"c": 1.0} and zset.order == [(1.0, b"c")]
     assert zset.remove(b"c") and not zset.remove(b"c") and not zset

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .keyspace import CommandError, Database
-from .protocol import Push, RequestError, RequestParser, encode_reply
+from .protocol import Push, RequestError, RequestParser, encode_reply, error_line
 
 if TYPE_CHECKING:
     from .core import PulsarDS
@@ -99,7 +99,7 @@ class Client(asyncio.Protocol):
         self.address = _format_address(peer)
         self.local_address = _format_address(sock)
         if not self.server.accept(self):
-            stream.write(b"-ERR max number of clients reached\r\n")
+            stream.write(error_line("ERR max number of clients reached"))
             stream.close()
             self.transport = None
 
@@ -144,11 +144,11 @@ class Client(asyncio.Protocol):
             try:
                 reply = call(self, args)
             except CommandError as exc:
-                out.append(b"-%s\r\n" % _error_bytes(exc.message))
+                out.append(error_line(exc.message))
                 continue
             except Exception as exc:  # a bug in one command must not take the server down
                 log.exception("command %r failed", args[0][:64])
-                out.append(b"-ERR internal error in PulsarDS: %s\r\n" % _error_bytes(repr(exc)))
+                out.append(error_line(f"ERR internal error in PulsarDS: {exc!r}"))
                 continue
             if reply.__class__ is Blocked:
                 self._queue = commands[index + 1 :]
@@ -207,7 +207,7 @@ class Client(asyncio.Protocol):
         log.info("protocol error from client id=%d addr=%s: %s", self.id, self.address, message)
         self.server.stats.protocol_errors += 1
         if self.transport is not None:
-            self.write([b"-ERR Protocol error: %s\r\n" % message.encode()])
+            self.write([error_line(f"ERR Protocol error: {message}")])
             self.close()
 
     def close(self) -> None:
@@ -254,7 +254,7 @@ class Client(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
         if error is not None:
-            self.write([b"-%s\r\n" % _error_bytes(error)])
+            self.write([error_line(error)])
         else:
             self.send(reply)
         if self._queue:
@@ -307,10 +307,6 @@ class Client(asyncio.Protocol):
             f"lib-ver={self.lib_version.decode('utf-8', 'replace')}"
         )
         return fields.encode()
-
-
-def _error_bytes(message: str) -> bytes:
-    return message.encode("utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" ")
 
 
 def _format_address(address: Any) -> str:

@@ -11,11 +11,12 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from . import persistence
+from .aof import AppendOnlyLog
 from .client import Blocked, Client
 from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, Command, load_families, lookup
 from .config import ServerConfig
 from .keyspace import CommandError, Database
+from .persistence import SnapshotManager
 from .protocol import QUEUED
 from .pubsub import PubSubRegistry
 from .scan import Cursors
@@ -60,8 +61,8 @@ class PulsarDS:
         self.run_id = os.urandom(20).hex()
         self.blocked: dict[tuple[int, bytes], deque[Client]] = {}
         self.ready_keys: list[tuple[Database, bytes]] = []
-        self.aof: persistence.AppendOnlyLog | None = None
-        self.snapshots = persistence.SnapshotManager(self)
+        self.aof: AppendOnlyLog | None = None
+        self.snapshots = SnapshotManager(self)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0  # the bound TCP port, once started
         self._client_ids = 0
@@ -82,7 +83,7 @@ class PulsarDS:
         self._closed = asyncio.Event()
         self.snapshots.load()
         if self.config.appendonly:
-            self.aof = persistence.AppendOnlyLog.open(self)
+            self.aof = AppendOnlyLog.open(self)
         config = self.config
         if config.port >= 0 and config.bind:
             hosts = config.bind.split()
@@ -180,7 +181,7 @@ class PulsarDS:
         """CONFIG SET changed ``names``: apply what the running server must act on."""
         if "appendonly" in names:
             if self.config.appendonly and self.aof is None:
-                self.aof = persistence.AppendOnlyLog.create(self)
+                self.aof = AppendOnlyLog.create(self)
             elif not self.config.appendonly and self.aof is not None:
                 self.aof.close()
                 self.aof = None

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-try:
-    import hiredis as _hiredis
-except ImportError:  # pragma: no cover - depends on the environment
-    _hiredis = None  # type: ignore[assignment]
+from ..resp import hiredis
 
 __all__ = [
     "NULL_ARRAY",
@@ -29,6 +26,7 @@ __all__ = [
     "SimpleString",
     "Verbatim",
     "encode_reply",
+    "error_line",
     "format_double",
 ]
 
@@ -86,6 +84,13 @@ _SMALL_INTS = [b":%d\r\n" % i for i in range(-1, 1025)]
 _FIXED: dict[int, bytes] = {id(OK): b"+OK\r\n", id(QUEUED): b"+QUEUED\r\n", id(PONG): b"+PONG\r\n"}
 
 
+def error_line(message: str) -> bytes:
+    """An error reply, ``-<message>\\r\\n``: CR and LF in the message become spaces, as in
+    Redis, so that the reply stays one line."""
+    text = message.encode("utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" ")
+    return b"-%s\r\n" % text
+
+
 def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
     """Append the encoding of ``value`` to ``out``.
 
@@ -106,7 +111,7 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
         for item in value:
             encode_reply(item, resp3, out)
     elif kind is ErrorReply:
-        out.append(b"-%s\r\n" % value.encode("utf-8", "replace").replace(b"\r\n", b"  "))
+        out.append(error_line(value))
     elif kind is float:
         text = format_double(value)
         out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
@@ -182,7 +187,7 @@ class RequestParser:
         self._pending = bytearray()
         self._need = 0  # bytes the pending partial command needs before parsing again
         # hiredis (when installed) parses whole requests in C: a third of the time
-        self._reader: Any = _hiredis.Reader() if _hiredis is not None else None
+        self._reader: Any = hiredis.Reader() if hiredis is not None else None
         self.max_bulk = max_bulk
         self.max_multibulk = max_multibulk
         self.max_inline = max_inline
@@ -261,9 +266,9 @@ class RequestParser:
                 reader.feed(b"*0\r\n")
                 if reader.gets() == []:
                     return commands
-        except _hiredis.ProtocolError:
+        except hiredis.ProtocolError:
             pass
-        self._reader = _hiredis.Reader()  # drop what it holds: _parse starts over
+        self._reader = hiredis.Reader()  # drop what it holds: _parse starts over
         return None
 
     def _split_whole(self, buf: bytes) -> list[list[bytes]] | None:

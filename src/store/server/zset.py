@@ -150,19 +150,6 @@ class ZSet:
 
     # -- ranges ----------------------------------------------------------------------------
 
-    def rank_span(self, start: int, end: int) -> tuple[int, int]:
-        """Positions [a, b) of ranks ``start``..``end`` (inclusive, negative from the end),
-        clamped as ZRANGE does; a == b when the range is empty."""
-        length = len(self.order)
-        if start < 0:
-            start += length
-        if end < 0:
-            end += length
-        start = max(start, 0)
-        if start > end or start >= length:
-            return 0, 0
-        return start, min(end, length - 1) + 1
-
     def score_span(self, spec: ScoreRange) -> tuple[int, int]:
         """Positions [a, b) of the members whose score is inside ``spec``."""
         start = self.count_below(spec.min, spec.min_ex)

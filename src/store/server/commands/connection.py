@@ -119,7 +119,7 @@ def select(client: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("quit", -1, NO_AUTH, NO_QUEUE, PUBSUB)
+@command("quit", -1, NO_AUTH, NOSCRIPT, NO_QUEUE, PUBSUB)
 def quit_(client: Client, args: list[bytes]) -> Any:
     client.closing = True
     return OK

@@ -7,18 +7,16 @@ and LINDEX near the tail of a long list do not scan it from the head.
 
 from __future__ import annotations
 
-import re
 from collections import deque
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..client import NOT_READY, Blocked
+from ..client import NOT_READY
 from ..keyspace import Database
 from ..protocol import NULL_ARRAY, OK
 from . import (
     BLOCKING,
+    NOSCRIPT,
     WRITE,
     WRONGTYPE,
     CommandError,
@@ -26,6 +24,18 @@ from . import (
     parse_int,
     syntax_error,
     wrong_args,
+)
+from ._shared import (
+    MUST_BE_POSITIVE,
+    Pop,
+    block,
+    index_span,
+    numkeys_keys,
+    parse_mpop,
+    parse_timeout,
+    pop_first,
+    pop_or_block,
+    range_long,
 )
 
 if TYPE_CHECKING:
@@ -54,21 +64,6 @@ def _is_left(value: bytes) -> bool:
     raise syntax_error()
 
 
-def _positive(value: bytes, what: str = "value is out of range, must be positive") -> int:
-    """Redis's getPositiveLongFromObjectOrReply: the message covers non-numbers too."""
-    number = parse_int(value, what)
-    if number < 0:
-        raise CommandError(f"ERR {what}")
-    return number
-
-
-def _range_long(value: bytes, low: int, what: str) -> int:
-    number = parse_int(value, what)
-    if number < low:
-        raise CommandError(f"ERR {what}")
-    return number
-
-
 def _slice(lst: List, start: int, stop: int) -> list[bytes]:
     """``lst[start:stop]`` (0 <= start <= stop <= len) walking from the nearer end."""
     size = len(lst)
@@ -90,64 +85,6 @@ def _slice(lst: List, start: int, stop: int) -> list[bytes]:
 def _pop_many(lst: List, left: bool, count: int) -> list[bytes]:
     pop = lst.popleft if left else lst.pop
     return [pop() for _ in range(min(count, len(lst)))]
-
-
-def _unique(keys: list[bytes]) -> list[bytes]:
-    # A key named twice is waited on once, as in Redis's blockForKeys.
-    return list(dict.fromkeys(keys))
-
-
-# Timeouts are read like strtold: decimal or hexadecimal floats and inf, no spaces, no
-# underscores (which Python's float() would accept).
-_DECIMAL = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_HEX = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?")
-_INFINITY = re.compile(rb"[+-]?inf(?:inity)?", re.IGNORECASE)
-# Beyond the range of a long double strtold reports ERANGE, which Redis refuses.
-_LDBL_MAX = Decimal("1.18973149535723176502e4932")
-_LDBL_TINY = Decimal("1.8e-4951")
-
-
-def parse_timeout(value: bytes) -> float:
-    """A blocking command's timeout in seconds (0: for ever), as Redis 7.0 reads it:
-    float seconds truncated to whole milliseconds."""
-    not_float = CommandError("ERR timeout is not a float or out of range")
-    if _DECIMAL.fullmatch(value):
-        try:
-            exact = Decimal(value.decode())
-        except InvalidOperation:  # an exponent too large even for Decimal
-            exact = Decimal(0 if value.lower().split(b"e")[0].strip(b"+-.0") == b"" else "inf")
-        if exact and not _LDBL_TINY <= exact.copy_abs() <= _LDBL_MAX:
-            raise not_float
-        number = float(value)
-    elif _HEX.fullmatch(value):
-        try:
-            number = float.fromhex(value.decode())
-        except OverflowError:  # beyond a double, but a long double holds it: too long
-            number = float("inf")
-    elif _INFINITY.fullmatch(value):
-        number = float(value)
-    else:
-        raise not_float
-    millis = number * 1000.0
-    # Redis casts to long long: values out of its range become LLONG_MIN, so "negative".
-    if not -(2.0**63) <= millis < 2.0**63 or int(millis) < 0:
-        raise CommandError("ERR timeout is negative")
-    return int(millis) / 1000.0
-
-
-def _mpop_keys(numkeys_at: int) -> Callable[[list[bytes]], list[bytes]]:
-    """Key finder of LMPOP/BLMPOP: ``numkeys`` keys after the numkeys argument."""
-
-    def find(args: list[bytes]) -> list[bytes]:
-        try:
-            count = int(args[numkeys_at])
-        except (IndexError, ValueError):
-            return []
-        if count <= 0:
-            return []
-        return args[numkeys_at + 1 : numkeys_at + 1 + count]
-
-    return find
 
 
 def _move(
@@ -213,7 +150,7 @@ def rpushx(client: Client, args: list[bytes]) -> Any:
 def _pop(client: Client, args: list[bytes], left: bool) -> Any:
     if len(args) > 3:
         raise wrong_args(args[0])
-    count = _positive(args[2]) if len(args) == 3 else None
+    count = range_long(args[2], 0, MUST_BE_POSITIVE) if len(args) == 3 else None
     lst = _get_list(client, args[1])
     if lst is None:
         client.propagate = []
@@ -244,27 +181,14 @@ def llen(client: Client, args: list[bytes]) -> Any:
     return 0 if lst is None else len(lst)
 
 
-def _normalise_range(start: int, end: int, size: int) -> tuple[int, int] | None:
-    """Redis's start/end (inclusive, negative from the tail) as a slice, or None if empty."""
-    if start < 0:
-        start += size
-    if end < 0:
-        end += size
-    if start < 0:
-        start = 0
-    if start > end or start >= size:
-        return None
-    return start, min(end, size - 1) + 1
-
-
 @command("lrange", 4, keys=(1, 1, 1))
 def lrange(client: Client, args: list[bytes]) -> Any:
     start, end = parse_int(args[2]), parse_int(args[3])
     lst = _get_list(client, args[1])
     if lst is None:
         return []
-    bounds = _normalise_range(start, end, len(lst))
-    return [] if bounds is None else _slice(lst, *bounds)
+    first, stop = index_span(start, end, len(lst))
+    return _slice(lst, first, stop) if first < stop else []
 
 
 def _index(lst: List, index: int) -> int | None:
@@ -300,9 +224,9 @@ def lpos(client: Client, args: list[bytes]) -> Any:
                     "second ... or use negative to start from the end of the list"
                 )
         elif option == b"COUNT":
-            count = _positive(value, "COUNT can't be negative")
+            count = range_long(value, 0, "COUNT can't be negative")
         elif option == b"MAXLEN":
-            maxlen = _positive(value, "MAXLEN can't be negative")
+            maxlen = range_long(value, 0, "MAXLEN can't be negative")
         else:
             raise syntax_error()
         index += 2
@@ -400,11 +324,10 @@ def ltrim(client: Client, args: list[bytes]) -> Any:
         client.propagate = []
         return OK
     size = len(lst)
-    bounds = _normalise_range(start, end, size)
-    if bounds is None:
+    first, stop = index_span(start, end, size)
+    if first == stop:
         lst.clear()  # the server deletes the emptied key
         return OK
-    first, stop = bounds
     if first == 0 and stop == size:
         client.propagate = []
     elif size - (stop - first) <= stop - first:
@@ -443,107 +366,47 @@ def rpoplpush(client: Client, args: list[bytes]) -> Any:
     return _lmove(client, args[1], args[2], False, True)
 
 
-def _parse_mpop(args: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, int]:
-    """numkeys, keys, LEFT|RIGHT and [COUNT n] of LMPOP/BLMPOP."""
-    numkeys = _range_long(args[numkeys_at], 1, "numkeys should be greater than 0")
-    where_at = numkeys_at + numkeys + 1
-    if where_at >= len(args):
-        raise syntax_error()
-    left = _is_left(args[where_at])
-    count = -1
-    index = where_at + 1
-    while index < len(args):
-        if count == -1 and args[index].upper() == b"COUNT" and index + 1 < len(args):
-            count = _range_long(args[index + 1], 1, "count should be greater than 0")
-            index += 2
-        else:
-            raise syntax_error()
-    return args[numkeys_at + 1 : where_at], left, max(count, 1)
+def _list_pop(left: bool, count: int) -> Pop:
+    """The pop of the multi-key commands: BLPOP/BRPOP's [key, value] (``count`` 0) or
+    LMPOP/BLMPOP's [key, [values]], logged as [LR]POP key [n]."""
+    name = b"LPOP" if left else b"RPOP"
 
-
-def _pop_first(client: Client, keys: list[bytes], left: bool, count: int) -> Any:
-    """Pop up to ``count`` from the first non-empty list of ``keys``, or None; the
-    change is logged as [LR]POP key n."""
-    for key in keys:
-        lst = _get_list(client, key)
-        if lst:
+    def pop(key: bytes, lst: List) -> tuple[Any, list[bytes]]:
+        if count:
             popped = _pop_many(lst, left, count)
-            client.propagate = [[b"LPOP" if left else b"RPOP", key, b"%d" % len(popped)]]
-            return [key, popped]
-    return None
+            return [key, popped], [name, key, b"%d" % len(popped)]
+        return [key, lst.popleft() if left else lst.pop()], [name, key]
+
+    return pop
 
 
-@command("lmpop", -4, WRITE, keys=_mpop_keys(1))
+@command("lmpop", -4, WRITE, keys=numkeys_keys(1))
 def lmpop(client: Client, args: list[bytes]) -> Any:
-    keys, left, count = _parse_mpop(args, 1)
-    reply = _pop_first(client, keys, left, count)
-    if reply is None:
-        client.propagate = []
-        return NULL_ARRAY
-    return reply
+    keys, left, count = parse_mpop(args, 1, _is_left)
+    reply = pop_first(client, keys, deque, _list_pop(left, count))
+    return NULL_ARRAY if reply is None else reply
 
 
 # -- blocking --------------------------------------------------------------------------------
 
 
-def _block(client: Client, keys: list[bytes], timeout: float, retry: Any, reply: Any) -> Any:
-    """Wait on ``keys``; where blocking is not allowed, answer the timeout reply now."""
-    client.propagate = []  # nothing changed yet: retry logs what it does
-    if not client.can_block:
-        return reply
-    return Blocked(_unique(keys), timeout, retry, reply)
-
-
-def _blocking_pop(client: Client, keys: list[bytes], timeout: float, left: bool, count: int) -> Any:
-    """BLPOP/BRPOP (count 0: reply [key, value]) and BLMPOP (reply [key, [values]])."""
-    name = b"LPOP" if left else b"RPOP"
-    for key in keys:
-        lst = _get_list(client, key)
-        if lst:
-            if count:
-                popped = _pop_many(lst, left, count)
-                client.propagate = [[name, key, b"%d" % len(popped)]]
-                return [key, popped]
-            client.propagate = [[name, key]]
-            return [key, lst.popleft() if left else lst.pop()]
-
-    server = client.server
-    db = client.db
-
-    def retry(key: bytes) -> Any:
-        lst = db.get(key)
-        if type(lst) is not deque or not lst:
-            return NOT_READY
-        if count:
-            popped = _pop_many(lst, left, count)
-            server.propagate(db, [name, key, b"%d" % len(popped)])
-            reply: list[Any] = [key, popped]
-        else:
-            server.propagate(db, [name, key])
-            reply = [key, lst.popleft() if left else lst.pop()]
-        server.wrote(db, [key])
-        return reply
-
-    return _block(client, keys, timeout, retry, NULL_ARRAY)
-
-
-@command("blpop", -3, WRITE, BLOCKING, keys=(1, -2, 1))
+@command("blpop", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def blpop(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return _blocking_pop(client, args[1:-1], timeout, True, 0)
+    return pop_or_block(client, args[1:-1], timeout, deque, _list_pop(True, 0))
 
 
-@command("brpop", -3, WRITE, BLOCKING, keys=(1, -2, 1))
+@command("brpop", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def brpop(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return _blocking_pop(client, args[1:-1], timeout, False, 0)
+    return pop_or_block(client, args[1:-1], timeout, deque, _list_pop(False, 0))
 
 
-@command("blmpop", -5, WRITE, BLOCKING, keys=_mpop_keys(2))
+@command("blmpop", -5, WRITE, BLOCKING, keys=numkeys_keys(2))
 def blmpop(client: Client, args: list[bytes]) -> Any:
-    keys, left, count = _parse_mpop(args, 2)  # Redis reads the timeout after the rest
+    keys, left, count = parse_mpop(args, 2, _is_left)  # Redis reads the timeout after the rest
     timeout = parse_timeout(args[1])
-    return _blocking_pop(client, keys, timeout, left, count)
+    return pop_or_block(client, keys, timeout, deque, _list_pop(left, count))
 
 
 def _blocking_move(
@@ -575,17 +438,17 @@ def _blocking_move(
         server.wrote(db, [source, dest])  # wakes the clients waiting on dest
         return value
 
-    return _block(client, [source], timeout, retry, None)
+    return block(client, [source], timeout, retry, None)
 
 
-@command("blmove", 6, WRITE, BLOCKING, keys=(1, 2, 1))
+@command("blmove", 6, WRITE, NOSCRIPT, BLOCKING, keys=(1, 2, 1))
 def blmove(client: Client, args: list[bytes]) -> Any:
     left_from, left_to = _is_left(args[3]), _is_left(args[4])
     timeout = parse_timeout(args[5])
     return _blocking_move(client, args, left_from, left_to, timeout)
 
 
-@command("brpoplpush", 4, WRITE, BLOCKING, keys=(1, 2, 1))
+@command("brpoplpush", 4, WRITE, NOSCRIPT, BLOCKING, keys=(1, 2, 1))
 def brpoplpush(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[3])
     return _blocking_move(client, args, False, True, timeout)

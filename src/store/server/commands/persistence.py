@@ -1,5 +1,6 @@
 """Persistence commands: SAVE BGSAVE LASTSAVE BGREWRITEAOF. Replies and errors are
-Redis 7.0's; the files themselves are written by ``server.persistence``."""
+Redis 7.0's; the files are written by ``server.snapshot`` and ``server.aof``, the background
+jobs scheduled by ``server.persistence``."""
 
 from __future__ import annotations
 

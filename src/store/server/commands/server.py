@@ -86,22 +86,20 @@ def time_(client: Client, args: list[bytes]) -> Any:
     return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
 
 
-@command("wait", 3)
+@command("wait", 3, NOSCRIPT)
 def wait(client: Client, args: list[bytes]) -> Any:
     parse_int(args[1])
     parse_int(args[2])
     return 0  # no replicas
 
 
-@command("role", 1)
+@command("role", 1, NOSCRIPT)
 def role(client: Client, args: list[bytes]) -> Any:
     return [b"master", 0, []]
 
 
-@command("shutdown", -1, ADMIN, NOSCRIPT, NO_AUTH)
+@command("shutdown", -1, ADMIN, NOSCRIPT)
 def shutdown(client: Client, args: list[bytes]) -> Any:
-    if not client.authenticated and client.server.config.requirepass:
-        raise CommandError("NOAUTH Authentication required.")
     save: bool | None = None
     for option in args[1:]:
         word = option.upper()

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..client import NOT_READY, Blocked
-from ..glob import compile_glob
 from ..protocol import NULL_ARRAY, format_double
-from ..scan import SMALL_CONTAINER, Cursors
+from ..scan import SMALL_CONTAINER, parse_scan_cursor, scan_options
 from ..zset import (
     COMPACT_VALUE,
     LexRange,
@@ -29,6 +27,7 @@ from ..zset import (
 )
 from . import (
     BLOCKING,
+    NOSCRIPT,
     WRITE,
     WRONGTYPE,
     CommandError,
@@ -36,7 +35,17 @@ from . import (
     parse_int,
     syntax_error,
 )
-from .lists import parse_timeout
+from ._shared import (
+    MUST_BE_POSITIVE,
+    Pop,
+    index_span,
+    numkeys_keys,
+    parse_mpop,
+    parse_timeout,
+    pop_first,
+    pop_or_block,
+    range_long,
+)
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -77,17 +86,6 @@ def _lex_range(low: bytes, high: bytes) -> LexRange:
     return spec
 
 
-def _range_long(value: bytes, low: int, what: str) -> int:
-    """Redis's getRangeLongFromObjectOrReply with a message: it covers non-numbers too."""
-    try:
-        number = parse_int(value)
-    except CommandError:
-        raise CommandError(f"ERR {what}") from None
-    if number < low:
-        raise CommandError(f"ERR {what}")
-    return number
-
-
 def _scored(client: Client, pairs: Iterable[tuple[float, bytes]], nested: bool) -> list[Any]:
     """Members with their scores: [member, score] pairs when ``nested``, else flat."""
     if nested:
@@ -112,20 +110,6 @@ def _store(db: Database, dest: bytes, result: ZSet) -> int:
     else:
         db.delete(dest)
     return len(result)
-
-
-def _numkeys_finder(numkeys_at: int, with_dest: bool) -> Callable[[list[bytes]], list[bytes]]:
-    """Key finder for commands with ``numkeys key...`` (and a destination before it)."""
-
-    def find(args: list[bytes]) -> list[bytes]:
-        try:
-            count = int(args[numkeys_at])
-        except (IndexError, ValueError):
-            return []
-        found = args[numkeys_at + 1 : numkeys_at + 1 + max(count, 0)]
-        return [args[1], *found] if with_dest else found
-
-    return find
 
 
 # -- ZADD ZINCRBY --------------------------------------------------------------------------------
@@ -342,7 +326,7 @@ def _zrange(
     if zset is not None:
         order = zset.order
         if kind == RANK:
-            first, stop = zset.rank_span(start, end)
+            first, stop = index_span(start, end, len(order))
             if reverse:
                 length = len(order)
                 picked = order[length - stop : length - first]
@@ -410,7 +394,7 @@ def zremrangebyrank(client: Client, args: list[bytes]) -> Any:
     zset = _zset(client, args[1])
     if zset is None:
         return 0
-    return zset.delete_span(*zset.rank_span(start, end))
+    return zset.delete_span(*index_span(start, end, len(zset)))
 
 
 @command("zremrangebyscore", 4, WRITE, keys=(1, 1, 1))
@@ -434,16 +418,12 @@ def zremrangebylex(client: Client, args: list[bytes]) -> Any:
 # -- pops ----------------------------------------------------------------------------------------
 
 
-def _pop_name(highest: bool) -> bytes:
-    return b"ZPOPMAX" if highest else b"ZPOPMIN"
-
-
 def _zpop(client: Client, args: list[bytes], highest: bool) -> Any:
     if len(args) > 3:
         raise syntax_error()
     count = -1  # no COUNT: one member, a flat reply in both protocols
     if len(args) == 3:
-        count = _range_long(args[2], 0, "value is out of range, must be positive")
+        count = range_long(args[2], 0, MUST_BE_POSITIVE)
     zset = _zset(client, args[1])
     if zset is None or count == 0:
         client.propagate = []
@@ -462,98 +442,53 @@ def zpopmax(client: Client, args: list[bytes]) -> Any:
     return _zpop(client, args, True)
 
 
-def _parse_mpop(args: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, int]:
-    """numkeys, keys, MIN|MAX and [COUNT n] of ZMPOP/BZMPOP."""
-    numkeys = _range_long(args[numkeys_at], 1, "numkeys should be greater than 0")
-    where_at = numkeys_at + numkeys + 1
-    if where_at >= len(args):
-        raise syntax_error()
-    where = args[where_at].upper()
+def _is_max(value: bytes) -> bool:
+    """MIN or MAX, case-insensitive; anything else is a syntax error."""
+    where = value.upper()
     if where not in (b"MIN", b"MAX"):
         raise syntax_error()
-    count = -1
-    index = where_at + 1
-    while index < len(args):
-        if count == -1 and args[index].upper() == b"COUNT" and index + 1 < len(args):
-            count = _range_long(args[index + 1], 1, "count should be greater than 0")
-            index += 2
-        else:
-            raise syntax_error()
-    return args[numkeys_at + 1 : where_at], where == b"MAX", max(count, 1)
+    return where == b"MAX"
 
 
-def _pop_reply(key: bytes, zset: ZSet, highest: bool, count: int) -> list[Any]:
-    """BZPOPMIN's [key, member, score] (``count`` 0) or ZMPOP's [key, [[member, score]...]]."""
-    if count:
-        return [key, [[member, score] for score, member in zset.pop(count, highest)]]
-    ((score, member),) = zset.pop(1, highest)
-    return [key, member, score]
+def _zset_pop(highest: bool, count: int) -> Pop:
+    """The pop of the multi-key commands: BZPOPMIN's [key, member, score] (``count`` 0)
+    or ZMPOP's [key, [[member, score]...]], logged as ZPOPMIN/ZPOPMAX key [count]."""
+    name = b"ZPOPMAX" if highest else b"ZPOPMIN"
+
+    def pop(key: bytes, zset: ZSet) -> tuple[Any, list[bytes]]:
+        if count:
+            popped = [[member, score] for score, member in zset.pop(count, highest)]
+            return [key, popped], [name, key, b"%d" % count]
+        ((score, member),) = zset.pop(1, highest)
+        return [key, member, score], [name, key]
+
+    return pop
 
 
-def _pop_logged(key: bytes, highest: bool, count: int) -> list[bytes]:
-    # What the AOF gets instead of the (blocking) multi-key command.
-    if count:
-        return [_pop_name(highest), key, b"%d" % count]
-    return [_pop_name(highest), key]
-
-
-@command("zmpop", -4, WRITE, keys=_numkeys_finder(1, False))
+@command("zmpop", -4, WRITE, keys=numkeys_keys(1))
 def zmpop(client: Client, args: list[bytes]) -> Any:
-    keys, highest, count = _parse_mpop(args, 1)
-    for key in keys:
-        zset = _zset(client, key)
-        if zset:
-            client.propagate = [_pop_logged(key, highest, count)]
-            return _pop_reply(key, zset, highest, count)
-    client.propagate = []
-    return NULL_ARRAY
+    keys, highest, count = parse_mpop(args, 1, _is_max)
+    reply = pop_first(client, keys, ZSet, _zset_pop(highest, count))
+    return NULL_ARRAY if reply is None else reply
 
 
-def _blocking_pop(
-    client: Client, keys: list[bytes], timeout: float, highest: bool, count: int
-) -> Any:
-    """BZPOPMIN/BZPOPMAX (``count`` 0) and BZMPOP: pop now, or wait for a key to fill."""
-    for key in keys:
-        zset = _zset(client, key)
-        if zset:
-            client.propagate = [_pop_logged(key, highest, count)]
-            return _pop_reply(key, zset, highest, count)
-    client.propagate = []  # nothing changed yet: retry logs what it does
-    if not client.can_block:
-        return NULL_ARRAY
-    server = client.server
-    db = client.db
-
-    def retry(key: bytes) -> Any:
-        value = db.get(key)
-        if type(value) is not ZSet or not value:
-            return NOT_READY
-        reply = _pop_reply(key, value, highest, count)
-        server.propagate(db, _pop_logged(key, highest, count))
-        server.wrote(db, [key])
-        return reply
-
-    # A key named twice is waited on once, as in Redis's blockForKeys.
-    return Blocked(list(dict.fromkeys(keys)), timeout, retry, NULL_ARRAY)
-
-
-@command("bzpopmin", -3, WRITE, BLOCKING, keys=(1, -2, 1))
+@command("bzpopmin", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def bzpopmin(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return _blocking_pop(client, args[1:-1], timeout, False, 0)
+    return pop_or_block(client, args[1:-1], timeout, ZSet, _zset_pop(False, 0))
 
 
-@command("bzpopmax", -3, WRITE, BLOCKING, keys=(1, -2, 1))
+@command("bzpopmax", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def bzpopmax(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return _blocking_pop(client, args[1:-1], timeout, True, 0)
+    return pop_or_block(client, args[1:-1], timeout, ZSet, _zset_pop(True, 0))
 
 
-@command("bzmpop", -5, WRITE, BLOCKING, keys=_numkeys_finder(2, False))
+@command("bzmpop", -5, WRITE, BLOCKING, keys=numkeys_keys(2))
 def bzmpop(client: Client, args: list[bytes]) -> Any:
-    keys, highest, count = _parse_mpop(args, 2)  # Redis reads the timeout after the rest
+    keys, highest, count = parse_mpop(args, 2, _is_max)  # Redis reads the timeout after the rest
     timeout = parse_timeout(args[1])
-    return _blocking_pop(client, keys, timeout, highest, count)
+    return pop_or_block(client, keys, timeout, ZSet, _zset_pop(highest, count))
 
 
 # -- set algebra ---------------------------------------------------------------------------------
@@ -616,7 +551,7 @@ def _setop(
             withscores = True
             index += 1
         elif card_only and remaining >= 2 and option == b"LIMIT":
-            limit = _range_long(args[index + 1], 0, "LIMIT can't be negative")
+            limit = range_long(args[index + 1], 0, "LIMIT can't be negative")
             index += 2
         else:
             raise syntax_error()
@@ -671,37 +606,37 @@ def _setop(
     return _reply_range(client, sorted((s, m) for m, s in result.items()), withscores)
 
 
-@command("zunionstore", -4, WRITE, keys=_numkeys_finder(2, True), writes=(1,))
+@command("zunionstore", -4, WRITE, keys=numkeys_keys(2, True), writes=(1,))
 def zunionstore(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zunionstore", 2, UNION, False)
 
 
-@command("zinterstore", -4, WRITE, keys=_numkeys_finder(2, True), writes=(1,))
+@command("zinterstore", -4, WRITE, keys=numkeys_keys(2, True), writes=(1,))
 def zinterstore(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zinterstore", 2, INTER, False)
 
 
-@command("zdiffstore", -4, WRITE, keys=_numkeys_finder(2, True), writes=(1,))
+@command("zdiffstore", -4, WRITE, keys=numkeys_keys(2, True), writes=(1,))
 def zdiffstore(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zdiffstore", 2, DIFF, False)
 
 
-@command("zunion", -3, keys=_numkeys_finder(1, False))
+@command("zunion", -3, keys=numkeys_keys(1))
 def zunion(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zunion", 1, UNION, False)
 
 
-@command("zinter", -3, keys=_numkeys_finder(1, False))
+@command("zinter", -3, keys=numkeys_keys(1))
 def zinter(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zinter", 1, INTER, False)
 
 
-@command("zdiff", -3, keys=_numkeys_finder(1, False))
+@command("zdiff", -3, keys=numkeys_keys(1))
 def zdiff(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zdiff", 1, DIFF, False)
 
 
-@command("zintercard", -3, keys=_numkeys_finder(1, False))
+@command("zintercard", -3, keys=numkeys_keys(1))
 def zintercard(client: Client, args: list[bytes]) -> Any:
     return _setop(client, args, "zintercard", 1, INTER, True)
 
@@ -740,20 +675,6 @@ def zrandmember(client: Client, args: list[bytes]) -> Any:
     return _reply_range(client, picked, withscores)
 
 
-def _parse_cursor(value: bytes) -> int:
-    """Redis reads a cursor with strtoul: it stops at a NUL, takes a sign (a negative
-    number wraps around), and reads nothing at all as 0; no leading space."""
-    text = value.split(b"\0", 1)[0]
-    signed = text[:1] in (b"+", b"-")
-    digits = text[1:] if signed else text
-    if (signed or digits) and not (digits.isdigit() and digits.isascii()):
-        raise CommandError("ERR invalid cursor")
-    number = int(digits) if digits else 0
-    if number >= 1 << 64:
-        raise CommandError("ERR invalid cursor")
-    return (-number if text[:1] == b"-" else number) % (1 << 64)
-
-
 _HALF_LLONG = float(LONG_MAX // 2)
 
 
@@ -765,43 +686,20 @@ def _compact_score(score: float) -> bytes:
     return format_double(score)
 
 
-def _scan_cursors(client: Client) -> Cursors:
-    server: Any = client.server
-    cursors: Cursors | None = getattr(server, "zset_cursors", None)
-    if cursors is None:
-        cursors = server.zset_cursors = Cursors()
-    return cursors
-
-
 @command("zscan", -3, keys=(1, 1, 1))
 def zscan(client: Client, args: list[bytes]) -> Any:
-    cursor = _parse_cursor(args[2])
+    cursor = parse_scan_cursor(args[2])
     zset = _zset(client, args[1])
     if zset is None:
-        return [b"0", []]
-    match: Callable[[bytes], bool] | None = None
-    count = 10
-    index = 3
-    while index < len(args):
-        option = args[index].upper()
-        if index + 1 >= len(args):
-            raise syntax_error()
-        if option == b"COUNT":
-            count = parse_int(args[index + 1])
-            if count < 1:
-                raise syntax_error()
-        elif option == b"MATCH":
-            pattern = args[index + 1]
-            match = None if pattern == b"*" else compile_glob(pattern)
-        else:
-            raise syntax_error()
-        index += 2
+        return [b"0", []]  # Redis answers before it reads the options
+    match, count, _ = scan_options(args, 3)
     small = len(zset) <= SMALL_CONTAINER
     if small:
         # Small sets are one compact block in Redis: answered whole, in order.
         next_cursor, page = 0, [member for _, member in zset.order]
     else:
-        next_cursor, page = _scan_cursors(client).page(cursor, lambda: list(zset.scores), count)
+        cursors = client.server.cursors["zset"]
+        next_cursor, page = cursors.page(cursor, lambda: list(zset.scores), count)
     compact = small and all(len(member) <= COMPACT_VALUE for member in zset.scores)
     text = _compact_score if compact else format_double
     found: list[bytes] = []

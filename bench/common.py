@@ -1,0 +1,82 @@
+"""What both benchmarks (``cli.py`` for the clients, ``servers.py`` for the servers) use:
+picking names by pattern, and the facts about the machine and the code that go into the
+JSON."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.metadata
+import os
+import platform
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BENCH_DIR", "git", "loadavg", "machine", "output", "select", "version"]
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def select(kind: str, patterns: str, names: Iterable[str]) -> list[str]:
+    """The ``names`` that the comma-separated ``patterns`` (fnmatch) pick, in their order;
+    a pattern that picks none stops the run."""
+    names = list(names)
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    for pattern in wanted:
+        if not fnmatch.filter(names, pattern):
+            raise SystemExit(f"no {kind} matches {pattern!r}; known: {', '.join(names)}")
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
+
+
+def version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def output(argv: list[str]) -> str | None:
+    """What ``argv`` prints, stripped; None when it cannot run or fails."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def machine() -> dict[str, Any]:
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
+                None,
+            )
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu or platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "loadavg_before": loadavg(),
+    }
+
+
+def loadavg() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def git() -> dict[str, Any]:
+    # read-only: --no-optional-locks keeps status from refreshing (writing) the index
+    root = str(BENCH_DIR.parent)
+    commit = output(["git", "-C", root, "rev-parse", "HEAD"])
+    if commit is None:
+        return {}
+    status = output(
+        ["git", "--no-optional-locks", "-C", root, "status", "--porcelain", "--untracked-files=no"]
+    )
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
