@@ -56,6 +56,87 @@ async def test_ping() -> None:
 """
 
 
+# Async-only code: the `store._async` import and the `async_only_*` name would be reported in
+# the sync output (unasync keeps them), so these tests also show that they never get there.
+MARKED = """\
+from __future__ import annotations
+
+if True:  # ASYNC
+    from store._async.loop_only import watch
+
+HINT = "# ASYNC"  # a string, not a marker
+
+
+class AsyncWatcher:
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def start(self) -> int:
+        if True:  # ASYNC
+            await (watch(self))
+            self.n = async_only_counter()
+        else:  # SYNC
+            self.n = 1
+        return self.n
+
+    async def stop(self) -> None:
+        if True:  # ASYNC
+            await (watch(None))
+
+    if True:  # ASYNC
+
+        async def drain(self) -> None:
+            await (watch(self))
+
+    def close(self) -> None:
+        if True:  # ASYNC
+            self.n = 0
+            # the event loop keeps running
+        else:
+            # blocking: nothing to wait for
+            if True:  # ASYNC
+                self.n = 1
+            else:  # SYNC
+                text = \"\"\"
+    not dedented
+\"\"\"
+                self.n = len(text)
+"""
+
+MARKED_SYNC = """\
+from __future__ import annotations
+
+HINT = "# ASYNC"  # a string, not a marker
+
+
+class SyncWatcher:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def start(self) -> int:
+        self.n = 1
+        return self.n
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        # blocking: nothing to wait for
+        text = \"\"\"
+    not dedented
+\"\"\"
+        self.n = len(text)
+"""
+
+LOOP_ONLY = """\
+\"\"\"Watch the event loop: the blocking twin has nothing to watch.\"\"\"
+
+
+async def watch(x: object) -> None:
+    return None
+"""
+
+
 def run(
     root: Path, *args: str, table: tuple[str, ...] = FAKE_TABLE
 ) -> subprocess.CompletedProcess[str]:
@@ -333,3 +414,208 @@ def test_check_on_the_real_repo() -> None:
         cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def generated_text(root: Path, rel: str) -> str:
+    """A generated file without its two header lines."""
+    return (root / rel).read_text().split("\n", 2)[2]
+
+
+def test_async_only_branches_are_dropped(generated: Path) -> None:
+    write(generated / "src/store/_async/watcher.py", MARKED)
+    write(generated / "src/store/_async/loop_only.py", "# gen_sync: async-only\n" + LOOP_ONLY)
+    result = run(generated)
+    assert result.returncode == 0, result.stderr
+    assert generated_text(generated, "src/store/_sync/watcher.py") == MARKED_SYNC
+    assert (generated / "src/store/_async/watcher.py").read_text() == MARKED  # left alone
+    check = run(generated, "--check")
+    assert check.returncode == 0, check.stderr
+    assert "1 async-only, not generated" in check.stdout
+    again = run(generated)
+    assert again.returncode == 0, again.stderr
+    assert "0 written, 0 orphans removed" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(
+            """\
+            import os
+
+            if True:  # ASYNC
+                import store._async.only
+
+
+            def f() -> None:
+                pass
+            """,
+            "import os\n\n\ndef f() -> None:\n    pass\n",
+            id="module level, no else",
+        ),
+        pytest.param(
+            """\
+            if True:  # ASYNC
+                X = async_only_x
+            else:
+                X = 1
+
+            Y = X
+            """,
+            "X = 1\n\nY = X\n",
+            id="else without SYNC comment",
+        ),
+        pytest.param(
+            """\
+            class A:
+                if True:  # ASYNC
+                    x = async_only_x
+            """,
+            "class A:\n    pass\n",
+            id="empty class body",
+        ),
+        pytest.param(
+            """\
+            def f() -> int:
+                if True:  # ASYNC
+                    if True:  # ASYNC
+                        return async_only_x
+                    else:  # SYNC
+                        return async_only_y
+                else:  # SYNC
+                    if True:  # ASYNC
+                        pass
+                    else:  # SYNC
+                        x = (
+                            1
+                        )
+                    return x
+            """,
+            "def f() -> int:\n    x = (\n        1\n    )\n    return x\n",
+            id="nested",
+        ),
+        pytest.param(
+            """\
+            def f() -> None:
+                if True:  # ASYNC
+                    import store._async.only
+                if True:  # ASYNC
+                    import store._async.other
+            """,
+            "def f() -> None:\n    pass\n",
+            id="two markers empty a function",
+        ),
+        pytest.param(
+            """\
+            X = 1
+
+
+            if True:  # ASYNC
+                Y = async_only_y
+            """,
+            "X = 1\n",
+            id="end of file",
+        ),
+    ],
+)
+def test_branch_marker_output(generated: Path, source: str, expected: str) -> None:
+    write(generated / "src/store/_async/marked.py", source)
+    result = run(generated)
+    assert result.returncode == 0, result.stderr
+    assert generated_text(generated, "src/store/_sync/marked.py") == expected
+    assert run(generated, "--check").returncode == 0
+
+
+def test_check_fails_after_hand_edit_of_marked_file(generated: Path) -> None:
+    write(generated / "src/store/_async/watcher.py", MARKED)
+    assert run(generated).returncode == 0
+    path = generated / "src/store/_sync/watcher.py"
+    path.write_text(path.read_text().replace("self.n = 1", "self.n = 2"))
+    err = failing_check(generated)
+    assert "src/store/_sync/watcher.py:13: differs" in err
+
+
+def test_file_marker_produces_no_output(generated: Path) -> None:
+    # Awaitable would be reported in a sync twin; an async-only module has none.
+    write(
+        generated / "src/store/_async/loop_only.py",
+        "# gen_sync: async-only\nfrom collections.abc import Awaitable\n",
+    )
+    result = run(generated)
+    assert result.returncode == 0, result.stderr
+    assert "0 written, 0 orphans removed" in result.stdout
+    assert not (generated / "src/store/_sync/loop_only.py").exists()
+    check = run(generated, "--check")
+    assert check.returncode == 0, check.stderr
+    assert "OK, 7 files checked" in check.stdout
+
+
+def test_file_marker_makes_the_old_twin_an_orphan(generated: Path) -> None:
+    source = generated / "src/store/_async/sub/loop_only.py"
+    write(source, LOOP_ONLY)
+    assert run(generated).returncode == 0
+    assert (generated / "src/store/_sync/sub/loop_only.py").is_file()
+    source.write_text("# gen_sync: async-only -- the blocking twin has no loop\n" + LOOP_ONLY)
+    err = failing_check(generated)
+    assert (
+        "src/store/_sync/sub/loop_only.py: orphan: src/store/_async/sub/loop_only.py is marked "
+        "`# gen_sync: async-only`" in err
+    )
+    result = run(generated)
+    assert result.returncode == 0, result.stderr
+    assert "0 written, 1 orphans removed" in result.stdout
+    assert not (generated / "src/store/_sync/sub/loop_only.py").exists()
+    assert (generated / "src/store/_sync/sub/helpers.py").exists()
+    assert run(generated, "--check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("if x:  # ASYNC\n    pass", "bad.py:3: `# ASYNC` on an `if` whose test is not `True`"),
+        ("if 1:  # ASYNC\n    pass", "bad.py:3: `# ASYNC` on an `if` whose test is not `True`"),
+        (
+            "if True:  # ASYNC\n    pass\nelif x:\n    pass",
+            "bad.py:5: `if True:  # ASYNC` with an `elif`",
+        ),
+        (
+            "if True:  # ASYNC\n    pass\nelse:\n    if x:  # ASYNC\n        pass",
+            "bad.py:6: `# ASYNC` on an `if` whose test is not `True`",
+        ),
+        ("if x:\n    pass\nelif True:  # ASYNC\n    pass", "bad.py:5: `# ASYNC` on an `elif`"),
+        ("x = 1  # ASYNC", "bad.py:3: `# ASYNC` is not on an `if` line"),
+        ("if True: x = 1  # ASYNC", "bad.py:3: `if True:  # ASYNC`: put the body on the lines"),
+        (
+            "if True:  # ASYNC\n    pass\nelse: x = 1",
+            "bad.py:5: `if True:  # ASYNC`: put the else body on the lines below",
+        ),
+        (
+            "if x:\n    pass\nelse:  # SYNC\n    pass",
+            "bad.py:5: `# SYNC` is not on the `else:` of an `if True:  # ASYNC`",
+        ),
+        (
+            "# gen_sync: async-only",
+            "bad.py:3: `# gen_sync: async-only` must be a comment line before the first statement",
+        ),
+        ("# gen_sync: sync-only", "bad.py:3: unknown directive `# gen_sync: sync-only`"),
+    ],
+)
+def test_malformed_marker_is_reported(generated: Path, line: str, expected: str) -> None:
+    write(generated / "src/store/_async/bad.py", f"from __future__ import annotations\n\n{line}\n")
+    result = run(generated)
+    assert result.returncode == 1
+    assert f"src/store/_async/{expected}" in result.stderr
+    assert not (generated / "src/store/_sync/bad.py").exists()
+    err = failing_check(generated)
+    assert f"src/store/_async/{expected}" in err
+
+
+def test_malformed_marker_keeps_the_old_output(generated: Path) -> None:
+    path = generated / "src/store/_async/pool.py"
+    path.write_text(path.read_text().replace("        n = 0\n", "        n = 0  # ASYNC\n"))
+    before = (generated / "src/store/_sync/pool.py").read_bytes()
+    result = run(generated)
+    assert result.returncode == 1
+    assert "src/store/_async/pool.py:24: `# ASYNC` is not on an `if` line" in result.stderr
+    assert (generated / "src/store/_sync/pool.py").read_bytes() == before
+    assert "orphan" not in failing_check(generated)
