@@ -6,13 +6,14 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import store.aio
 import store.sync
-from store.errors import ConnectionError, TimeoutError
+from store.errors import ConnectionError, StatefulCommandError, TimeoutError
 
 Factory = Callable[..., store.aio.RedisStore]
 
@@ -210,19 +211,22 @@ async def test_blocking_command_does_not_hold_up_others(
     await made.flush()
 
 
-async def test_watch_multi_exec_by_raw_execute(redis_url: str, make_store: Factory) -> None:
+async def test_watch_multi_exec_by_raw_execute_is_refused(
+    redis_url: str, make_store: Factory
+) -> None:
+    """On the shared connection a raw MULTI would queue other callers' commands."""
     made = make_store(redis_url + "/9")
     await made.execute("SET", "watched", "0")
-    assert await made.execute("WATCH", "watched") == b"OK"
-    assert await made.execute("MULTI") == b"OK"
-    assert await made.execute("INCR", "watched") == b"QUEUED"
-    assert await made.execute("EXEC") == [1]
-    assert await made.execute("GET", "watched") == b"1"
-    # the recommended way is unaffected
+    for args in (("WATCH", "watched"), ("MULTI",), ("EXEC",)):
+        with pytest.raises(StatefulCommandError, match=r"store\.pipeline"):
+            await made.execute(*args)
+    results = await asyncio.gather(*(made.execute("INCR", "watched") for _ in range(10)))
+    assert sorted(results) == list(range(1, 11))  # none of them QUEUED
+    # the recommended way
     pipe = made.pipeline(transaction=True)
     await pipe.execute("INCR", "watched")
     await pipe.execute("GET", "watched")
-    assert await pipe.commit() == [2, b"2"]
+    assert await pipe.commit() == [11, b"11"]
     await made.flush()
 
 
@@ -253,12 +257,14 @@ async def test_auto_pipelining_off_takes_the_pool_path(redis_url: str, make_stor
     assert made.pool.idle > 1  # one connection per concurrent command
     on = make_store(redis_url + "/9", auto_pipelining=True)
     assert on._multiplexer is not None
-    assert await on.execute(bytearray(b"GET"), "p") == b"q"  # unhashable name: pool path
+    assert await on.execute(bytearray(b"GET"), "p") == b"q"  # unhashable: normalized
     assert await on.execute(b"get", "p") == b"q"
 
 
 def test_blocking_variant_never_multiplexes(redis_url: str) -> None:
     made = store.sync.create_store(redis_url, auto_pipelining=True)
     assert isinstance(made, store.sync.RedisStore)
-    assert made._multiplexer is None
+    assert not hasattr(made, "_multiplexer")  # the async-only code is not in the twin
+    assert not (Path(store.sync.__file__).parent / "_sync" / "multiplex.py").exists()
+    assert made.execute("PING") in (True, b"PONG")
     made.close()

@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 import warnings
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -320,44 +319,32 @@ def test_close_while_a_thread_gives_its_connection_back(
     made.close()
 
 
-class _TakenMeanwhile(deque[Any]):
-    """An idle list whose connections another thread takes just after the caller saw it
-    was not empty (between ``while idle:`` and ``idle.pop()``, where CPython 3.11 may
-    switch threads: its loop test is a backward jump that checks for a switch)."""
-
-    def __init__(self, items: list[Any]) -> None:
-        super().__init__(items)
-        self.taken: list[Any] = []
-
-    def __bool__(self) -> bool:
-        seen = len(self) > 0
-        if seen and not self.taken:
-            while len(self):
-                self.taken.append(super().pop())
-        return seen
-
-
-def test_close_and_acquire_when_the_last_idle_connection_is_taken_meanwhile(
-    redis_url: str,
-) -> None:
-    """Before the fix, close() and acquire() raised IndexError (pop from an empty deque)
-    when another thread took the last idle connection between their test and their pop:
-    close() then left the rest of the idle connections open; a command failed."""
+def test_close_and_acquire_wait_for_the_pools_lock(redis_url: str) -> None:
+    """The pool's bookkeeping is under its thread lock (it used to rely on catching the
+    IndexError of a deque emptied by another thread): while another thread holds the
+    lock, close() and acquire() wait; once it is released they finish, and close() leaves
+    no idle connection behind."""
     made = _redis_store(redis_url + "/5", max_connections=4)
     pool = made.pool
     held = [pool.acquire() for _ in range(3)]
     for connection in held:
         pool.release(connection)
     assert pool.idle == 3
-    pool._idle = idle = _TakenMeanwhile(list(pool._idle))
-    made.close()  # must not raise
-    assert len(idle.taken) == 3 and pool.idle == 0
-    # acquire: the connection it saw is gone, so it opens one
-    pool._idle = idle = _TakenMeanwhile([idle.taken.pop()])
-    assert made.execute("PING") == b"PONG"
-    assert len(idle.taken) == 1 and pool.in_use == 0
-    for connection in [*idle.taken, *pool._idle]:
-        connection.close()
+    finished: list[str] = []
+    with pool._lock:
+        closer = threading.Thread(target=lambda: (made.close(), finished.append("close")))
+        closer.start()
+        closer.join(0.2)
+        assert finished == []  # close() waits for the lock
+    closer.join(10)
+    assert finished == ["close"] and pool.idle == 0
+    with pool._lock:
+        taker = threading.Thread(target=lambda: finished.append(made.execute("PING")))
+        taker.start()
+        taker.join(0.2)
+        assert finished == ["close"]  # acquire() waits for the lock too
+    taker.join(10)
+    assert finished == ["close", b"PONG"] and pool.in_use == 0
     made.close()
 
 

@@ -76,8 +76,8 @@ HEADER = (
 )
 HEADER_LINES = HEADER.count("\n")
 
-# Rules on the _async sources (DESIGN.md, "Rules that keep the twin honest").
-FORBIDDEN_IMPORTS = frozenset({"asyncio", "socket", "ssl", "threading", "selectors"})
+# Rules on the _async sources (docs/ARCHITECTURE.md, "The twin").
+FORBIDDEN_IMPORTS = frozenset({"asyncio", "socket", "ssl", "threading", "select", "selectors"})
 ASYNC_NAME_IN_STRING = re.compile(r"\bAsync[A-Z]\w*")
 # Rules on the generated output (header excluded).
 FORBIDDEN_WORDS = re.compile(r"\b(?:asyncio|await|Awaitable|aclose|anext)\b")
@@ -508,7 +508,7 @@ def compare(root: Path, generated: Sequence[Generated]) -> list[Problem]:
 
 
 def check_source(rel: str, text: str) -> list[Problem]:
-    """The cheap-to-check DESIGN.md rules on one _async source file."""
+    """The cheap-to-check rules of docs/ARCHITECTURE.md ("The twin") on one _async file."""
     try:
         tree = ast.parse(text, rel)
     except SyntaxError as exc:

@@ -1,5 +1,5 @@
-"""Sans-IO pieces of a connection shared by both variants: its settings, the handshake
-and how long a command may take. No I/O here."""
+"""Sans-IO pieces of a connection shared by both variants: its settings and the
+handshake. No I/O here (how long a command may take is the command table's)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from typing import Any
 
 from .errors import AuthenticationError, ConnectionError, ResponseError, response_error
 
-__all__ = ["ConnectionSettings", "blocking_timeout", "check_handshake", "handshake_commands"]
+__all__ = ["ConnectionSettings", "check_handshake", "handshake_commands"]
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Everything a connection needs to open and set itself up."""
+    """Everything a connection needs to open and set itself up.
+
+    Besides where to connect (address, host, port, path), the database, the credentials,
+    ``ssl_context`` and ``encoding`` (set by the ``decode_responses`` option), every field
+    is filled from a row of ``url.OPTIONS`` whose target is "connection", under the name
+    the row gives (tests/test_options.py checks that none is left out).
+    """
 
     address: str  # host:port or socket path: for error messages, never a secret
     host: str
@@ -85,51 +91,3 @@ def check_handshake(
             f"{name} failed while setting up the connection to {settings.address}: {message}"
         ) from None
     return True
-
-
-# name -> where its timeout is and in what unit (seconds=True, milliseconds=False)
-_LAST_ARG_SECONDS = ("BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX")
-_FIRST_ARG_SECONDS = ("BLMPOP", "BZMPOP")
-BLOCKING = frozenset(
-    name
-    for base in (*_LAST_ARG_SECONDS, *_FIRST_ARG_SECONDS, "XREAD", "XREADGROUP", "WAIT", "WAITAOF")
-    for name in (base, base.lower(), base.encode(), base.lower().encode())
-)
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bytes):
-        value = value.decode()
-    return float(value)
-
-
-def blocking_timeout(args: Sequence[Any], socket_timeout: float | None) -> float | None:
-    """The read timeout for a blocking command: its own block time plus the socket timeout,
-    so that ``socket_timeout`` never cuts a BLPOP short; None when it blocks forever."""
-    if socket_timeout is None:
-        return None
-    name = args[0]
-    name = (name.decode() if isinstance(name, bytes) else str(name)).upper()
-    try:
-        if name in _LAST_ARG_SECONDS:
-            block = _number(args[-1])
-        elif name in _FIRST_ARG_SECONDS:
-            block = _number(args[1])
-        elif name in ("WAIT", "WAITAOF"):
-            block = _number(args[-1]) / 1000
-        else:  # XREAD / XREADGROUP: BLOCK <ms> anywhere before STREAMS
-            block = -1.0
-            for i, arg in enumerate(args[1:-1], 1):
-                word = arg.decode() if isinstance(arg, bytes) else str(arg)
-                if word.upper() == "STREAMS":
-                    break
-                if word.upper() == "BLOCK":
-                    block = _number(args[i + 1]) / 1000
-                    break
-            if block < 0:
-                return socket_timeout
-    except (IndexError, ValueError):
-        return socket_timeout  # malformed: the server will answer with an error
-    if block == 0:
-        return None
-    return block + socket_timeout + 1.0

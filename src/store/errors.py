@@ -21,6 +21,7 @@ __all__ = [
     "ProtocolError",
     "ReadOnlyError",
     "ResponseError",
+    "StatefulCommandError",
     "StoreError",
     "TimeoutError",
     "WatchError",
@@ -43,6 +44,12 @@ class NoSuchStore(ImproperlyConfigured):
 
 class DataError(StoreError, TypeError):
     """A command argument cannot be sent (None, bool, dict, ...): nothing was sent."""
+
+
+class StatefulCommandError(DataError):
+    """A command that changes the state of its connection (SELECT, MULTI, SUBSCRIBE...) was
+    given to a path whose connections are shared (``execute``, a pipeline): nothing was
+    sent. The message names what to use instead."""
 
 
 class ConnectionError(StoreError, builtins.ConnectionError):

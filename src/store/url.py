@@ -8,16 +8,20 @@ never show the password.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .errors import ImproperlyConfigured, NoSuchStore
 
 __all__ = [
     "OPTIONS",
+    "Option",
+    "OptionTable",
     "ParsedURL",
+    "Target",
     "build_url",
     "coerce_option",
     "mask_url",
@@ -287,32 +291,225 @@ def _client_name(name: str, value: Any) -> str | None:
     return text
 
 
+# -- the option table ------------------------------------------------------------------------
+
+# Where an option's value goes: a ConnectionSettings field ("connection"), a keyword of the
+# connection pool ("pool"), of the seam's make_ssl_context ("tls"), or the store itself.
+Target = Literal["connection", "pool", "tls", "store"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A store option: its redis-py name, how a value from a query string or a keyword is
+    checked and converted, its default, where it goes and under which name there."""
+
+    name: str
+    coerce: Callable[[str, Any], Any]  # (name, value) -> value, or ImproperlyConfigured
+    default: Any
+    target: Target
+    doc: str
+    parameter: str = ""  # its name at the target: the option's name when empty
+
+    def __post_init__(self) -> None:
+        if not self.parameter:
+            object.__setattr__(self, "parameter", self.name)
+
+
+class OptionTable(Mapping[str, Option]):
+    """Options by name, in table order; what the stores derive from them."""
+
+    def __init__(self, *options: Option) -> None:
+        self._options = {option.name: option for option in options}
+        if len(self._options) != len(options):
+            raise ValueError("an option is in the table twice")
+        self.defaults: Mapping[str, Any] = MappingProxyType(
+            {option.name: option.default for option in options}
+        )
+
+    def __getitem__(self, name: str) -> Option:
+        return self._options[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._options)
+
+    def __len__(self) -> int:
+        return len(self._options)
+
+    def check_names(
+        self, params: Mapping[str, Any], store: str, passed_through: Collection[str] = ()
+    ) -> None:
+        """Raise ImproperlyConfigured, listing the known names, when ``params`` holds names
+        other than the options and those ``passed_through`` (kept as they are)."""
+        unknown = [k for k in params if k not in self._options and k not in passed_through]
+        if unknown:
+            raise ImproperlyConfigured(
+                f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                f"for a {store} store; known options: "
+                f"{', '.join(sorted(self._options) + sorted(passed_through))}"
+            )
+
+    def bound_for(self, target: Target) -> list[Option]:
+        """The options going to ``target``, in table order."""
+        return [option for option in self._options.values() if option.target == target]
+
+    def arguments(self, values: Mapping[str, Any], target: Target) -> dict[str, Any]:
+        """The keyword arguments of ``target`` (by its parameter names) from option
+        ``values``, the defaults filling the options missing there."""
+        return {
+            option.parameter: values.get(option.name, option.default)
+            for option in self.bound_for(target)
+        }
+
+
 # The options every remote store understands, by their redis-py names; values from the
 # query string are strings and are converted here, keyword values are checked the same way.
-OPTIONS: dict[str, Callable[[str, Any], Any]] = {
-    "socket_timeout": _seconds_or_none,
-    "socket_connect_timeout": _seconds_or_none,
-    "socket_keepalive": _flag,
-    "max_connections": _positive_int,
-    "pool_timeout": _seconds,
-    "health_check_interval": _seconds,
-    "protocol": _choice(3, 2),
-    "decode_responses": _flag,
-    "encoding_errors": _choice("strict", "replace", "ignore", "backslashreplace"),
-    "client_name": _client_name,
-    "parser": _choice("auto", "python", "hiredis"),
-    "retries": _count,
-    "retry_backoff": _seconds,
-    "ssl": _flag,
-    "ssl_ca_certs": _text_or_none,
-    "ssl_certfile": _text_or_none,
-    "ssl_keyfile": _text_or_none,
-    "ssl_cert_reqs": _choice("required", "optional", "none"),
-    "ssl_check_hostname": _flag,
-    "auto_pipelining": _flag,
-}
+OPTIONS = OptionTable(
+    Option(
+        "socket_timeout",
+        _seconds_or_none,
+        None,
+        "connection",
+        "seconds a command waits for its reply (blocking commands: plus their own timeout); "
+        "none waits forever",
+    ),
+    Option(
+        "socket_connect_timeout",
+        _seconds_or_none,
+        10.0,
+        "connection",
+        "seconds to open a connection and set it up; none waits forever",
+        parameter="connect_timeout",
+    ),
+    Option(
+        "socket_keepalive",
+        _flag,
+        True,
+        "connection",
+        "turn TCP keepalive on for the connections' sockets",
+        parameter="keepalive",
+    ),
+    Option(
+        "max_connections",
+        _positive_int,
+        50,
+        "pool",
+        "most connections the pool has open at once",
+    ),
+    Option(
+        "pool_timeout",
+        _seconds,
+        20.0,
+        "pool",
+        "seconds to wait for a free connection when max_connections are in use",
+        parameter="timeout",
+    ),
+    Option(
+        "health_check_interval",
+        _seconds,
+        30.0,
+        "connection",
+        "seconds a connection may stay idle before it is PINGed on its next use; 0 never",
+    ),
+    Option(
+        "protocol",
+        _choice(3, 2),
+        3,
+        "connection",
+        "RESP version: 3 (HELLO 3, RESP2 when the server lacks HELLO) or 2",
+    ),
+    Option(
+        "decode_responses",
+        _flag,
+        False,
+        "store",
+        "decode replies to str with the store's encoding (the connections' encoding)",
+    ),
+    Option(
+        "encoding_errors",
+        _choice("strict", "replace", "ignore", "backslashreplace"),
+        "strict",
+        "connection",
+        "how decode_responses treats bytes the encoding cannot decode",
+    ),
+    Option(
+        "client_name",
+        _client_name,
+        None,
+        "connection",
+        "the name each new connection gives itself (CLIENT SETNAME)",
+    ),
+    Option(
+        "parser",
+        _choice("auto", "python", "hiredis"),
+        "auto",
+        "connection",
+        "the reply parser: hiredis when installed (auto), python or hiredis",
+    ),
+    Option(
+        "retries",
+        _count,
+        3,
+        "pool",
+        "times opening a connection is retried while the server cannot be reached",
+    ),
+    Option(
+        "retry_backoff",
+        _seconds,
+        0.05,
+        "pool",
+        "seconds before the first retry, doubled for each next one (at most 1s)",
+    ),
+    Option("ssl", _flag, False, "store", "use TLS (rediss:// always does)"),
+    Option(
+        "ssl_ca_certs",
+        _text_or_none,
+        None,
+        "tls",
+        "file of the CA certificates that verify the server (default: the system's)",
+        parameter="ca_certs",
+    ),
+    Option(
+        "ssl_certfile",
+        _text_or_none,
+        None,
+        "tls",
+        "file of the client certificate",
+        parameter="certfile",
+    ),
+    Option(
+        "ssl_keyfile",
+        _text_or_none,
+        None,
+        "tls",
+        "file of the client certificate's private key (default: in ssl_certfile)",
+        parameter="keyfile",
+    ),
+    Option(
+        "ssl_cert_reqs",
+        _choice("required", "optional", "none"),
+        "required",
+        "tls",
+        "whether the server's certificate is verified: required, optional or none",
+        parameter="cert_reqs",
+    ),
+    Option(
+        "ssl_check_hostname",
+        _flag,
+        True,
+        "tls",
+        "check that the server's certificate names its host (not with ssl_cert_reqs=none)",
+        parameter="check_hostname",
+    ),
+    Option(
+        "auto_pipelining",
+        _flag,
+        True,
+        "store",
+        "concurrent plain commands share one connection (asyncio variant only)",
+    ),
+)
 
 
 def coerce_option(name: str, value: Any) -> Any:
     """Convert a typed option's value (from a query string or a keyword)."""
-    return OPTIONS[name](name, value)
+    return OPTIONS[name].coerce(name, value)

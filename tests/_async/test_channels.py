@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from store._backend import async_sleep
+from store._backend.synchronization import async_sleep
 from store.aio import ConnectionError, RedisStore, StoreError
 
 StoreFactory = Callable[..., RedisStore]

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from store import resp
-from store._backend import AsyncFeatures, AsyncWorker, async_sleep
+from store._backend.synchronization import async_sleep
+from store._backend.workers import AsyncWorker
 from store.aio import ConnectionError, ProtocolError, RedisStore, TimeoutError
 from tests.conftest import RedisServer
 from tests.faults import Background, FaultProxy, send_command
@@ -69,8 +70,8 @@ async def test_cut_mid_reply_fails_only_the_command_in_flight(
     for n, after in enumerate((0, 1, 3, 10, 100_000, 299_000)):
         connections, gets = proxy.connections, proxy.count("GET")
         proxy.cut(after_reply_bytes=after)
-        with pytest.raises(ConnectionError) as info:
-            await store.execute("GET", f"{key}:big")
+        with pytest.raises(ConnectionError) as info:  # a read is re-sent unless told not to
+            await store.execute("GET", f"{key}:big", idempotent=False)
         assert not isinstance(info.value, ProtocolError)
         assert proxy.address in str(info.value)
         assert proxy.cuts == n + 1
@@ -285,17 +286,30 @@ async def test_idempotent_command_is_resent_after_a_cut(
     store = store_factory(proxy.url, socket_timeout=10, retry_backoff=0.001)
     key = _key()
     await store.execute("SET", key, "value")
+    await store.execute("SET", f"{key}:n", "0")
     for after in (0, 3):  # before the reply, in the middle of it
         gets = proxy.count("GET")
         proxy.cut(after_reply_bytes=after)
         # re-sent on a fresh connection: the caller sees the reply, not the cut
         assert await store.execute("GET", key, idempotent=True) == b"value"
         assert proxy.count("GET") == gets + 2
+        # a read-only command is re-sent without being told (the command table says so)
+        proxy.cut(after_reply_bytes=after)
+        assert await store.execute("Get", key) == b"value"
+        assert proxy.count("GET") == gets + 4
+    await store.execute("PING")  # a live connection: the cut must not hit a handshake
     gets = proxy.count("GET")
     proxy.cut(after_reply_bytes=3)
-    with pytest.raises(ConnectionError):  # the same command, not said to be idempotent
-        await store.execute("GET", key)
+    with pytest.raises(ConnectionError):  # told not to
+        await store.execute("GET", key, idempotent=False)
     assert proxy.count("GET") == gets + 1
+    await store.execute("PING")
+    incrs = proxy.count("INCR")
+    proxy.cut(after_reply_bytes=1)
+    with pytest.raises(ConnectionError):  # a write, not said to be idempotent
+        await store.execute("INCR", f"{key}:n")
+    assert proxy.count("INCR") == incrs + 1
+    assert await store.execute("GET", f"{key}:n") == b"1"
 
 
 # -- stalls, delays, dropped bytes, refused connections ------------------------------------
@@ -303,7 +317,7 @@ async def test_idempotent_command_is_resent_after_a_cut(
 
 # how a reply is held; with an event loop, also on a pooled (not shared) connection
 HOLDS = [("stall", True), ("delay", True)]
-if AsyncFeatures.auto_pipelining:
+if True:  # ASYNC
     HOLDS.append(("stall", False))
 
 
@@ -367,8 +381,8 @@ async def test_dropped_reply_bytes_are_a_protocol_error_and_the_connection_goes(
     for dropped in (1, 4):  # "$16\r\naaaa..." becomes "16\r\n..." / "\naaaa..."
         connections = proxy.connections
         proxy.drop(reply_bytes=dropped)
-        with pytest.raises(ProtocolError):
-            await store.execute("GET", f"{key}:a")
+        with pytest.raises(ProtocolError):  # a read is re-sent unless told not to
+            await store.execute("GET", f"{key}:a", idempotent=False)
         assert store.pool.in_use == 0 and store.pool.idle == 0
         assert await store.execute("GET", f"{key}:b") == b"bbbbbbbbbbbbbbbb"
         assert proxy.connections == connections + 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from store._backend import async_sleep
+from store._backend.synchronization import async_sleep
 from store.aio import LockError, RedisStore, create_store
 
 StoreFactory = Callable[..., RedisStore]

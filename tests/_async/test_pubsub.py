@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from store._backend import async_sleep
+from store._backend.synchronization import async_sleep
 from store.aio import DataError, RedisStore, StoreError
 
 StoreFactory = Callable[..., RedisStore]

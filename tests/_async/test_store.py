@@ -286,6 +286,29 @@ async def test_pool_is_bounded(store_factory: StoreFactory) -> None:
     assert store.pool.idle == 2 and store.pool.in_use == 0
 
 
+async def test_a_lease_gives_back_on_success_and_discards_on_an_exception(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory(max_connections=2)
+    pool = store.pool
+    async with pool.lease() as connection:
+        assert pool.in_use == 1
+        assert await connection.execute("PING") in (True, b"PONG", "PONG")
+    assert pool.in_use == 0 and pool.idle == 1 and connection.is_connected
+    async with pool.lease() as again:
+        assert again is connection  # the same connection, reused
+    with pytest.raises(KeyError):
+        async with pool.lease() as failing:
+            raise KeyError("an exchange interrupted midway")
+    # its reply may still be on the way: closed, never reused, its slot free again
+    assert not failing.is_connected
+    assert pool.in_use == 0 and pool.idle == 0
+    async with pool.lease() as fresh, pool.lease() as other:
+        assert fresh is not failing and other is not fresh
+        assert pool.in_use == 2
+    assert pool.in_use == 0 and pool.idle == 2
+
+
 async def test_dead_pooled_connection_is_replaced_without_resending(
     store_factory: StoreFactory,
 ) -> None:
@@ -459,7 +482,7 @@ async def _ping_calls(store: RedisStore) -> int:
 
 
 async def test_health_check_pings_only_idle_connections(store_factory: StoreFactory) -> None:
-    from store._backend import async_sleep
+    from store._backend.synchronization import async_sleep
 
     store = store_factory(health_check_interval=0.2)
     await store.execute("SET", "k", "v")

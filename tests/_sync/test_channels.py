@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from store._backend import sleep
+from store._backend.synchronization import sleep
 from store.sync import ConnectionError, RedisStore, StoreError
 
 StoreFactory = Callable[..., RedisStore]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from store._backend import sleep
+from store._backend.synchronization import sleep
 from store.sync import LockError, RedisStore, create_store
 
 StoreFactory = Callable[..., RedisStore]

@@ -36,13 +36,14 @@ from fnmatch import fnmatchcase
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend import AsyncCaller, AsyncMutex
+from .._backend.synchronization import AsyncMutex
+from .._backend.workers import AsyncCaller
 from ..errors import StoreError
 from ..messages import DISCONNECTED, RECONNECTED, PubSubMessage
 from .pubsub import AsyncPubSub
 
 if TYPE_CHECKING:
-    from .store import RedisStore
+    from .protocols import AsyncCommandTarget
 
 logger = logging.getLogger("store.channels")
 
@@ -64,7 +65,7 @@ class AsyncChannels:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: AsyncCommandTarget,
         namespace: str | None = None,
         *,
         status_channel: str = STATUS_CHANNEL,
@@ -76,7 +77,7 @@ class AsyncChannels:
         self.namespace: str = str(namespace)
         self.status_channel = status_channel
         self.status: str = INITIALISED
-        self._pubsub: AsyncPubSub = store.pubsub(ignore_subscribe_messages=True, **kw)
+        self._pubsub = AsyncPubSub(store, ignore_subscribe_messages=True, **kw)
         # channel (without namespace) -> event pattern -> callbacks
         self._registry: dict[str, dict[str, list[Callback]]] = {}
         self._mutex = AsyncMutex()

@@ -7,12 +7,12 @@ from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._backend import async_sleep
+from .._backend.synchronization import async_sleep
 from ..errors import LockError
+from .scripts import AsyncScript
 
 if TYPE_CHECKING:
-    from .scripts import AsyncScript
-    from .store import RedisStore
+    from .protocols import AsyncCommandTarget
 
 # KEYS[1] the lock, ARGV[1] our token: delete it only while it is ours
 RELEASE = """
@@ -64,7 +64,7 @@ class AsyncLock:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: AsyncCommandTarget,
         name: Any,
         timeout: float | None = None,
         sleep: float = 0.1,
@@ -80,8 +80,8 @@ class AsyncLock:
         self.blocking = bool(blocking)
         self.blocking_timeout = self._check_blocking_timeout(blocking_timeout)
         self.token: str | bytes | None = None
-        self._release_script: AsyncScript = store.register_script(RELEASE)
-        self._extend_script: AsyncScript = store.register_script(EXTEND)
+        self._release_script = AsyncScript(store, RELEASE)
+        self._extend_script = AsyncScript(store, EXTEND)
 
     def __repr__(self) -> str:
         state = "acquired" if self.token is not None else "not acquired"

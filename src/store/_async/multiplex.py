@@ -1,3 +1,4 @@
+# gen_sync: async-only -- automatic pipelining shares a connection on an event loop
 """Automatic pipelining: concurrent commands of one store share one connection.
 
 Commands issued while others are in flight are written together (one send per event
@@ -9,8 +10,8 @@ as before (one pooled connection, reused).
 A cancelled command's reply is still read, and dropped. A timeout or a broken stream
 ends the shared connection: every outstanding command fails (they may have reached the
 server, so none is sent again here), and the next command opens a fresh one.
-Only plain request/reply commands come here (see ``POOLED``); the blocking variant has no
-automatic pipelining (``SyncFeatures.auto_pipelining`` is False).
+Only plain request/reply commands come here (the command table's SHARED route). This
+module has no blocking twin (see its first line).
 """
 
 from __future__ import annotations
@@ -18,53 +19,12 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from .._backend import AsyncEvent, AsyncStream
-from .._protocol import BLOCKING
+from .._backend.streams import AsyncStream
+from .._backend.synchronization import AsyncEvent
 from ..errors import ConnectionError, ProtocolError, TimeoutError
 from ..resp import NOT_ENOUGH
 from .connection import AsyncConnection
 from .pool import AsyncConnectionPool
-
-__all__ = ["POOLED"]
-
-
-def _spellings(*names: str) -> frozenset[Any]:
-    return frozenset(
-        spelled
-        for name in names
-        for word in (name, name.lower(), name.capitalize())
-        for spelled in (word, word.encode())
-    )
-
-
-# Commands that block, change or depend on the state of their connection, or stream
-# replies: they take a pooled connection of their own.
-POOLED: frozenset[Any] = BLOCKING | _spellings(
-    "WATCH",
-    "UNWATCH",
-    "MULTI",
-    "EXEC",
-    "DISCARD",
-    "SELECT",
-    "AUTH",
-    "HELLO",
-    "RESET",
-    "QUIT",
-    "MONITOR",
-    "SUBSCRIBE",
-    "PSUBSCRIBE",
-    "SSUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "SUNSUBSCRIBE",
-    "CLIENT",
-    "READONLY",
-    "READWRITE",
-    "ASKING",
-    "SYNC",
-    "PSYNC",
-    "REPLCONF",
-)
 
 
 class _Shared:

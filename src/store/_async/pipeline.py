@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._protocol import BLOCKING, blocking_timeout
+from ..command_table import DETACHED, REFUSED, CommandInfo, command_for
 from ..errors import (
     ConnectionError,
     DataError,
     ResponseError,
+    StatefulCommandError,
     StoreError,
     TimeoutError,
     WatchError,
@@ -32,8 +33,8 @@ from .commands import AsyncCommands
 
 if TYPE_CHECKING:
     from .connection import AsyncConnection
+    from .protocols import AsyncCommandTarget
     from .scripts import AsyncScript
-    from .store import RedisStore
 
 Callback = Callable[[Any], Any]
 
@@ -51,6 +52,22 @@ def _name(args: tuple[Any, ...]) -> str:
     if isinstance(first, (bytes, bytearray, memoryview)):
         return bytes(first).decode("utf-8", "replace").upper()
     return str(first).upper()
+
+
+def _allowed(args: tuple[Any, ...]) -> CommandInfo:
+    """The command's row; StatefulCommandError for a command that would change the state
+    of the pipeline's connection, which goes back to the pool (the pipeline's own watch(),
+    multi() and commit() send WATCH, MULTI and EXEC)."""
+    info = command_for(args)
+    if info.route == REFUSED:
+        raise StatefulCommandError(info.refusal())
+    if info.route == DETACHED:
+        raise StatefulCommandError(
+            f"{info.name.upper()} changes the state of its connection, which a pipeline "
+            "gives back to the pool: send it with store.execute() (on a connection closed "
+            "afterwards) or on a connection of your own from store.connect()"
+        )
+    return info
 
 
 def _shape(
@@ -88,7 +105,7 @@ class AsyncPipeline(AsyncCommands):
     (nothing is sent) and gives back a watching connection.
     """
 
-    def __init__(self, store: RedisStore, transaction: bool, raise_on_error: bool) -> None:
+    def __init__(self, store: AsyncCommandTarget, transaction: bool, raise_on_error: bool) -> None:
         self.store = store
         self.transaction = transaction
         self.raise_on_error = raise_on_error
@@ -135,11 +152,12 @@ class AsyncPipeline(AsyncCommands):
         if self._watching and not self._multi:
             return await self._execute_now(args, callback)
         packed = pack_command(*args, encoding=self._encoding)  # DataError: nothing queued
+        info = _allowed(args)
         self._packed.append(packed)
         self._commands.append((args, callback))
         timeout = self._socket_timeout
-        if timeout is not None and args[0] in BLOCKING:
-            blocking = blocking_timeout(args, timeout)
+        if timeout is not None and info.timeout is not None:
+            blocking = info.read_timeout(args, timeout)
             if blocking is None:
                 self._blocks_forever = True
             elif self._timeout is None or blocking > self._timeout:
@@ -210,9 +228,7 @@ class AsyncPipeline(AsyncCommands):
         if connection is None:
             raise WatchError(_WATCH_LOST)
         packed = pack_command(*args, encoding=self._encoding)
-        timeout = self._socket_timeout
-        if timeout is not None and args[0] in BLOCKING:
-            timeout = blocking_timeout(args, timeout)
+        timeout = _allowed(args).read_timeout(args, self._socket_timeout)
         try:
             reply = await connection.request(packed, timeout)
         except BaseException:
@@ -276,49 +292,67 @@ class AsyncPipeline(AsyncCommands):
         self._clear_queue()
         self._connection = None
         self._watching = False
-        pool = self.store.pool
         if connection is None:
             if watching:
                 raise WatchError(_WATCH_LOST)
-            connection = await pool.acquire()
-        try:
-            if scripts:
-                await self._load_scripts(connection, scripts)
-            if transaction:
-                await connection.send(b"".join([_MULTI, *packed, _EXEC]))
-                count = len(packed) + 2
-            else:
-                await connection.send(b"".join(packed))
-                count = len(packed)
-            read = connection.read_reply
-            replies = [await read(timeout) for _ in range(count)]
-        except ResponseError:
-            # a script failed to load: nothing else was sent, every reply was read
-            if watching:
+            # on a failure the lease discards the connection: replies may still be pending
+            async with self.store.pool.lease() as connection:
+                replies = await self._send_queue(connection, packed, scripts, transaction, timeout)
+        else:
+            pool = self.store.pool
+            try:
+                replies = await self._send_queue(connection, packed, scripts, transaction, timeout)
+            except BaseException:
+                pool.discard(connection)  # replies may still be pending: never reuse it
+                raise
+            if isinstance(replies, ResponseError):
                 pool.discard(connection)  # never give a connection back still watching
             else:
                 pool.release(connection)
-            raise
-        except BaseException:
-            pool.discard(connection)  # replies may still be pending: never reuse it
-            raise
-        pool.release(connection)
+        if isinstance(replies, ResponseError):
+            raise replies
         if transaction:
             return self._exec_results(commands, replies, raise_on_error)
         return _shape(commands, replies, raise_on_error)
 
+    async def _send_queue(
+        self,
+        connection: AsyncConnection,
+        packed: list[bytes],
+        scripts: dict[str, AsyncScript],
+        transaction: bool,
+        timeout: float | None,
+    ) -> list[Any] | ResponseError:
+        """The replies to the queued commands (MULTI's, the QUEUED ones and EXEC's in a
+        transaction); or the error of a script that failed to load, returned rather than
+        raised, so that the connection goes back to the pool: nothing else was sent then,
+        and every reply was read."""
+        if scripts:
+            error = await self._load_scripts(connection, scripts)
+            if error is not None:
+                return error
+        if transaction:
+            await connection.send(b"".join([_MULTI, *packed, _EXEC]))
+            count = len(packed) + 2
+        else:
+            await connection.send(b"".join(packed))
+            count = len(packed)
+        read = connection.read_reply
+        return [await read(timeout) for _ in range(count)]
+
     async def _load_scripts(
         self, connection: AsyncConnection, scripts: dict[str, AsyncScript]
-    ) -> None:
-        """SCRIPT EXISTS for the scripts the queue uses, SCRIPT LOAD for the missing ones."""
+    ) -> ResponseError | None:
+        """SCRIPT EXISTS for the scripts the queue uses, SCRIPT LOAD for the missing ones:
+        None when they are all loaded, else the first error (every reply was read)."""
         timeout = self._socket_timeout
         shas = list(scripts)
         exists = await connection.request(pack_command("SCRIPT", "EXISTS", *shas), timeout)
         if isinstance(exists, ResponseError):
-            raise response_error(exists)
+            return response_error(exists)
         missing = [scripts[sha] for sha, found in zip(shas, exists, strict=True) if not found]
         if not missing:
-            return
+            return None
         encoding = self._encoding
         await connection.send(
             b"".join(pack_command("SCRIPT", "LOAD", s.script, encoding=encoding) for s in missing)
@@ -326,7 +360,8 @@ class AsyncPipeline(AsyncCommands):
         replies = [await connection.read_reply(timeout) for _ in missing]
         for reply in replies:
             if isinstance(reply, ResponseError):
-                raise response_error(reply)
+                return response_error(reply)
+        return None
 
     def _exec_results(
         self,
@@ -371,7 +406,7 @@ class AsyncPipeline(AsyncCommands):
 
 
 async def run_transaction(
-    store: RedisStore,
+    store: AsyncCommandTarget,
     func: Callable[[AsyncPipeline], Any],
     keys: Iterable[Any],
     retries: int | None,

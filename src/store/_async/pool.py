@@ -6,8 +6,9 @@ import os
 import weakref
 from collections import deque
 from time import monotonic
+from types import TracebackType
 
-from .._backend import AsyncSemaphore, async_sleep
+from .._backend.synchronization import AsyncSemaphore, AsyncThreadLock, async_sleep
 from .._protocol import ConnectionSettings
 from ..errors import AuthenticationError, ConnectionError, PoolExhaustedError, TimeoutError
 from .connection import AsyncConnection
@@ -47,6 +48,9 @@ class AsyncConnectionPool:
         self.timeout = timeout
         self.retries = retries
         self.retry_backoff = retry_backoff
+        # guards the bookkeeping (idle list, in_use, generation) between the threads of the
+        # blocking variant; held for a few lines at a time, never while waiting for I/O
+        self._lock = AsyncThreadLock()
         self._generation = 0
         self._reset_generation = 0
         self._idle: deque[AsyncConnection] = deque()
@@ -74,49 +78,64 @@ class AsyncConnectionPool:
                 f"no free connection to {self.settings.address}: all {self.max_connections} "
                 f"in use for {self.timeout}s (raise max_connections or pool_timeout)"
             )
+        counted = False  # whether in_use counts the connection being taken
         try:
-            idle = self._idle
-            while idle:
-                try:
-                    connection = idle.pop()
-                except IndexError:  # another thread took the last one since the test
-                    break
-                if await connection.check_health():
+            while True:
+                with self._lock:
+                    idle = self._idle
+                    connection = idle.pop() if idle else None
                     self._in_use += 1
+                counted = True
+                if connection is None:
+                    return await self.connect()
+                if await connection.check_health():
                     return connection
                 connection.close()
-            connection = await self.connect()
+                with self._lock:
+                    self._in_use -= 1
+                counted = False
         except BaseException:
+            if counted:
+                with self._lock:
+                    self._in_use -= 1
             self._slots.release()
             raise
-        self._in_use += 1
-        return connection
 
     def release(self, connection: AsyncConnection) -> None:
         """Give back a connection; a closed one (failed, interrupted) is dropped."""
-        if connection.generation < self._reset_generation:
-            connection.close()  # taken before a fork: its slot belongs to the old count
-            return
-        self._in_use -= 1
-        if connection.generation == self._generation and connection.is_connected:
-            connection.last_used = monotonic()
-            self._idle.append(connection)
-            if connection.generation != self._generation:
-                # close() ran meanwhile (in another thread) and may have emptied the idle
-                # list before this connection was on it: take it back and close it
-                try:
-                    self._idle.remove(connection)
-                except ValueError:
-                    pass  # close() closed it, or an acquire took it (and will drop it)
-                else:
-                    connection.close()
-        else:
+        now = monotonic()  # outside the lock, which only guards the bookkeeping
+        kept = False
+        with self._lock:
+            forked = connection.generation < self._reset_generation
+            if not forked:  # else taken before a fork: its slot belongs to the old count
+                self._in_use -= 1
+                # close() cannot run between this test and the append: it changes the
+                # generation and empties the idle list under the same lock
+                if connection.generation == self._generation and connection.is_connected:
+                    connection.last_used = now
+                    self._idle.append(connection)
+                    kept = True
+        if not kept:
             connection.close()
-        self._slots.release()
+        if not forked:
+            self._slots.release()
 
     def discard(self, connection: AsyncConnection) -> None:
+        """Close a connection that must not be reused (a reply may still be on its way)
+        and give its slot back."""
         connection.close()
         self.release(connection)
+
+    def lease(self) -> AsyncLease:
+        """``async with pool.lease() as connection:`` a connection for the block, released
+        when the block ends normally and discarded (closed, never reused) when it raises,
+        cancellation included: an interrupted exchange may leave a reply on its way.
+
+        A closed connection given back is dropped either way, so a block ended by a
+        ConnectionError (which closed the connection) loses nothing by the discard; code
+        that retries on another connection does so after the block.
+        """
+        return AsyncLease(self)
 
     async def connect(self) -> AsyncConnection:
         """A new connection, retried with backoff while the server cannot be reached."""
@@ -136,20 +155,47 @@ class AsyncConnectionPool:
 
     def close(self) -> None:
         """Close idle connections; those in use are closed when they come back."""
-        self._generation += 1
-        idle = self._idle
-        while idle:
-            try:
-                connection = idle.pop()
-            except IndexError:  # another thread took the last one since the test
-                break
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, deque()
+        for connection in idle:
             connection.close()
 
     def reset(self) -> None:
         """Forget every connection (after fork): no QUIT, no shutdown, so the parent's
-        connections are undisturbed; the child only closes its copies of the sockets."""
+        connections are undisturbed; the child only closes its copies of the sockets.
+
+        The lock is new too: another thread may have held the old one when the process
+        forked, and no thread of the child would ever release it."""
+        self._lock = AsyncThreadLock()
         self._generation += 1
         self._reset_generation = self._generation
         self._idle = deque()
         self._slots = AsyncSemaphore(self.max_connections)
         self._in_use = 0
+
+
+class AsyncLease:
+    """The context manager of ``pool.lease()``: see there."""
+
+    __slots__ = ("_connection", "_pool")
+
+    _connection: AsyncConnection
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def __aenter__(self) -> AsyncConnection:
+        connection = self._connection = await self._pool.acquire()
+        return connection
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self._pool.release(self._connection)
+        else:
+            self._pool.discard(self._connection)

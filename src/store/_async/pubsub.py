@@ -41,14 +41,15 @@ from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend import AsyncCaller, AsyncEvent, AsyncMutex, AsyncWorker
+from .._backend.synchronization import AsyncEvent, AsyncMutex
+from .._backend.workers import AsyncCaller, AsyncWorker
 from ..errors import ConnectionError, DataError, StoreError, TimeoutError
 from ..messages import DISCONNECTED, RECONNECTED, SUBSCRIBE_TYPES, PubSubMessage, parse_message
 from ..resp import NOT_ENOUGH, pack_command, pack_commands
 from .connection import AsyncConnection
 
 if TYPE_CHECKING:
-    from .store import RedisStore
+    from .protocols import AsyncCommandTarget
 
 logger = logging.getLogger("store.pubsub")
 
@@ -86,7 +87,7 @@ class AsyncPubSub:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: AsyncCommandTarget,
         *,
         ignore_subscribe_messages: bool = False,
         health_check_interval: float | None = None,

@@ -10,7 +10,7 @@ from ..errors import NoScriptError
 from .pipeline import AsyncPipeline
 
 if TYPE_CHECKING:
-    from .store import RedisStore
+    from .protocols import AsyncCommandTarget
 
 
 class AsyncScript:
@@ -23,7 +23,7 @@ class AsyncScript:
     A Lua error raises ResponseError with the server's message.
     """
 
-    def __init__(self, store: RedisStore, script: str | bytes) -> None:
+    def __init__(self, store: AsyncCommandTarget, script: str | bytes) -> None:
         if not isinstance(script, (str, bytes)):
             raise TypeError(f"a script is str or bytes, not {type(script).__name__}")
         self.store = store

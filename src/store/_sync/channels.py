@@ -38,13 +38,14 @@ from fnmatch import fnmatchcase
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend import SyncCaller, SyncMutex
+from .._backend.synchronization import SyncMutex
+from .._backend.workers import SyncCaller
 from ..errors import StoreError
 from ..messages import DISCONNECTED, RECONNECTED, PubSubMessage
 from .pubsub import SyncPubSub
 
 if TYPE_CHECKING:
-    from .store import RedisStore
+    from .protocols import SyncCommandTarget
 
 logger = logging.getLogger("store.channels")
 
@@ -66,7 +67,7 @@ class SyncChannels:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: SyncCommandTarget,
         namespace: str | None = None,
         *,
         status_channel: str = STATUS_CHANNEL,
@@ -78,7 +79,7 @@ class SyncChannels:
         self.namespace: str = str(namespace)
         self.status_channel = status_channel
         self.status: str = INITIALISED
-        self._pubsub: SyncPubSub = store.pubsub(ignore_subscribe_messages=True, **kw)
+        self._pubsub = SyncPubSub(store, ignore_subscribe_messages=True, **kw)
         # channel (without namespace) -> event pattern -> callbacks
         self._registry: dict[str, dict[str, list[Callback]]] = {}
         self._mutex = SyncMutex()

@@ -8,7 +8,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from .._backend import SyncStream
+from .._backend.streams import SyncStream
 from .._protocol import ConnectionSettings, check_handshake, handshake_commands
 from ..errors import ConnectionError, ResponseError, TimeoutError, response_error
 from ..resp import NOT_ENOUGH, make_reader, pack_command, pack_commands

@@ -9,12 +9,12 @@ from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._backend import sleep
+from .._backend.synchronization import sleep
 from ..errors import LockError
+from .scripts import SyncScript
 
 if TYPE_CHECKING:
-    from .scripts import SyncScript
-    from .store import RedisStore
+    from .protocols import SyncCommandTarget
 
 # KEYS[1] the lock, ARGV[1] our token: delete it only while it is ours
 RELEASE = """
@@ -66,7 +66,7 @@ class SyncLock:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: SyncCommandTarget,
         name: Any,
         timeout: float | None = None,
         sleep: float = 0.1,
@@ -82,8 +82,8 @@ class SyncLock:
         self.blocking = bool(blocking)
         self.blocking_timeout = self._check_blocking_timeout(blocking_timeout)
         self.token: str | bytes | None = None
-        self._release_script: SyncScript = store.register_script(RELEASE)
-        self._extend_script: SyncScript = store.register_script(EXTEND)
+        self._release_script = SyncScript(store, RELEASE)
+        self._extend_script = SyncScript(store, EXTEND)
 
     def __repr__(self) -> str:
         state = "acquired" if self.token is not None else "not acquired"

@@ -43,14 +43,15 @@ from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend import SyncCaller, SyncEvent, SyncMutex, SyncWorker
+from .._backend.synchronization import SyncEvent, SyncMutex
+from .._backend.workers import SyncCaller, SyncWorker
 from ..errors import ConnectionError, DataError, StoreError, TimeoutError
 from ..messages import DISCONNECTED, RECONNECTED, SUBSCRIBE_TYPES, PubSubMessage, parse_message
 from ..resp import NOT_ENOUGH, pack_command, pack_commands
 from .connection import SyncConnection
 
 if TYPE_CHECKING:
-    from .store import RedisStore
+    from .protocols import SyncCommandTarget
 
 logger = logging.getLogger("store.pubsub")
 
@@ -88,7 +89,7 @@ class SyncPubSub:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: SyncCommandTarget,
         *,
         ignore_subscribe_messages: bool = False,
         health_check_interval: float | None = None,

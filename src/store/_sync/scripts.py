@@ -12,7 +12,7 @@ from ..errors import NoScriptError
 from .pipeline import SyncPipeline
 
 if TYPE_CHECKING:
-    from .store import RedisStore
+    from .protocols import SyncCommandTarget
 
 
 class SyncScript:
@@ -25,7 +25,7 @@ class SyncScript:
     A Lua error raises ResponseError with the server's message.
     """
 
-    def __init__(self, store: RedisStore, script: str | bytes) -> None:
+    def __init__(self, store: SyncCommandTarget, script: str | bytes) -> None:
         if not isinstance(script, (str, bytes)):
             raise TypeError(f"a script is str or bytes, not {type(script).__name__}")
         self.store = store

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .._backend import SyncEmbeddedServer, SyncFeatures, sleep, make_ssl_context
-from .._protocol import BLOCKING, ConnectionSettings, blocking_timeout
-from ..errors import ConnectionError, ImproperlyConfigured, ResponseError, response_error
+from .._backend.streams import make_ssl_context
+from .._backend.synchronization import sleep
+from .._protocol import ConnectionSettings
+from ..command_table import DETACHED, REFUSED, SHARED, CommandInfo, command_for
+from ..errors import (
+    ConnectionError,
+    ImproperlyConfigured,
+    ResponseError,
+    StatefulCommandError,
+    response_error,
+)
 from ..registry import store_class
 from ..resp import pack_command
 from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
@@ -19,11 +27,14 @@ from .channels import SyncChannels
 from .commands import SyncRedisClient
 from .connection import SyncConnection
 from .lock import SyncLock
-from .multiplex import POOLED, SyncMultiplexer
 from .pipeline import SyncPipeline, run_transaction
 from .pool import SyncConnectionPool
 from .pubsub import SyncPubSub
+
 from .scripts import SyncScript
+
+if TYPE_CHECKING:
+    from ..server.embedded import SyncEmbeddedServer
 
 __all__ = ["PulsarStore", "RedisStore", "RemoteStore", "Store", "create_store", "start_store"]
 
@@ -182,38 +193,6 @@ class RemoteStore(Store):
         self.close()
 
 
-_DEFAULTS: dict[str, Any] = {
-    "socket_timeout": None,
-    "socket_connect_timeout": 10.0,
-    "socket_keepalive": True,
-    "max_connections": 50,
-    "pool_timeout": 20.0,
-    "health_check_interval": 30.0,
-    "protocol": 3,
-    "decode_responses": False,
-    "encoding_errors": "strict",
-    "client_name": None,
-    "parser": "auto",
-    "retries": 3,
-    "retry_backoff": 0.05,
-    "ssl": False,
-    "ssl_ca_certs": None,
-    "ssl_certfile": None,
-    "ssl_keyfile": None,
-    "ssl_cert_reqs": "required",
-    "ssl_check_hostname": True,
-    "auto_pipelining": True,
-}
-
-
-def _shareable(name: Any) -> bool:
-    """Whether a command may share the multiplexed connection (see multiplex.POOLED)."""
-    try:
-        return name not in POOLED
-    except TypeError:  # an unhashable name (bytearray): take the general path
-        return False
-
-
 # parameters a Redis store keeps in ``urlparams`` without using them itself (Channels do)
 _PASSED_THROUGH = frozenset({"namespace"})
 
@@ -224,15 +203,9 @@ class RedisStore(RemoteStore):
     default_port = 6379
 
     def _init(self, **kw: Any) -> None:
-        unknown = [k for k in kw if k not in OPTIONS and k not in _PASSED_THROUGH]
-        if unknown:
-            raise ImproperlyConfigured(
-                f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                f"for a {self._name} store; known options: "
-                f"{', '.join(sorted(OPTIONS) + sorted(_PASSED_THROUGH))}"
-            )
+        OPTIONS.check_names(kw, self._name, _PASSED_THROUGH)
         self._urlparams = {k: (coerce_option(k, v) if k in OPTIONS else v) for k, v in kw.items()}
-        options = {**_DEFAULTS, **self._urlparams}
+        options = {**OPTIONS.defaults, **self._urlparams}
         database = self._database
         if database is not None and not (database.isascii() and database.isdigit()):
             raise ImproperlyConfigured(
@@ -249,21 +222,12 @@ class RedisStore(RemoteStore):
             if not 0 < port < 65536:
                 raise ImproperlyConfigured(f"port {port} is out of range 1-65535")
             address, path = f"{hostname}:{port}", None
-        ssl_options = [k for k in options if k.startswith("ssl_") and k in self._urlparams]
+        ssl_options = [o.name for o in OPTIONS.bound_for("tls") if o.name in self._urlparams]
         if ssl_options and not use_ssl:
             raise ImproperlyConfigured(
                 f"{', '.join(ssl_options)} need TLS: use rediss:// or ssl=true"
             )
-        ssl_context = None
-        if use_ssl:
-            ssl_context = make_ssl_context(
-                options["ssl_ca_certs"],
-                options["ssl_certfile"],
-                options["ssl_keyfile"],
-                options["ssl_cert_reqs"],
-                options["ssl_check_hostname"],
-            )
-        socket_timeout = options["socket_timeout"]
+        ssl_context = make_ssl_context(**OPTIONS.arguments(options, "tls")) if use_ssl else None
         self._settings = ConnectionSettings(
             address=address,
             host=hostname,
@@ -272,33 +236,15 @@ class RedisStore(RemoteStore):
             database=int(database or 0),
             user=self._user,
             password=self._password,
-            protocol=options["protocol"],
-            client_name=options["client_name"],
-            socket_timeout=socket_timeout,
-            connect_timeout=options["socket_connect_timeout"],
-            keepalive=options["socket_keepalive"],
             ssl_context=ssl_context,
-            parser=options["parser"],
+            # decode_responses decodes replies with the store's encoding
             encoding=self._encoding if options["decode_responses"] else None,
-            encoding_errors=options["encoding_errors"],
-            health_check_interval=options["health_check_interval"],
+            **OPTIONS.arguments(options, "connection"),
         )
-        self._socket_timeout = socket_timeout
+        self._socket_timeout = self._settings.socket_timeout
         self._utf8 = self._encoding.replace("-", "").lower() == "utf8"
         self._embedded: SyncEmbeddedServer | None = None  # the PulsarDS start_store made
-        self._pool = SyncConnectionPool(
-            self._settings,
-            options["max_connections"],
-            options["pool_timeout"],
-            options["retries"],
-            options["retry_backoff"],
-        )
-        # concurrent plain commands share one connection (never in the blocking variant)
-        self._multiplexer: SyncMultiplexer | None = (
-            SyncMultiplexer(self._pool)
-            if SyncFeatures.auto_pipelining and options["auto_pipelining"]
-            else None
-        )
+        self._pool = SyncConnectionPool(self._settings, **OPTIONS.arguments(options, "pool"))
 
     @property
     def pool(self) -> SyncConnectionPool:
@@ -316,20 +262,15 @@ class RedisStore(RemoteStore):
 
         An error reply raises ResponseError (or a subclass by its code) and leaves the
         connection usable. A command is re-sent on another connection only when it cannot
-        have reached the server, or when ``idempotent=True`` says re-sending is harmless.
+        have reached the server, when it only reads (the command table says so), or when
+        ``idempotent=True`` says re-sending is harmless (``idempotent=False`` forbids it).
+        Commands that would change the state of a shared connection (SELECT, MULTI,
+        SUBSCRIBE...) raise StatefulCommandError, naming what to use instead.
         """
         packed = pack_command(*args) if self._utf8 else pack_command(*args, encoding=self._encoding)
+        info = command_for(args)
         timeout = self._socket_timeout
-        multiplexer = self._multiplexer
-        if multiplexer is not None and _shareable(args[0]):
-            try:
-                reply = multiplexer.execute(packed, timeout)
-            except ConnectionError as exc:
-                if not options.get("idempotent"):
-                    raise
-                reply = self._execute_again(packed, timeout, exc)
-        else:
-            reply = self._execute_pooled(args, packed, timeout, options)
+        reply = self._execute_pooled(info, args, packed, timeout, options)
         if reply.__class__ is ResponseError:
             raise response_error(reply)
         if options:
@@ -339,33 +280,39 @@ class RedisStore(RemoteStore):
         return reply
 
     def _execute_pooled(
-        self, args: tuple[Any, ...], packed: bytes, timeout: float | None, options: Any
+        self,
+        info: CommandInfo,
+        args: tuple[Any, ...],
+        packed: bytes,
+        timeout: float | None,
+        options: Any,
     ) -> Any:
         """One command on a pooled connection of its own."""
-        if timeout is not None and args[0] in BLOCKING:
-            timeout = blocking_timeout(args, timeout)
-        pool = self._pool
-        connection = pool.acquire()
-        try:
-            connection.send(packed)
-        except ConnectionError as exc:
-            pool.release(connection)  # closed by send: nothing complete reached the server
-            return self._execute_again(packed, timeout, exc)
-        except BaseException:
-            pool.discard(connection)
-            raise
-        try:
-            reply = connection.read_reply(timeout)
-        except ConnectionError as exc:
-            pool.release(connection)
-            if not options.get("idempotent"):
-                raise
-            return self._execute_again(packed, timeout, exc)
-        except BaseException:
-            pool.discard(connection)  # its reply may still arrive: never reuse it
-            raise
-        pool.release(connection)
-        return reply
+        route = info.route
+        if route == REFUSED:
+            raise StatefulCommandError(info.refusal())
+        if info.timeout is not None:
+            timeout = info.read_timeout(args, timeout)
+        # A ConnectionError closed the connection, so the lease drops it either way; any
+        # other exception discards it too (its reply may still arrive).
+        with self._pool.lease() as connection:
+            try:
+                connection.send(packed)
+            except ConnectionError as exc:
+                error = exc  # nothing complete reached the server: safe to send again
+            else:
+                try:
+                    reply = connection.read_reply(timeout)
+                except ConnectionError as exc:
+                    if not options.get("idempotent", info.retry_safe):
+                        raise
+                    error = exc
+                else:
+                    if route == DETACHED:
+                        # HELLO, RESET, QUIT: their effect ends with this connection
+                        connection.close()
+                    return reply
+        return self._execute_again(packed, timeout, error)
 
     def _execute_again(
         self, packed: bytes, timeout: float | None, error: ConnectionError
@@ -374,18 +321,11 @@ class RedisStore(RemoteStore):
         pool = self._pool
         for attempt in range(pool.retries):
             sleep(min(pool.retry_backoff * 2**attempt, 1.0))
-            connection = pool.acquire()
-            try:
-                reply = connection.request(packed, timeout)
-            except ConnectionError as exc:
-                pool.release(connection)
-                error = exc
-                continue
-            except BaseException:
-                pool.discard(connection)
-                raise
-            pool.release(connection)
-            return reply
+            with pool.lease() as connection:
+                try:
+                    return connection.request(packed, timeout)
+                except ConnectionError as exc:
+                    error = exc
         raise error
 
     def ping(self) -> bool:
@@ -442,8 +382,6 @@ class RedisStore(RemoteStore):
         self.execute("FLUSHDB")
 
     def close(self) -> None:
-        if self._multiplexer is not None:
-            self._multiplexer.close()
         self._pool.close()
         server, self._embedded = self._embedded, None
         if server is not None:
@@ -498,6 +436,9 @@ def start_store(
             return create_store(url, **kw)  # a server answered (NOAUTH and the like)
         finally:
             probe.close()
+    # imported here: a client that never starts a server never loads PulsarDS
+    from ..server.embedded import SyncEmbeddedServer
+
     settings: dict[str, Any] = {"bind": host, "port": port, "save": []}
     if parsed.password:
         settings["requirepass"] = parsed.password

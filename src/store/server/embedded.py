@@ -1,5 +1,9 @@
 """Running PulsarDS inside another program: on the caller's event loop, or in a thread
-with a loop of its own for blocking code (``store.sync.start_store``, tests)."""
+with a loop of its own for blocking code (``store.sync.start_store``, tests).
+
+``AsyncEmbeddedServer`` and ``SyncEmbeddedServer`` are the launchers ``start_store`` uses,
+one per client variant with the same method names (``utils/gen_sync.py`` renames the one
+into the other in the generated store module)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 from .config import ServerConfig
 from .core import PulsarDS
 
-__all__ = ["ServerThread", "start_server"]
+__all__ = ["AsyncEmbeddedServer", "ServerThread", "SyncEmbeddedServer", "start_server"]
 
 
 async def start_server(config: ServerConfig | None = None, **settings: Any) -> PulsarDS:
@@ -69,3 +73,33 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class AsyncEmbeddedServer:
+    """A PulsarDS on the running event loop (``store.aio.start_store``)."""
+
+    def __init__(self, server: PulsarDS) -> None:
+        self._server = server
+        self.port: int = server.port
+
+    @classmethod
+    async def start(cls, settings: dict[str, Any]) -> AsyncEmbeddedServer:
+        return cls(await start_server(**settings))
+
+    async def stop(self) -> None:
+        await self._server.close()
+
+
+class SyncEmbeddedServer:
+    """A PulsarDS on a thread with its own loop (``store.sync.start_store``)."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self._server = server
+        self.port: int = server.port
+
+    @classmethod
+    def start(cls, settings: dict[str, Any]) -> SyncEmbeddedServer:
+        return cls(ServerThread(**settings).start())
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -1,44 +1,30 @@
-"""The seam: the only module that imports asyncio, socket, ssl, select or threading.
+"""Streams: a connected byte stream (TCP, unix socket or TLS) per variant, and what
+opening one needs (the SSL context, socket tuning, error texts).
 
-Each Async* class has a Sync* twin with the same method names and signatures, so that
-code written against the Async* names in ``_async`` becomes blocking code when
-``utils/gen_sync.py`` renames them. Protocol logic never lives here.
+``AsyncStream`` reads and writes through an asyncio transport and a light protocol class;
+``SyncStream`` is its blocking twin over a plain socket. Only ``AsyncStream`` has the
+receiver mode of automatic pipelining (``set_receiver``, ``write_now``, ``write_soon``,
+``new_waiter``, ``wait``): the module that uses it has no blocking twin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import inspect
 import os
 import select
 import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
-from .errors import ConnectionError, ImproperlyConfigured, TimeoutError
+from ..errors import ConnectionError, ImproperlyConfigured, TimeoutError
 
 __all__ = [
-    "AsyncCaller",
-    "AsyncEvent",
-    "AsyncFeatures",
-    "AsyncMutex",
-    "AsyncSemaphore",
     "AsyncStream",
-    "AsyncWorker",
-    "SyncCaller",
-    "SyncEvent",
-    "SyncFeatures",
-    "SyncMutex",
-    "SyncSemaphore",
     "SyncStream",
-    "SyncWorker",
-    "async_sleep",
     "make_ssl_context",
-    "sleep",
 ]
 
 READ_SIZE = 65536
@@ -87,9 +73,6 @@ def _tune(sock: socket.socket, keepalive: bool) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if keepalive:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-
-
-# -- asyncio ---------------------------------------------------------------------------------
 
 
 class _StreamProtocol(asyncio.Protocol):
@@ -156,12 +139,6 @@ class _StreamProtocol(asyncio.Protocol):
 def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError("timed out waiting for the server's reply"))
-
-
-class AsyncFeatures:
-    """What this variant can do: automatic pipelining needs an event loop."""
-
-    auto_pipelining = True
 
 
 class AsyncStream:
@@ -320,35 +297,6 @@ class AsyncStream:
                 raw.close()
 
 
-class AsyncSemaphore:
-    """A counter of free slots whose acquire waits at most ``timeout`` seconds."""
-
-    __slots__ = ("_semaphore",)
-
-    def __init__(self, value: int) -> None:
-        self._semaphore = asyncio.Semaphore(value)
-
-    async def acquire(self, timeout: float | None) -> bool:
-        semaphore = self._semaphore
-        if not semaphore.locked():
-            return await semaphore.acquire()
-        try:
-            async with asyncio.timeout(timeout):
-                return await semaphore.acquire()
-        except builtins.TimeoutError:
-            return False
-
-    def release(self) -> None:
-        self._semaphore.release()
-
-
-async def async_sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
-# -- blocking ----------------------------------------------------------------------------------
-
-
 class SyncStream:
     """A connected byte stream (TCP, unix socket or TLS) over a blocking socket."""
 
@@ -420,28 +368,6 @@ class SyncStream:
         except OSError as exc:
             raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
 
-    # receiver mode is for automatic pipelining, which needs an event loop
-    # (SyncFeatures.auto_pipelining is False): these twins are never called
-
-    def set_receiver(
-        self,
-        on_data: Callable[[bytes], None] | None,
-        on_lost: Callable[[BaseException], None] | None,
-    ) -> None:
-        raise NotImplementedError("automatic pipelining needs the asyncio client")
-
-    def write_now(self, data: bytes) -> None:
-        raise NotImplementedError("automatic pipelining needs the asyncio client")
-
-    def write_soon(self, data: bytes) -> None:
-        raise NotImplementedError("automatic pipelining needs the asyncio client")
-
-    def new_waiter(self) -> Any:
-        raise NotImplementedError("automatic pipelining needs the asyncio client")
-
-    def wait(self, waiter: Any, timeout: float) -> Any:
-        raise NotImplementedError("automatic pipelining needs the asyncio client")
-
     def is_alive(self) -> bool:
         if self._sock.fileno() < 0:
             return False
@@ -456,271 +382,3 @@ class SyncStream:
             self._sock.close()
         except OSError:
             pass
-
-
-class SyncFeatures:
-    """What this variant can do: no automatic pipelining without an event loop."""
-
-    auto_pipelining = False
-
-
-class SyncSemaphore:
-    """A counter of free slots whose acquire waits at most ``timeout`` seconds."""
-
-    __slots__ = ("_condition", "_lock", "_value")
-
-    def __init__(self, value: int) -> None:
-        self._value = value
-        self._lock = threading.Lock()
-        self._condition = threading.Condition(self._lock)
-
-    def acquire(self, timeout: float | None) -> bool:
-        with self._lock:
-            if self._value > 0:
-                self._value -= 1
-                return True
-            if not self._condition.wait_for(self._available, timeout):
-                return False
-            self._value -= 1
-            return True
-
-    def _available(self) -> bool:
-        return self._value > 0
-
-    def release(self) -> None:
-        with self._lock:
-            self._value += 1
-            self._condition.notify()
-
-
-def sleep(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-# -- pub/sub: events, a mutex, background workers, callbacks ------------------------------------
-#
-# A PubSub reads on one task or thread (its own, or the caller's) while others subscribe:
-# its state changes and writes are serialised by a mutex, its waits end early on an event,
-# and its background runner is a task in asyncio and a daemon thread in the blocking twin.
-
-
-class AsyncEvent:
-    """A flag to wait for, with a timeout (seconds, None for ever)."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def clear(self) -> None:
-        self._event.clear()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self, timeout: float | None) -> bool:
-        """True when the flag is set, False when ``timeout`` passed first."""
-        event = self._event
-        if event.is_set():
-            return True
-        try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        except builtins.TimeoutError:
-            return False
-        return True
-
-
-class AsyncMutex:
-    """Mutual exclusion between tasks (``async with mutex:``); not reentrant."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-
-    async def __aenter__(self) -> None:
-        await self._lock.acquire()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._lock.release()
-
-    async def try_acquire(self) -> bool:
-        """Take the mutex only if it is free (then ``release()`` it): True if taken."""
-        if self._lock.locked():
-            return False
-        await self._lock.acquire()  # free: returns without waiting
-        return True
-
-    def release(self) -> None:
-        self._lock.release()
-
-
-class AsyncWorker:
-    """Runs ``target()`` as a background task until it returns or ``stop`` cancels it."""
-
-    __slots__ = ("_name", "_target", "_task")
-
-    def __init__(self, target: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
-        self._target = target
-        self._name = name
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._target(), name=self._name)
-
-    def is_running(self) -> bool:
-        task = self._task
-        return task is not None and not task.done()
-
-    async def stop(self, timeout: float | None) -> bool:
-        """Cancel the task and wait at most ``timeout`` seconds for it to end: True when it
-        ended. Called from the task itself, it returns False at once (the target's loop
-        must see for itself that it is asked to stop)."""
-        task = self._task
-        if task is None:
-            return True
-        if task is asyncio.current_task():
-            return False
-        if not task.done():
-            task.cancel()
-            await asyncio.wait((task,), timeout=timeout)
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: the target logs its own failures
-        return task.done()
-
-
-class AsyncCaller:
-    """Calls handlers: ``call(func, *args)`` waits for the result of a coroutine function."""
-
-    __slots__ = ()
-
-    @staticmethod
-    async def call(func: Callable[..., Any], *args: Any) -> Any:
-        result = func(*args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-
-
-class SyncEvent:
-    """A flag to wait for, with a timeout (seconds, None for ever)."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def clear(self) -> None:
-        self._event.clear()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float | None) -> bool:
-        """True when the flag is set, False when ``timeout`` passed first."""
-        return self._event.wait(timeout)
-
-
-class SyncMutex:
-    """Mutual exclusion between threads (``with mutex:``); not reentrant."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.release()
-
-    def try_acquire(self) -> bool:
-        """Take the mutex only if it is free (then ``release()`` it): True if taken."""
-        return self._lock.acquire(blocking=False)
-
-    def release(self) -> None:
-        self._lock.release()
-
-
-class SyncWorker:
-    """Runs ``target()`` in a daemon thread; ``stop`` waits for it to return (a thread
-    cannot be cancelled: the target's loop must see for itself that it is asked to stop)."""
-
-    __slots__ = ("_name", "_target", "_thread")
-
-    def __init__(self, target: Callable[[], None], name: str) -> None:
-        self._target = target
-        self._name = name
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        thread = threading.Thread(target=self._target, name=self._name, daemon=True)
-        self._thread = thread
-        thread.start()
-
-    def is_running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    def stop(self, timeout: float | None) -> bool:
-        """Wait at most ``timeout`` seconds for the thread to end: True when it ended.
-        Called from the thread itself, it returns False at once."""
-        thread = self._thread
-        if thread is None:
-            return True
-        if thread is threading.current_thread():
-            return False
-        thread.join(timeout)
-        return not thread.is_alive()
-
-
-class SyncCaller:
-    """Calls handlers: ``call(func, *args)``; the blocking twin takes plain callables only."""
-
-    __slots__ = ()
-
-    @staticmethod
-    def call(func: Callable[..., Any], *args: Any) -> Any:
-        return func(*args)
-
-
-class AsyncEmbeddedServer:
-    """A PulsarDS on the running event loop (``store.aio.start_store``)."""
-
-    def __init__(self, server: Any) -> None:
-        self._server = server
-        self.port: int = server.port
-
-    @classmethod
-    async def start(cls, settings: dict[str, Any]) -> AsyncEmbeddedServer:
-        from .server import start_server
-
-        return cls(await start_server(**settings))
-
-    async def stop(self) -> None:
-        await self._server.close()
-
-
-class SyncEmbeddedServer:
-    """A PulsarDS on a thread with its own loop (``store.sync.start_store``)."""
-
-    def __init__(self, server: Any) -> None:
-        self._server = server
-        self.port: int = server.port
-
-    @classmethod
-    def start(cls, settings: dict[str, Any]) -> SyncEmbeddedServer:
-        from .server import ServerThread
-
-        return cls(ServerThread(**settings).start())
-
-    def stop(self) -> None:
-        self._server.stop()
