@@ -93,6 +93,10 @@ def test_names_are_normalized_once() -> None:
     assert command_for(["nosuchcommand"]) is UNKNOWN
     assert command_for(["client", "nosuchsub"]) is COMMANDS["client"]
     assert lookup("nosuchcommand") is None
+    client = COMMANDS["client"].subcommands
+    assert {"list", "tracking", "reply"} <= set(client)
+    assert all(name == name.lower() and isinstance(name, str) for name in client)
+    assert client["list"].container == "client" and COMMANDS["get"].container is None
 
 
 def test_routes() -> None:

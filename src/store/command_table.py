@@ -25,6 +25,7 @@ from ._command_data import REDIS_VERSION, ROWS
 __all__ = [
     "COMMANDS",
     "DETACHED",
+    "PLAIN",
     "POOLED",
     "REDIS_VERSION",
     "REFUSED",
@@ -149,7 +150,11 @@ class CommandInfo:
     retry_safe: bool  # may be re-sent after a connection error without idempotent=True
     timeout: Timeout | None  # where a blocking command's timeout is
     instead: str | None  # for a REFUSED command: what to use instead
-    subcommands: Mapping[Any, CommandInfo] = field(default_factory=dict)  # every spelling
+    subcommands: Mapping[str, CommandInfo] = field(default_factory=dict)  # "list": ...
+    # the subcommands under their usual spellings ("list", "LIST", b"list", b"LIST")
+    spelled_subcommands: Mapping[Any, CommandInfo] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def readonly(self) -> bool:
@@ -395,7 +400,8 @@ def _spellings(name: str) -> Iterator[Any]:
 
 def _build() -> tuple[dict[str, CommandInfo], dict[Any, CommandInfo]]:
     containers = {str(row[0]).partition("|")[0] for row in ROWS if "|" in str(row[0])}
-    subcommands: dict[str, dict[Any, CommandInfo]] = {name: {} for name in containers}
+    subcommands: dict[str, dict[str, CommandInfo]] = {name: {} for name in containers}
+    spelled: dict[str, dict[Any, CommandInfo]] = {name: {} for name in containers}
     table: dict[str, CommandInfo] = {}
     for row in ROWS:
         name, arity, flags, acl, tips, specs, group, since = row
@@ -415,18 +421,26 @@ def _build() -> tuple[dict[str, CommandInfo], dict[Any, CommandInfo]]:
             timeout=TIMEOUTS.get(name),
             instead=INSTEAD.get(name),
             subcommands=subcommands.get(name, {}),
+            spelled_subcommands=spelled.get(name, {}),
         )
         table[name] = info
         container, sep, sub = name.partition("|")
         if sep:
-            for spelled in _spellings(sub):
-                subcommands[container][spelled] = info
+            subcommands[container][sub] = info
+            for spelling in _spellings(sub):
+                spelled[container][spelling] = info
     spelled_table = {spelled: info for name, info in table.items() for spelled in _spellings(name)}
     return table, spelled_table
 
 
 _TABLE, _SPELLED = _build()
 COMMANDS: Final[Mapping[str, CommandInfo]] = _TABLE
+# The usual spellings ("get", "GET", b"get", b"GET") of the commands that are not
+# containers: command_for's first lookup, which the per-command paths of the store and of
+# pipelines make themselves (``PLAIN.get(args[0]) or command_for(args)`` saves a call).
+PLAIN: Final[Mapping[Any, CommandInfo]] = {
+    spelled: info for spelled, info in _SPELLED.items() if not info.subcommands
+}
 
 # a command this table does not know (a module's, a newer server's): a connection of its
 # own, never re-sent, its keys unknown
@@ -462,14 +476,15 @@ def command_for(args: Sequence[Any]) -> CommandInfo:
     """The row that describes the command ``args`` (a subcommand's, for a container such as
     CLIENT LIST); UNKNOWN when the table has none."""
     try:
-        info = _SPELLED[args[0]]
+        return PLAIN[args[0]]
     except (KeyError, TypeError):
-        info = lookup(args[0]) or UNKNOWN
+        pass
+    info = lookup(args[0]) or UNKNOWN
     if info.subcommands and len(args) > 1:
         sub = args[1]
         try:
-            found = info.subcommands.get(sub)
-        except TypeError:
+            found = info.spelled_subcommands.get(sub)
+        except TypeError:  # unhashable (bytearray)
             found = None
         if found is None:
             found = info.subcommands.get(normalize(sub))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..command_table import DETACHED, REFUSED, CommandInfo, command_for
+from ..command_table import DETACHED, PLAIN, REFUSED, CommandInfo, command_for
 from ..errors import (
     ConnectionError,
     DataError,
@@ -58,10 +58,13 @@ def _allowed(args: tuple[Any, ...]) -> CommandInfo:
     """The command's row; StatefulCommandError for a command that would change the state
     of the pipeline's connection, which goes back to the pool (the pipeline's own watch(),
     multi() and commit() send WATCH, MULTI and EXEC)."""
-    info = command_for(args)
-    if info.route == REFUSED:
-        raise StatefulCommandError(info.refusal())
-    if info.route == DETACHED:
+    try:
+        info = PLAIN[args[0]]  # command_for's first lookup, without the call
+    except (KeyError, TypeError):
+        info = command_for(args)
+    if info.route >= DETACHED:  # DETACHED or REFUSED: one test for every queued command
+        if info.route == REFUSED:
+            raise StatefulCommandError(info.refusal())
         raise StatefulCommandError(
             f"{info.name.upper()} changes the state of its connection, which a pipeline "
             "gives back to the pool: send it with store.execute() (on a connection closed "
@@ -337,8 +340,7 @@ class AsyncPipeline(AsyncCommands):
         else:
             await connection.send(b"".join(packed))
             count = len(packed)
-        read = connection.read_reply
-        return [await read(timeout) for _ in range(count)]
+        return await connection.read_replies(count, timeout)
 
     async def _load_scripts(
         self, connection: AsyncConnection, scripts: dict[str, AsyncScript]
@@ -357,7 +359,7 @@ class AsyncPipeline(AsyncCommands):
         await connection.send(
             b"".join(pack_command("SCRIPT", "LOAD", s.script, encoding=encoding) for s in missing)
         )
-        replies = [await connection.read_reply(timeout) for _ in missing]
+        replies = await connection.read_replies(len(missing), timeout)
         for reply in replies:
             if isinstance(reply, ResponseError):
                 return response_error(reply)

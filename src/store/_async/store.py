@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .._backend.streams import make_ssl_context
 from .._backend.synchronization import async_sleep
 from .._protocol import ConnectionSettings
-from ..command_table import DETACHED, REFUSED, SHARED, CommandInfo, command_for
+from ..command_table import DETACHED, PLAIN, REFUSED, SHARED, CommandInfo, command_for
 from ..errors import (
     ConnectionError,
     ImproperlyConfigured,
@@ -274,7 +274,10 @@ class RedisStore(RemoteStore):
         SUBSCRIBE...) raise StatefulCommandError, naming what to use instead.
         """
         packed = pack_command(*args) if self._utf8 else pack_command(*args, encoding=self._encoding)
-        info = command_for(args)
+        try:
+            info = PLAIN[args[0]]  # command_for's first lookup, without the call
+        except (KeyError, TypeError):
+            info = command_for(args)
         timeout = self._socket_timeout
         if True:  # ASYNC
             multiplexer = self._multiplexer

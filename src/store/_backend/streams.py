@@ -300,12 +300,14 @@ class AsyncStream:
 class SyncStream:
     """A connected byte stream (TCP, unix socket or TLS) over a blocking socket."""
 
-    __slots__ = ("_poll", "_sock", "_timeout")
+    __slots__ = ("_pending", "_poll", "_sock", "_timeout")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._timeout: float | None = sock.gettimeout()
         self._poll = _readable_poll(sock)
+        # TLS: decrypted bytes buffered in the SSL object, which poll() cannot see
+        self._pending: Callable[[], int] | None = getattr(sock, "pending", None)
 
     @classmethod
     def open(
@@ -374,7 +376,7 @@ class SyncStream:
         # readable while idle means EOF, a reset or unexpected bytes: not reusable
         if self._poll is not None and self._poll.poll(0):
             return False
-        pending = getattr(self._sock, "pending", None)
+        pending = self._pending
         return not (pending is not None and pending())
 
     def close(self) -> None:

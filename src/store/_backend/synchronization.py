@@ -31,9 +31,9 @@ __all__ = [
 
 
 class AsyncThreadLock:
-    """A lock for bookkeeping that never waits (``with lock:``, no ``await`` inside): a
-    no-op, since the tasks of an event loop all run on its one thread. Its blocking twin
-    is a real lock between threads."""
+    """A lock for bookkeeping that never waits (``with lock:`` or ``acquire()`` ...
+    ``release()``, no ``await`` inside): a no-op, since the tasks of an event loop all run
+    on its one thread. Its blocking twin is a real lock between threads."""
 
     __slots__ = ()
 
@@ -41,6 +41,12 @@ class AsyncThreadLock:
         pass
 
     def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
         pass
 
 

@@ -113,6 +113,30 @@ class SyncConnection:
                 raise type(exc)(f"{exc} ({self.settings.address})") from None
             raise
 
+    def read_replies(self, count: int, timeout: float | None) -> list[Any]:
+        """The next ``count`` replies (a pipeline's), read in one loop rather than one call
+        each; error replies are ResponseError instances, as with read_reply."""
+        replies: list[Any] = []
+        append = replies.append
+        reader = self._reader
+        try:
+            while count:
+                reply = reader.gets()
+                if reply is NOT_ENOUGH:
+                    stream = self._stream
+                    if stream is None:
+                        raise ConnectionError(f"connection to {self.settings.address} is closed")
+                    reader.feed(stream.read(timeout))
+                    continue
+                append(reply)
+                count -= 1
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise type(exc)(f"{exc} ({self.settings.address})") from None
+            raise
+        return replies
+
     def _next_reply(self, timeout: float | None) -> Any:
         reader = self._reader
         reply = reader.gets()
@@ -152,7 +176,7 @@ class SyncConnection:
         self.send(data)
         # the handshake is part of connecting: a silent server must not hang it forever
         timeout = self.settings.socket_timeout or self.settings.connect_timeout
-        return [self.read_reply(timeout) for _ in range(count)]
+        return self.read_replies(count, timeout)
 
     def execute(self, *args: Any, timeout: float | None = None) -> Any:
         """Send one command and return its reply, raising an error reply."""
