@@ -145,8 +145,9 @@ def read_log(data: bytes, path: str) -> tuple[list[tuple[int, list[bytes]]], int
         pos += len(encoded)
     if error is not None:
         raise _unusable(path, pos, f"Protocol error: {error}")
-    # What the parser keeps waiting for more data must be the start of a command.
-    if pos + parser.buffered != len(data) or (pos < len(data) and data[pos] != 42):  # b"*"
+    # The commands before ``pos`` are the file's bytes exactly; what the parser still
+    # waits for more data to complete (it raised no error) must be the start of a command.
+    if pos < len(data) and data[pos] != 42:  # b"*"
         raise _unusable(path, pos, f"malformed command: {data[pos : pos + 16]!r}")
     return commands, pos
 

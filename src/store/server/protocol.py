@@ -8,6 +8,7 @@ server has this narrower parser that checks every length before it buffers anyth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -153,21 +154,51 @@ _FAST_PATH_LIMIT = 1 << 16
 # Redis refuses big requests from clients that have not authenticated yet.
 UNAUTHENTICATED_MULTIBULK = 10
 UNAUTHENTICATED_BULK = 16384
+# Redis's PROTO_INLINE_MAX_SIZE: the longest header line it waits for.
+_MAX_LINE = 64 << 10
+# Redis's PROTO_MBULK_BIG_ARG: a bulk this big is gathered from the received chunks and
+# joined once, instead of being copied into the buffer and then sliced out of it.
+_BIG_ARG = 32 << 10
+# A type byte hiredis would read as an aggregate, with a count of five digits or more:
+# hiredis allocates the whole list on the header alone, so such data never goes to it.
+_HIREDIS_UNSAFE = re.compile(rb"[*%~>|]-?[0-9]{5}")
+_LLONG = 1 << 63
+_BULK_HEADERS = [b"$%d" % length for length in range(1024)]
+
+
+def _number(text: bytes | bytearray) -> int | None:
+    """Redis's ``string2ll``: an optional minus, digits, no leading zero, 64 bits."""
+    if not 0 < len(text) < 21:
+        return None
+    digits = text[1:] if text[0] == 45 else text  # '-'
+    if not digits.isdigit() or (digits[0] == 48 and (len(digits) > 1 or digits is not text)):
+        return None
+    value = int(digits)
+    if digits is not text:
+        value = -value
+    return value if -_LLONG <= value < _LLONG else None
 
 
 class RequestParser:
     """Splits a byte stream into commands (lists of bytes).
 
-    ``feed(data)`` returns the complete commands; a partial command waits for more data
-    without being parsed again until enough bytes have arrived. Every length is checked
-    against the limits before any buffering, so a peer cannot make the server allocate
-    more than ``query_buffer_limit`` bytes.
+    ``feed(data)`` returns the complete commands. The parse state (arguments of the
+    current command so far, the pending bulk length) is kept across feeds, so each byte is
+    examined once however the stream is split. Every declared length is checked against
+    the limits before anything is buffered or handed to hiredis, so a peer cannot make the
+    server allocate more than ``query_buffer_limit`` bytes.
     """
 
     __slots__ = (
-        "_need",
+        "_args",
+        "_big",
+        "_big_left",
+        "_big_size",
+        "_bulk",
+        "_left",
         "_pending",
         "_reader",
+        "_scan",
         "error",
         "is_authenticated",
         "max_bulk",
@@ -184,8 +215,14 @@ class RequestParser:
         query_buffer_limit: int = 1 << 30,
         is_authenticated: Callable[[], bool] = lambda: True,
     ) -> None:
-        self._pending = bytearray()
-        self._need = 0  # bytes the pending partial command needs before parsing again
+        self._pending = bytearray()  # received bytes not parsed yet (a partial element)
+        self._scan = 0  # how far into _pending a partial line was already searched
+        self._args: list[bytes] = []  # arguments of the current command so far
+        self._left = 0  # arguments the current command still needs (0: between commands)
+        self._bulk = -1  # length of the bulk whose header was read, -1 if none
+        self._big: list[Any] | None = None  # chunks of a big bulk being gathered
+        self._big_left = 0  # bytes of the big bulk (and its CRLF) still to come
+        self._big_size = 0
         # hiredis (when installed) parses whole requests in C: a third of the time
         self._reader: Any = hiredis.Reader() if hiredis is not None else None
         self.max_bulk = max_bulk
@@ -197,7 +234,7 @@ class RequestParser:
 
     @property
     def buffered(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + (self._big_size if self._big is not None else 0)
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         """The commands completed by ``data``. A malformed request raises RequestError;
@@ -205,41 +242,85 @@ class RequestParser:
         the error is kept in ``error`` for the caller to act on after running them."""
         if self.error is not None:
             raise self.error
-        if self._pending:
-            self._pending += data
-            if len(self._pending) > self.query_buffer_limit:
-                raise RequestError("query buffer limit reached")
-            if len(self._pending) < self._need:
-                return []
-            data = bytes(self._pending)
-            self._pending.clear()
-        if data[-2:] == _CRLF and data[:1] == b"*" and len(data) < _FAST_PATH_LIMIT:
-            fast = self._parse_whole(data)
-            if fast is not None:
-                return fast
         commands: list[list[bytes]] = []
+        if self._big is not None:
+            rest = self._gather(data)
+            if rest is None:
+                return commands
+            self._left -= 1
+            if not self._left:
+                commands.append(self._args)
+                self._args = []
+            data = rest
+        pending = self._pending
+        if pending:
+            pending += data
+            if len(pending) > self.query_buffer_limit:
+                raise RequestError("query buffer limit reached")
+            if self._bulk >= 0 and len(pending) < self._bulk + 2:
+                return commands  # the awaited bulk is not complete: nothing to look at
+            buf: bytes | bytearray = pending
+        elif not data:
+            return commands
+        else:
+            if (
+                not commands
+                and self._left == 0
+                and data[-2:] == _CRLF
+                and data[:1] == b"*"
+                and len(data) < _FAST_PATH_LIMIT
+            ):
+                fast = self._parse_whole(data)
+                if fast is not None:
+                    return fast
+            buf = data
         try:
-            pos = self._parse(data, commands)
+            pos = self._parse(buf, commands)
         except RequestError as exc:
             if not commands:
                 raise
             self.error = exc
             return commands
-        if pos < len(data):
-            self._pending += data[pos:] if pos else data
-            if len(self._pending) > self.query_buffer_limit or self._need > self.query_buffer_limit:
-                raise RequestError("query buffer limit reached")
+        if buf is pending:
+            del pending[:pos]  # cheap: a bytearray drops its head by moving its start
+        elif pos < len(buf) and self._big is None:
+            pending += buf[pos:]
+        if len(pending) > self.query_buffer_limit:
+            raise RequestError("query buffer limit reached")
         return commands
+
+    def _gather(self, data: bytes | memoryview) -> bytes | None:
+        """Add ``data`` to the big bulk being gathered; when it completes, append it to the
+        command (joined: its only copy) and return the bytes after it, else None."""
+        big = self._big
+        assert big is not None
+        left = self._big_left
+        size = len(data)
+        take = min(size, left)
+        value = min(take, left - 2)  # the bulk's bytes in data, not its CRLF
+        if value > 0:
+            big.append(data if value == size else memoryview(data)[:value])
+            self._big_size += value
+        self._big_left = left - take
+        if self._big_left:
+            return None
+        self._big = None
+        self._big_size = 0
+        self._bulk = -1
+        self._args.append(b"".join(big))
+        big.clear()
+        return bytes(data[take:]) if take < size else b""
 
     def _parse_whole(self, buf: bytes) -> list[list[bytes]] | None:
         """The commands of ``buf`` if it holds only whole, ordinary commands, else None.
         Data shorter than _FAST_PATH_LIMIT cannot break the authenticated limits, so
-        hiredis need not check them."""
+        hiredis need not check them, once no header declares a count it could allocate."""
         if (
             self._reader is not None
             and self.max_bulk >= _FAST_PATH_LIMIT
             and self.max_multibulk >= _FAST_PATH_LIMIT
             and self.is_authenticated()
+            and _HIREDIS_UNSAFE.search(buf) is None
         ):
             return self._parse_whole_hiredis(buf)
         return self._split_whole(buf)
@@ -282,106 +363,194 @@ class RequestParser:
         max_bulk = self.max_bulk if authenticated else UNAUTHENTICATED_BULK
         commands: list[list[bytes]] = []
         index = 0
-        try:
-            while index < last:
-                header = parts[index]
-                if header[:1] != b"*":
+        while index < last:
+            header = parts[index]
+            digits = header[1:]
+            # only plain digits: int() would also take signs, spaces and underscores
+            if header[:1] != b"*" or not digits.isdigit() or len(digits) > 18:
+                return None
+            count = int(digits)
+            if not 0 < count <= max_count or index + 2 * count >= last or digits[0] == 48:
+                return None
+            command = parts[index + 2 : index + 2 * count + 1 : 2]
+            for position in range(index + 1, index + 2 * count, 2):
+                size = parts[position]
+                digits = size[1:]
+                if size[:1] != b"$" or not digits.isdigit() or len(digits) > 18:
                     return None
-                count = int(header[1:])
-                if not 0 < count <= max_count or index + 2 * count >= last:
+                length = int(digits)
+                if length != len(parts[position + 1]) or length > max_bulk:
                     return None
-                command = parts[index + 2 : index + 2 * count + 1 : 2]
-                for position in range(index + 1, index + 2 * count, 2):
-                    size = parts[position]
-                    if size[:1] != b"$":
-                        return None
-                    length = int(size[1:])
-                    if length != len(parts[position + 1]) or length > max_bulk:
-                        return None
-                commands.append(command)
-                index += 2 * count + 1
-        except ValueError:
-            return None
+                if digits[0] == 48 and len(digits) > 1:
+                    return None
+            commands.append(command)
+            index += 2 * count + 1
         return commands
 
-    def _parse(self, buf: bytes, commands: list[list[bytes]]) -> int:
-        """Parse complete commands from ``buf`` into ``commands``; return where they end."""
+    def _parse(self, buf: bytes | bytearray, commands: list[list[bytes]]) -> int:
+        """Parse ``buf`` on from the saved state, appending complete commands to
+        ``commands``; return how much of it was consumed (the rest is a partial element,
+        or the start of a big bulk now gathered in ``_big``)."""
         end = len(buf)
         pos = 0
-        self._need = 0
-        while pos < end:
-            if buf[pos] != 42:  # not '*': an inline command
-                eol = buf.find(b"\n", pos)
-                if eol < 0:
-                    if end - pos > self.max_inline:
+        scan = self._scan
+        left = self._left
+        args = self._args
+        bulk = self._bulk
+        find = buf.find
+        # slices of a bytearray go through a view: one copy into bytes, not two
+        view = memoryview(buf) if buf.__class__ is bytearray else None
+        piece: Any = buf if view is None else view
+        authenticated = self.is_authenticated()
+        max_bulk = self.max_bulk if authenticated else UNAUTHENTICATED_BULK
+        max_bulk = min(max_bulk, self.max_bulk)
+        limit = self.query_buffer_limit
+        batch = True
+        try:
+            while pos < end:
+                if bulk >= 0:  # the header was read: wait for the bulk and its CRLF
+                    stop = pos + bulk
+                    if stop + 2 > end:
+                        if bulk >= _BIG_ARG:
+                            self._start_big(piece, pos, end, bulk)
+                            return end
+                        return pos
+                    args.append(bytes(piece[pos:stop]))
+                    pos = stop + 2
+                    bulk = -1
+                    left -= 1
+                    if not left:
+                        commands.append(args)
+                        args = []
+                    continue
+                if left == 0 and buf[pos] != 42:  # not '*': an inline command
+                    eol = find(b"\n", pos + scan)
+                    if eol < 0:
+                        if end - pos > self.max_inline:
+                            raise RequestError("too big inline request")
+                        scan = end - pos
+                        return pos
+                    scan = 0
+                    if eol - pos > self.max_inline:
                         raise RequestError("too big inline request")
-                    return pos
-                if eol - pos > self.max_inline:
-                    raise RequestError("too big inline request")
-                line = buf[pos:eol]
-                pos = eol + 1
-                words = split_inline(line.rstrip(b"\r"))
-                if words:
-                    commands.append(words)
-                continue
-            eol = buf.find(_CRLF, pos)
-            if eol < 0:
-                if end - pos > 64 << 10:
-                    raise RequestError("too big mbulk count string")
-                return pos
-            try:
-                count = int(buf[pos + 1 : eol])
-            except ValueError:
-                raise RequestError("invalid multibulk length") from None
-            authenticated = self.is_authenticated()
-            if count > self.max_multibulk or (
-                not authenticated and count > UNAUTHENTICATED_MULTIBULK
-            ):
-                raise RequestError(
-                    "invalid multibulk length"
-                    if authenticated
-                    else "unauthenticated multibulk length"
-                )
-            cursor = eol + 2
-            if count <= 0:
-                pos = cursor
-                continue
-            command: list[bytes] = []
-            append = command.append
-            max_bulk = self.max_bulk if authenticated else UNAUTHENTICATED_BULK
-            for _ in range(count):
-                if cursor >= end:
-                    return pos
-                if buf[cursor] != 36:  # '$'
-                    got = (
-                        chr(buf[cursor])
-                        if 32 < buf[cursor] < 127
-                        else repr(buf[cursor : cursor + 1])
-                    )
-                    raise RequestError(f"expected '$', got '{got}'")
-                eol = buf.find(_CRLF, cursor)
+                    line = bytes(piece[pos:eol])
+                    pos = eol + 1
+                    words = split_inline(line.rstrip(b"\r"))
+                    if words:
+                        commands.append(words)
+                    continue
+                if left > 8 and batch and not scan:
+                    # Many arguments to go: split what is here at every CRLF in C and
+                    # check all the headers at once (see _take_split).
+                    batch = False
+                    taken = self._take_split(piece, pos, end, left, args)
+                    if taken:
+                        pairs, pos = taken
+                        left -= pairs
+                        if not left:
+                            commands.append(args)
+                            args = []
+                        continue
+                # a header line, '*<count>' or '$<length>': Redis waits for the whole line
+                eol = find(_CRLF, pos + scan)
                 if eol < 0:
-                    if end - cursor > 64 << 10:
-                        raise RequestError("too big bulk count string")
+                    if end - pos > _MAX_LINE:
+                        raise RequestError(
+                            "too big bulk count string" if left else "too big mbulk count string"
+                        )
+                    scan = max(end - pos - 1, 0)  # a CR at the end may meet its LF next time
                     return pos
-                try:
-                    length = int(buf[cursor + 1 : eol])
-                except ValueError:
-                    raise RequestError("invalid bulk length") from None
-                if length < 0 or length > max_bulk:
-                    raise RequestError(
-                        "invalid bulk length" if authenticated else "unauthenticated bulk length"
-                    )
-                start = eol + 2
-                stop = start + length
-                if stop + 2 > end:
-                    self._need = stop + 2 - pos
-                    return pos
-                append(buf[start:stop])
-                cursor = stop + 2
-            commands.append(command)
-            pos = cursor
-        return pos
+                scan = 0
+                if left == 0:
+                    count = _number(buf[pos + 1 : eol])
+                    if count is None or count > self.max_multibulk:
+                        raise RequestError("invalid multibulk length")
+                    if not authenticated and count > UNAUTHENTICATED_MULTIBULK:
+                        raise RequestError("unauthenticated multibulk length")
+                    pos = eol + 2
+                    left = max(count, 0)
+                    batch = True
+                    continue
+                if buf[pos] != 36:  # '$'
+                    got = chr(buf[pos]) if 32 < buf[pos] < 127 else repr(buf[pos : pos + 1])
+                    raise RequestError(f"expected '$', got '{got}'")
+                digits = buf[pos + 1 : eol]
+                if digits.isdigit() and len(digits) < 10 and (digits[0] != 48 or eol == pos + 2):
+                    length = int(digits)  # the common case, without _number's call
+                else:
+                    number = _number(digits)
+                    if number is None or number < 0:
+                        raise RequestError("invalid bulk length")
+                    length = number
+                if length > max_bulk:
+                    if length > self.max_bulk:
+                        raise RequestError("invalid bulk length")
+                    raise RequestError("unauthenticated bulk length")
+                if length + 2 > limit:
+                    raise RequestError("query buffer limit reached")
+                pos = eol + 2
+                stop = pos + length
+                if stop + 2 <= end:  # the bulk is here too: take it at once
+                    args.append(bytes(piece[pos:stop]))
+                    pos = stop + 2
+                    left -= 1
+                    if not left:
+                        commands.append(args)
+                        args = []
+                    continue
+                bulk = length
+            return pos
+        finally:
+            if view is not None:
+                view.release()  # else the bytearray could not be resized
+            self._scan = scan
+            self._left = left
+            self._args = args
+            self._bulk = bulk
+
+    def _take_split(
+        self, buf: bytes | memoryview, pos: int, end: int, left: int, args: list[bytes]
+    ) -> tuple[int, int] | None:
+        """Append to ``args`` the complete arguments at ``buf[pos:end]``, if their
+        headers are all exactly ``$<length of the part after it>``; return how many and
+        where they end. Elements containing a CRLF (or odd headers, or big values) make
+        some header differ, and the caller parses one element at a time instead. Costs
+        one split of data the caller's parse would copy anyway: linear, tried at most
+        once per command and feed."""
+        region = bytes(buf[pos:end])
+        parts = region.split(_CRLF, 2 * left)
+        pairs = (len(parts) - 1) // 2
+        if not pairs:
+            return None
+        headers = parts[0 : 2 * pairs : 2]
+        values = parts[1 : 2 * pairs : 2]
+        try:  # no bytecode per argument
+            expected = list(map(_BULK_HEADERS.__getitem__, map(len, values)))
+            top = len(_BULK_HEADERS) - 1  # the longest value is no longer than this
+        except IndexError:  # a longer value
+            expected = [b"$%d" % len(value) for value in values]
+            top = max(map(len, values))
+        if headers != expected:
+            return None
+        limit = min(
+            self.max_bulk if self.is_authenticated() else UNAUTHENTICATED_BULK, self.max_bulk
+        )
+        if top > limit and max(map(len, values)) > limit:
+            return None  # the careful parse says which limit
+        args += values
+        rest = parts[2 * pairs :]
+        return pairs, end - sum(map(len, rest)) - 2 * (len(rest) - 1)
+
+    def _start_big(self, buf: bytes | memoryview, pos: int, end: int, length: int) -> None:
+        """Gather the rest of a big bulk from the chunks to come (see ``_gather``)."""
+        self._big = []
+        self._big_size = 0
+        self._big_left = length + 2
+        if pos < end:
+            # A view of received bytes costs nothing; one of the pending bytearray is
+            # copied, as the bytearray is about to be reused.
+            head = memoryview(buf)[pos:end] if isinstance(buf, bytes) else bytes(buf[pos:end])
+            self._gather(head)
 
 
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
