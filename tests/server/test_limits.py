@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from store.resp import HIREDIS_AVAILABLE
 from store.server import ServerThread
+from store.server.config import DEFAULT_OUTPUT_LIMITS, OutputLimit
 from store.server.protocol import RequestError, RequestParser, split_inline
 from tests.server.conftest import RawClient
 
@@ -146,8 +147,9 @@ def test_max_clients(tmp_path: Any) -> None:
 
 def test_a_client_that_never_reads_is_disconnected(tmp_path: Any) -> None:
     limit = 1 << 20
+    limits = {**DEFAULT_OUTPUT_LIMITS, "normal": OutputLimit(limit, 0, 0)}
     with ServerThread(
-        port=0, dir=str(tmp_path), save=[], client_output_buffer_limit=limit
+        port=0, dir=str(tmp_path), save=[], client_output_buffer_limit=limits
     ) as server:
         RawClient(server.port).call("SET", "big", "x" * 100_000)
         greedy = socket.create_connection(("127.0.0.1", server.port))
@@ -213,3 +215,81 @@ def test_quit_and_protocol_errors_send_the_replies_before_closing(pulsar: Any) -
     sock.sendall(b"GET k\r\n*1\r\n$x\r\n")
     assert _read_all(sock) == b"$1\r\nv\r\n-ERR Protocol error: invalid bulk length\r\n"
     sock.close()
+
+
+def _parsers() -> list[RequestParser]:
+    """A parser with the hiredis fast path (when installed) and one without."""
+    python_only = RequestParser()
+    python_only._reader = None
+    return [RequestParser(), python_only]
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (b"*+1\r\n$4\r\nPING\r\n", "invalid multibulk length"),
+        (b"*1_0\r\n", "invalid multibulk length"),
+        (b"* 1\r\n$4\r\nPING\r\n", "invalid multibulk length"),
+        (b"*01\r\n$4\r\nPING\r\n", "invalid multibulk length"),
+        (b"*-0\r\n", "invalid multibulk length"),
+        (b"*1\r\n$04\r\nPING\r\n", "invalid bulk length"),
+        (b"*1\r\n$00\r\n\r\n", "invalid bulk length"),
+        (b"*1\r\n$+4\r\nPING\r\n", "invalid bulk length"),
+        (b"*1\r\n$4_\r\nPING\r\n", "invalid bulk length"),
+        (b"*1\r\n$100000000000000000000\r\n", "invalid bulk length"),
+    ],
+)
+def test_lengths_are_numbers_as_redis_reads_them(request_: bytes, message: str) -> None:
+    # Redis's string2ll: digits with an optional minus, no sign, space, underscore or
+    # leading zero (Python's int() takes all of them)
+    for parser in _parsers():
+        with pytest.raises(RequestError, match=message):
+            parser.feed(request_)
+
+
+def test_an_unauthenticated_client_sees_the_invalid_length_first() -> None:
+    # as in networking.c: the length is checked before the unauthenticated limit
+    parser = RequestParser(is_authenticated=lambda: False)
+    with pytest.raises(RequestError, match=r"^invalid multibulk length$"):
+        parser.feed(b"*99999999999\r\n")
+    parser = RequestParser(is_authenticated=lambda: False)
+    with pytest.raises(RequestError, match=r"^unauthenticated multibulk length$"):
+        parser.feed(b"*11\r\n")
+    parser = RequestParser(is_authenticated=lambda: False, max_bulk=100_000)
+    with pytest.raises(RequestError, match=r"^invalid bulk length$"):
+        parser.feed(b"*1\r\n$200000\r\n")
+    parser = RequestParser(is_authenticated=lambda: False)
+    with pytest.raises(RequestError, match=r"^unauthenticated bulk length$"):
+        parser.feed(b"*1\r\n$16385\r\n")
+
+
+@settings(max_examples=200)
+@given(cuts=st.lists(st.integers(0, 140_000), max_size=8), size=st.sampled_from([40_000, 70_000]))
+def test_big_and_many_arguments_split_anywhere_parse_the_same(cuts: list[int], size: int) -> None:
+    # big bulks are gathered from the chunks, many small ones split in one go: both
+    # must give what a whole-buffer parse gives, wherever the chunks end
+    big = bytes(range(256)) * (size // 256) + b"\r\n$3\r\n"
+    args = [b"RPUSH", b"k", big, *[b"v%d" % i for i in range(2000)], b"a\r\nb", big]
+    stream = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+    stream += b"*1\r\n$4\r\nPING\r\n"
+    positions = sorted({0, len(stream), *[c for c in cuts if c < len(stream)]})
+    for parser in _parsers():
+        commands: list[list[bytes]] = []
+        for start, end in itertools.pairwise(positions):
+            commands += parser.feed(stream[start:end])
+        assert commands == [args, [b"PING"]]
+        assert parser.buffered == 0
+
+
+def test_a_long_command_in_small_pieces_is_parsed_once() -> None:
+    # Each piece is parsed from where the last one stopped, not from the command's start:
+    # 100,000 arguments in 100-byte pieces take a fraction of a second, not hours.
+    args = [b"RPUSH", b"k", *[b"%d" % i for i in range(100_000)]]
+    stream = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+    for parser in _parsers():
+        commands: list[list[bytes]] = []
+        started = time.process_time()
+        for start in range(0, len(stream), 100):
+            commands += parser.feed(stream[start : start + 100])
+            assert time.process_time() - started < 10, f"stuck at byte {start}"
+        assert commands == [args]

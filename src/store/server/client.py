@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from .config import OutputLimit
 from .keyspace import CommandError, Database
 from .protocol import Push, RequestError, RequestParser, encode_reply, error_line
 
@@ -27,6 +28,11 @@ class _NotReady:
 
 
 NOT_READY: Any = _NotReady()
+
+# A client whose class has no hard output limit has its pipeline held once this many bytes
+# of replies are queued, until the socket drains: memory stays within this plus one reply.
+OUTPUT_HIGH_WATER = 1 << 20
+REPLY_BUFFER_BYTES = 16 << 10  # Redis's PROTO_REPLY_CHUNK_BYTES, see _over_limit
 
 
 @dataclass(slots=True)
@@ -80,6 +86,11 @@ class Client(asyncio.Protocol):
         self._replies: list[bytes] = []  # encoded replies waiting for server.flush_replies
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
+        self._writing_paused = False  # the transport's buffer is above its high-water mark
+        self._held = False  # the rest of the pipeline waits for the replies to drain
+        self._pending = 0  # bytes in self._replies
+        self._soft_since = 0.0  # when the queued replies reached the soft limit, or 0
+        self._dropped = False  # cut off at the output limit; nothing more is sent
         config = server.config
         self.parser = RequestParser(
             max_bulk=config.proto_max_bulk_len,
@@ -109,12 +120,27 @@ class Client(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         # The peer is not reading: stop reading its requests until it catches up.
+        self._writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._held:
+            self._release()
+        else:
+            self._resume_reading()
+
+    def _pause_reading(self) -> None:
         if self.transport is not None and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
 
-    def resume_writing(self) -> None:
-        if self.transport is not None and self._reading_paused:
+    def _resume_reading(self) -> None:
+        if (
+            self.transport is not None
+            and self._reading_paused
+            and not (self._held or self._writing_paused)
+        ):
             self._reading_paused = False
             self.transport.resume_reading()
 
@@ -140,6 +166,15 @@ class Client(asyncio.Protocol):
         call = server.call
         resp3 = self.resp3
         out: list[bytes] = []
+        # Replies are counted as they are made, so that a pipeline of big replies is cut
+        # off (or held) at the limit, not after all of it is in memory.
+        limit = self.output_limit()
+        # with a hard limit the client is cut off there rather than held (as in Redis)
+        hold_at = limit.hard + REPLY_BUFFER_BYTES if limit.hard else OUTPUT_HIGH_WATER
+        check_at = min(hold_at, limit.soft + REPLY_BUFFER_BYTES if limit.soft else hold_at)
+        used = self.output_queued()
+        budget = check_at - used
+        size = counted = 0
         for index, args in enumerate(commands):
             try:
                 reply = call(self, args)
@@ -158,19 +193,47 @@ class Client(asyncio.Protocol):
             if self.resp3 is not resp3:  # HELLO switched protocols
                 resp3 = self.resp3
             encode_reply(reply, resp3, out)
+            if len(out) == counted + 1:  # most replies are one chunk
+                size += len(out[counted])
+                counted += 1
+            else:
+                for chunk in out[counted:]:
+                    size += len(chunk)
+                counted = len(out)
             if self.closing:
-                self.write(out)
+                self.write(out, size)
                 self.close()
                 return
+            if size >= budget:
+                if self._over_limit(used + size, limit):
+                    self._drop()
+                    break
+                if used + size >= hold_at and index + 1 < len(commands):
+                    self._queue = commands[index + 1 :]
+                    self.write(out, size)
+                    self._hold()
+                    break
         else:
-            self.write(out)
+            # error replies are not counted as they are made: then count again
+            self.write(out, size if counted == len(out) else -1)
         if server.ready_keys:
             server.serve_blocked()
 
-    def write(self, chunks: list[bytes]) -> None:
-        """Send encoded replies, now or with the server's next batch (``queue_flush``)."""
-        if not chunks or self.transport is None:
+    def write(self, chunks: list[bytes], size: int = -1) -> None:
+        """Send encoded replies (``size`` bytes in all, if the caller counted them), now or
+        with the server's next batch (``queue_flush``)."""
+        transport = self.transport
+        if not chunks or transport is None or self._dropped:
+            chunks.clear()
             return
+        self._pending += sum(map(len, chunks)) if size < 0 else size
+        used = self._pending + transport.get_write_buffer_size()
+        limit = self.output_limit()
+        if (limit.hard and used >= limit.hard) or (limit.soft and used >= limit.soft):
+            if self._over_limit(used, limit):  # pub/sub messages pile up here
+                chunks.clear()
+                self._drop()
+                return
         queued = bool(self._replies)  # already waiting for the server's flush
         self._replies += chunks
         chunks.clear()
@@ -189,10 +252,67 @@ class Client(asyncio.Protocol):
             aof.write_pending()  # a reply never goes out before its write is logged
         transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
         replies.clear()
-        if transport.get_write_buffer_size() > self.server.config.client_output_buffer_limit:
-            log.warning("closing client id=%d addr=%s: output buffer limit", self.id, self.address)
-            self.server.stats.output_buffer_kills += 1
-            transport.abort()
+        self._pending = 0
+        limit = self.output_limit()
+        if limit.hard or limit.soft:
+            if self._over_limit(transport.get_write_buffer_size(), limit):
+                self._drop()
+
+    # -- output limits (Redis's checkClientOutputBufferLimits) ---------------------------
+
+    def output_limit(self) -> OutputLimit:
+        """The limits of this client's class: pubsub while it has subscriptions."""
+        limits = self.server.config.client_output_buffer_limit
+        return limits["pubsub" if self.subscriptions else "normal"]
+
+    def output_queued(self) -> int:
+        """Bytes of replies not yet handed to the kernel: ours plus the transport's."""
+        transport = self.transport
+        return self._pending + (transport.get_write_buffer_size() if transport else 0)
+
+    def _over_limit(self, queued: int, limit: OutputLimit) -> bool:
+        # Redis does not count the replies in its 16 KB static buffer, only the list
+        # beyond it: a small limit does not cut off a client over small replies.
+        used = queued - REPLY_BUFFER_BYTES
+        if limit.hard and used >= limit.hard:
+            return True
+        if limit.soft and used >= limit.soft:
+            now = time.monotonic()
+            if not self._soft_since:
+                self._soft_since = now
+                return False
+            return now - self._soft_since > limit.soft_seconds
+        self._soft_since = 0.0
+        return False
+
+    def _drop(self) -> None:
+        """Cut off a client over its output limit; what it had queued is freed now."""
+        log.warning("closing client id=%d addr=%s: output buffer limit", self.id, self.address)
+        self.server.stats.output_buffer_kills += 1
+        self._dropped = True
+        self._replies.clear()
+        self._pending = 0
+        self._queue = []
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _hold(self) -> None:
+        """Stop running this client's pipeline (and reading its socket) until the replies
+        drain below the transport's low-water mark, as ``resume_writing`` reports."""
+        self._held = True
+        self.flush()  # now, not with the server's batch: the socket says when to go on
+        if self._dropped or self.transport is None:
+            return
+        self._pause_reading()
+        if not self._writing_paused:  # the socket took it all: go on after the others
+            asyncio.get_running_loop().call_soon(self._release)
+
+    def _release(self) -> None:
+        if not self._held or self._writing_paused:
+            return
+        self._held = False
+        self._resume()
+        self._resume_reading()
 
     def send(self, value: Any) -> None:
         """Write one reply now (pub/sub messages, replies to unblocked clients)."""
@@ -300,7 +420,7 @@ class Client(asyncio.Protocol):
             f"sub={len(self.channels)} psub={len(self.patterns)} ssub={len(self.shard_channels)} "
             f"multi={-1 if self.multi is None else len(self.multi)} "
             f"qbuf={self.parser.buffered} "
-            f"omem={self.transport.get_write_buffer_size() if self.transport else 0} "
+            f"omem={self.output_queued()} "
             f"resp={3 if self.resp3 else 2} "
             f"cmd={self.last_command.decode('utf-8', 'replace').lower()} "
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "

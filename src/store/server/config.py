@@ -3,11 +3,21 @@ CONFIG GET/SET. No I/O."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["DEFAULT_PORT", "SaveRule", "ServerConfig", "format_save", "parse_save"]
+__all__ = [
+    "DEFAULT_PORT",
+    "OutputLimit",
+    "SaveRule",
+    "ServerConfig",
+    "format_output_limits",
+    "format_save",
+    "parse_output_limits",
+    "parse_save",
+]
 
 DEFAULT_PORT = 6410
 SaveRule = tuple[int, int]  # (seconds, changes)
@@ -28,6 +38,79 @@ def parse_save(text: str) -> list[SaveRule]:
 
 def format_save(rules: Sequence[SaveRule]) -> str:
     return " ".join(f"{seconds} {changes}" for seconds, changes in rules)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLimit:
+    """One class of ``client-output-buffer-limit``: a client whose queued replies reach
+    ``hard`` bytes is dropped at once, one that stays at ``soft`` bytes or more for longer
+    than ``soft_seconds`` is dropped too; 0 turns a limit off."""
+
+    hard: int = 0
+    soft: int = 0
+    soft_seconds: int = 0
+
+
+# Redis 7.0's classes, in the order CONFIG GET lists them, and its defaults.
+OUTPUT_CLASSES = ("normal", "replica", "pubsub")
+DEFAULT_OUTPUT_LIMITS: dict[str, OutputLimit] = {
+    "normal": OutputLimit(0, 0, 0),
+    "replica": OutputLimit(256 << 20, 64 << 20, 60),
+    "pubsub": OutputLimit(32 << 20, 8 << 20, 60),
+}
+_CLASS_NAMES = {"normal": "normal", "replica": "replica", "slave": "replica", "pubsub": "pubsub"}
+_MEMTOULL_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "m": 1000 * 1000,
+    "mb": 1 << 20,
+    "g": 1000 * 1000 * 1000,
+    "gb": 1 << 30,
+}
+_ULL_MAX = (1 << 64) - 1
+
+
+def _memtoull(word: str) -> int | None:
+    """Redis's memtoull: digits and an optional unit (k is 1000, kb 1024); None if bad."""
+    match = re.fullmatch(r"([0-9]+)([a-zA-Z]*)", word)
+    if match is None or match.group(2).lower() not in _MEMTOULL_UNITS:
+        return None
+    # strtoull saturates; so does Redis's result
+    return min(int(match.group(1)), _ULL_MAX) * _MEMTOULL_UNITS[match.group(2).lower()] & _ULL_MAX
+
+
+def parse_output_limits(text: str, current: dict[str, OutputLimit]) -> dict[str, OutputLimit]:
+    """``"normal 64mb 0 0 pubsub 32mb 8mb 60"`` applied over ``current``, as Redis's CONFIG
+    SET does: classes not named keep their limits, and a bad word refuses the whole text."""
+    words = text.split(" ") if text else []  # split on single spaces, as Redis does
+    if len(words) % 4:
+        raise ValueError("Wrong number of arguments in buffer limit configuration.")
+    changes: dict[str, OutputLimit] = {}
+    for index in range(0, len(words), 4):
+        name = _CLASS_NAMES.get(words[index].lower())
+        if name is None:  # "master" too: Redis refuses a limit for it
+            raise ValueError("Invalid client class specified in buffer limit configuration.")
+        hard, soft = _memtoull(words[index + 1]), _memtoull(words[index + 2])
+        seconds = re.fullmatch(r"\+?[0-9]+", words[index + 3])
+        if hard is None or soft is None or seconds is None:
+            raise ValueError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            )
+        # Redis keeps the seconds in an int: a bigger number wraps as it does there
+        wrapped = int(seconds.group()) & 0xFFFFFFFF
+        changes[name] = OutputLimit(hard, soft, wrapped - (1 << 32) if wrapped >> 31 else wrapped)
+    return {**current, **changes}
+
+
+def format_output_limits(limits: dict[str, OutputLimit]) -> str:
+    """As Redis's CONFIG GET shows it (the replica class under its old name)."""
+    return " ".join(
+        f"{'slave' if name == 'replica' else name} {limits[name].hard} {limits[name].soft} "
+        f"{limits[name].soft_seconds}"
+        for name in OUTPUT_CLASSES
+    )
 
 
 def _yes_no(text: str) -> bool:
@@ -74,7 +157,9 @@ class ServerConfig:
     max_multibulk_len: int = 1024 * 1024
     max_inline_len: int = 64 << 10
     client_query_buffer_limit: int = 1 << 30
-    client_output_buffer_limit: int = 256 << 20
+    client_output_buffer_limit: dict[str, OutputLimit] = field(
+        default_factory=lambda: dict(DEFAULT_OUTPUT_LIMITS)
+    )
     hz: int = 10
     loglevel: str = "notice"
     # a script running longer than this many ms is killed (0: never); see scripting.py
@@ -94,6 +179,8 @@ class ServerConfig:
         value = getattr(self, attr)
         if attr == "save":
             return format_save(value)
+        if attr == "client_output_buffer_limit":
+            return format_output_limits(value)
         if isinstance(value, bool):
             return "yes" if value else "no"
         return str(value)
@@ -101,6 +188,11 @@ class ServerConfig:
     def set_text(self, name: str, text: str) -> None:
         """Set ``name`` from its text form; ValueError names what was wrong."""
         attr = name.replace("-", "_")
+        if attr == "client_output_buffer_limit":  # merged into the limits it leaves alone
+            self.client_output_buffer_limit = parse_output_limits(
+                text, self.client_output_buffer_limit
+            )
+            return
         parse = PARSERS.get(attr)
         if parse is None:
             raise ValueError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
@@ -145,7 +237,6 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "max_multibulk_len": _integer,
     "max_inline_len": _memory,
     "client_query_buffer_limit": _memory,
-    "client_output_buffer_limit": _memory,
     "hz": _integer,
     "loglevel": str,
     "busy_reply_threshold": _integer,
