@@ -1,5 +1,11 @@
 """Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE): ``*``, ``?``, ``[abc]``,
-``[^a-z]``, and ``\\`` escapes, matched against bytes."""
+``[^a-z]``, and ``\\`` escapes, matched against bytes as Redis 7.0's stringmatchlen does.
+
+The cost is bounded for every pattern. Redis fixed exponential backtracking in its
+recursive matcher (CVE-2022-36021); here there is no backtracking at all: every atom
+but ``*`` matches exactly one byte, so a pattern is fixed-width segments separated by
+stars, and finding each middle segment at its leftmost place is enough (a later place
+never helps the segments after it). That is O(len(pattern) * len(key)) at worst."""
 
 from __future__ import annotations
 
@@ -9,53 +15,296 @@ from functools import lru_cache
 
 __all__ = ["compile_glob"]
 
+# Redis stops recursing after 1000 nested stars ("protection against abusive patterns"):
+# reaching the 1001st star with more pattern after it never matches.
+NESTING_LIMIT = 1000
+
+_ASTERISK, _QUESTION, _OPEN, _CLOSE, _CARET, _DASH, _BACKSLASH = 42, 63, 91, 93, 94, 45, 92
+
+# A segment is a run of atoms: literal bytes (``bytes``) or one byte of a set (_OneOf).
+_Segment = list["bytes | _OneOf"]
+Matcher = Callable[[bytes], bool]
+_SPECIAL = re.compile(rb"[*?\[\\]")
+_CACHED_UP_TO = 4096  # longer patterns are compiled each time rather than kept
+
+
+class _OneOf:
+    """``?`` or a ``[...]`` class: a 256-entry table of the bytes it matches."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: bytes) -> None:
+        self.table = table
+
+
+_ANY = _OneOf(b"\x01" * 256)
+
+
+def _always(key: bytes) -> bool:
+    return True
+
+
+def _never(key: bytes) -> bool:
+    return False
+
+
+def compile_glob(pattern: bytes) -> Matcher:
+    """A predicate telling whether a key matches ``pattern``, as Redis's stringmatchlen.
+    ``*`` alone matches every key, the empty one too, as KEYS and SCAN treat it."""
+    if len(pattern) > _CACHED_UP_TO:
+        return _compile(pattern)
+    return _cached(pattern)
+
 
 @lru_cache(maxsize=1024)
-def compile_glob(pattern: bytes) -> Callable[[bytes], bool]:
-    """A predicate telling whether a key matches ``pattern``, as Redis's stringmatchlen."""
+def _cached(pattern: bytes) -> Matcher:
+    return _compile(pattern)
+
+
+def _compile(pattern: bytes) -> Matcher:
     if pattern == b"*":
-        return lambda key: True
-    if not any(c in pattern for c in b"*?[\\"):
+        return _always
+    if _SPECIAL.search(pattern) is None:
         return pattern.__eq__
-    matcher = re.compile(_translate(pattern), re.DOTALL)
-    return lambda key: matcher.fullmatch(key) is not None
+    segments = _parse(pattern)
+    if segments is None:
+        return _never
+    if len(segments) == 1:
+        return _fixed(segments[0])
+    return _starred(segments)
 
 
-def _translate(pattern: bytes) -> bytes:
-    out = bytearray()
+def _parse(pattern: bytes) -> list[_Segment] | None:
+    """The pattern's segments: the runs of one-byte atoms between its stars (a run of
+    stars is one star, as Redis skips them). None if it can never match: an atom after
+    the star Redis's nesting limit refuses to recurse into."""
+    segments: list[_Segment] = [[]]
+    literal = bytearray()  # the literal run being read
+    star = False  # the previous token was a star
     i, n = 0, len(pattern)
+
+    def add(atom: bytes | _OneOf) -> None:
+        if literal:
+            segments[-1].append(bytes(literal))
+            literal.clear()
+        segments[-1].append(atom)
+
     while i < n:
+        found = _SPECIAL.search(pattern, i)
+        j = n if found is None else found.start()
+        if j > i:
+            literal += pattern[i:j]
+            star, i = False, j
+            if len(segments) > NESTING_LIMIT + 1:
+                return None
+            continue
         ch = pattern[i]
-        if ch == 42:  # *
-            out += b".*"
-        elif ch == 63:  # ?
-            out += b"."
-        elif ch == 92 and i + 1 < n:  # \x is a literal x
+        if ch == _ASTERISK:
+            if not star:
+                if len(segments) > NESTING_LIMIT + 1:
+                    return None
+                if literal:
+                    segments[-1].append(bytes(literal))
+                    literal.clear()
+                segments.append([])
+            star, i = True, i + 1
+            continue
+        if len(segments) > NESTING_LIMIT + 1:
+            return None
+        star = False
+        if ch == _QUESTION:
+            add(_ANY)
             i += 1
-            out += re.escape(pattern[i : i + 1])
-        elif ch == 91:  # [
+        elif ch == _OPEN:
+            table, i = _parse_class(pattern, i + 1)
+            add(_OneOf(table))
+        elif i + 1 < n:  # \x is the byte x
+            literal.append(pattern[i + 1])
+            i += 2
+        else:  # a trailing backslash is itself
+            literal.append(ch)
             i += 1
-            negate = i < n and pattern[i] == 94  # ^
-            if negate:
-                i += 1
-            parts = bytearray()
-            while i < n and pattern[i] != 93:  # ]
-                if pattern[i] == 92 and i + 1 < n:
-                    i += 1
-                    parts += re.escape(pattern[i : i + 1])
-                elif i + 2 < n and pattern[i + 1] == 45 and pattern[i + 2] != 93:  # a-z
-                    low, high = sorted((pattern[i], pattern[i + 2]))
-                    parts += b"%s-%s" % (re.escape(bytes([low])), re.escape(bytes([high])))
-                    i += 2
-                else:
-                    parts += re.escape(pattern[i : i + 1])
-                i += 1
-            # Redis treats an unterminated class as ending at the pattern's end.
-            if not parts:
-                out += b"(?!)" if not negate else b"."
-            else:
-                out += b"[" + (b"^" if negate else b"") + bytes(parts) + b"]"
-        else:
-            out += re.escape(pattern[i : i + 1])
+    if literal:
+        segments[-1].append(bytes(literal))
+    return segments
+
+
+def _parse_class(pattern: bytes, i: int) -> tuple[bytes, int]:
+    """The ``[...]`` starting after its ``[`` at ``i``, as a table, and the index after
+    it. Redis's reading: ``\\x`` is x, ``a-z`` (either order) is a range as soon as two
+    bytes follow the ``-`` (so ``[a-]`` is a range to ``]``), and a class left open
+    takes the rest of the pattern."""
+    n = len(pattern)
+    negate = i < n and pattern[i] == _CARET
+    if negate:
         i += 1
-    return bytes(out)
+    members = bytearray(256)
+    while True:
+        if i + 1 < n and pattern[i] == _BACKSLASH:
+            i += 1
+            members[pattern[i]] = 1
+        elif i < n and pattern[i] == _CLOSE:
+            i += 1
+            break
+        elif i >= n:
+            break
+        elif i + 2 < n and pattern[i + 1] == _DASH:
+            low, high = sorted((pattern[i], pattern[i + 2]))
+            members[low : high + 1] = b"\x01" * (high + 1 - low)
+            i += 2
+        else:
+            members[pattern[i]] = 1
+        i += 1
+    if negate:
+        return bytes(1 - m for m in members), i
+    return bytes(members), i
+
+
+def _width(segment: _Segment) -> int:
+    return sum(len(atom) if isinstance(atom, bytes) else 1 for atom in segment)
+
+
+def _literal(segment: _Segment) -> bytes | None:
+    """The segment's bytes if it has only literal atoms."""
+    if all(isinstance(atom, bytes) for atom in segment):
+        return b"".join(atom for atom in segment if isinstance(atom, bytes))
+    return None
+
+
+def _matches_at(segment: _Segment, key: bytes, pos: int) -> bool:
+    """Whether the segment matches key at ``pos`` (the caller knows it fits)."""
+    for atom in segment:
+        if isinstance(atom, bytes):
+            if not key.startswith(atom, pos):
+                return False
+            pos += len(atom)
+        else:
+            if not atom.table[key[pos]]:
+                return False
+            pos += 1
+    return True
+
+
+def _checker(segment: _Segment) -> Callable[[bytes, int], bool]:
+    """``_matches_at`` for one segment; a short one as a regex of fixed-width atoms
+    (faster, and with no quantifier there is nothing to backtrack into)."""
+    if _width(segment) > 256:  # compiling a long regex costs more than it saves
+        return lambda key, pos: _matches_at(segment, key, pos)
+    source = b"".join(
+        re.escape(atom) if isinstance(atom, bytes) else _class_regex(atom.table) for atom in segment
+    )
+    regex = re.compile(source, re.DOTALL)
+    return lambda key, pos: regex.match(key, pos) is not None
+
+
+def _class_regex(table: bytes) -> bytes:
+    ranges: list[bytes] = []
+    c = 0
+    while c < 256:
+        if table[c]:
+            start = c
+            while c + 1 < 256 and table[c + 1]:
+                c += 1
+            ranges.append(b"\\x%02x" % start + (b"-\\x%02x" % c if c > start else b""))
+        c += 1
+    return b"[" + b"".join(ranges) + b"]" if ranges else b"(?!)"
+
+
+def _fixed(segment: _Segment) -> Matcher:
+    """A pattern without stars: exactly one byte per atom."""
+    width = _width(segment)
+    check = _checker(segment)
+    return lambda key: len(key) == width and check(key, 0)
+
+
+def _starred(segments: list[_Segment]) -> Matcher:
+    head, *middle, tail = segments
+    head_width, tail_width = _width(head), _width(tail)
+    minimum = sum(_width(segment) for segment in segments)
+    head_literal, tail_literal = _literal(head), _literal(tail)
+    middles = [segment for segment in middle if segment]
+    # The shapes KEYS/SCAN/PSUBSCRIBE see most: prefix*, *suffix, *part*, prefix*suffix.
+    if not middles and head_literal is not None and tail_literal is not None:
+        if not tail_literal:
+            if not head_literal:
+                return lambda key: len(key) > 0
+            return lambda key: key.startswith(head_literal)
+        if not head_literal:
+            return lambda key: key.endswith(tail_literal)
+        return lambda key: (
+            len(key) >= minimum and key.startswith(head_literal) and key.endswith(tail_literal)
+        )
+    if len(middles) == 1 and not head and not tail and (part := _literal(middles[0])):
+        return lambda key: part in key
+    parts = [_literal(segment) for segment in middles]
+    if head_literal is not None and tail_literal is not None and None not in parts:
+        literals = [(part, len(part)) for part in parts if part is not None]
+
+        def match_literals(key: bytes) -> bool:
+            n = len(key)
+            if n < minimum or not key.startswith(head_literal):
+                return False
+            if not key.endswith(tail_literal):
+                return False
+            pos, end = head_width, n - tail_width
+            for part, width in literals:
+                found = key.find(part, pos, end)
+                if found < 0:
+                    return False
+                pos = found + width
+            return True
+
+        return match_literals
+    finders = [_finder(segment) for segment in middles]
+    check_head, check_tail = _checker(head), _checker(tail)
+
+    def match(key: bytes) -> bool:
+        n = len(key)
+        if n == 0 or n < minimum:
+            return False  # the empty key never reaches stringmatchlen's loop
+        end = n - tail_width
+        if not check_head(key, 0) or not check_tail(key, end):
+            return False
+        pos = head_width
+        for find in finders:
+            pos = find(key, pos, end)
+            if pos < 0:
+                return False
+        return True
+
+    return match
+
+
+def _finder(segment: _Segment) -> Callable[[bytes, int, int], int]:
+    """Where the segment's leftmost occurrence in key[pos:end] ends, or -1: found with
+    bytes.find on its first literal run, then checked; O(len(key) * width) at worst."""
+    width = _width(segment)
+    offset = 0
+    anchor = b""
+    for atom in segment:
+        if isinstance(atom, bytes):
+            anchor = atom
+            break
+        offset += 1
+    if not anchor:
+
+        def scan(key: bytes, pos: int, end: int) -> int:
+            for start in range(pos, end - width + 1):
+                if _matches_at(segment, key, start):
+                    return start + width
+            return -1
+
+        return scan
+    after = width - offset  # from the anchor to the segment's end
+
+    def find_anchored(key: bytes, pos: int, end: int) -> int:
+        while True:
+            found = key.find(anchor, pos + offset, end - after + len(anchor))
+            if found < 0:
+                return -1
+            start = found - offset
+            if _matches_at(segment, key, start):
+                return start + width
+            pos = start + 1
+
+    return find_anchored
