@@ -28,6 +28,14 @@ log = logging.getLogger("store.server")
 load_families()
 
 PROBE_EVERY = 32  # see queue_flush
+# Active expiry's time budgets. As in Redis, each tick grants a slow cycle this share of
+# the tick (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC), and while keys are still due after it,
+# fast cycles of EXPIRE_FAST_SECONDS follow, one per twice that at most
+# (ACTIVE_EXPIRE_CYCLE_FAST_DURATION). Deleting a key costs Python ten times what it costs
+# Redis, so the slow cycle runs in slices of EXPIRE_FAST_SECONDS with the loop's other
+# work between them: the rate stays, a client never waits for a whole 25 ms cycle.
+EXPIRE_SLOW_SHARE = 0.25
+EXPIRE_FAST_SECONDS = 0.001
 _SUBSCRIBED_CONTEXT = (
     "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
     "are allowed in this context"
@@ -68,6 +76,9 @@ class PulsarDS:
         self._client_ids = 0
         self._listeners: list[asyncio.AbstractServer] = []
         self._cron: asyncio.Task[None] | None = None
+        self._expire_next_db = 0  # where the next active expiry cycle starts
+        self._expire_budget = 0.0  # seconds left of this tick's slow cycle
+        self._expire_next: asyncio.Handle | None = None  # the next slice, if scheduled
         self._closed: asyncio.Event | None = None
         self._depth = 0  # nesting of call(): EXEC and scripts call commands inside commands
         # clients with replies to send when this loop iteration's reads are done
@@ -163,9 +174,10 @@ class PulsarDS:
                 log.exception("server tick failed")
 
     def cron(self) -> None:
-        for db in self.databases:
-            if db.expires:
-                db.expire_some(200)
+        self._expire_budget = EXPIRE_SLOW_SHARE / max(1, self.config.hz)
+        if self._expire_next is not None:  # one chain of slices at a time
+            self._expire_next.cancel()
+        self._expire_slice()
         self.snapshots.tick()
         if self.aof is not None:
             self.aof.tick()
@@ -176,6 +188,41 @@ class PulsarDS:
                 idle = now - client.last_interaction
                 if idle > timeout and client.blocked is None and not client.subscriptions:
                     client.close()
+
+    def _expire_slice(self) -> None:
+        """One slice of active expiry. While keys are still due it runs again: at once
+        (after the loop's pending work) while the tick's slow budget lasts, then as fast
+        cycles, so keys go about as fast as they expire and clients still get the loop."""
+        self._expire_next = None
+        if self._closed is not None and self._closed.is_set():
+            return  # stopped since it was scheduled
+        slow = self._expire_budget > 0
+        budget = min(self._expire_budget, EXPIRE_FAST_SECONDS) if slow else EXPIRE_FAST_SECONDS
+        started = time.perf_counter()
+        more = self.expire_cycle(budget)
+        if slow:
+            self._expire_budget -= time.perf_counter() - started
+        if more and self.loop is not None:
+            if self._expire_budget > 0:
+                self._expire_next = self.loop.call_soon(self._expire_slice)
+            else:
+                self._expire_next = self.loop.call_later(EXPIRE_FAST_SECONDS, self._expire_slice)
+
+    def expire_cycle(self, budget: float) -> bool:
+        """Delete due keys for up to ``budget`` seconds; True if it ran out of time (keys
+        may still be due). A cycle that ran out resumes at the next database, so one
+        database's backlog does not starve the others."""
+        stop_at = time.perf_counter() + budget
+        databases = self.databases
+        count = len(databases)
+        start = self._expire_next_db
+        for step in range(count):
+            index = (start + step) % count
+            db = databases[index]
+            if (db.expires and db.expire_some(stop_at)) or time.perf_counter() >= stop_at:
+                self._expire_next_db = (index + 1) % count
+                return True
+        return False
 
     def config_changed(self, names: set[str]) -> None:
         """CONFIG SET changed ``names``: apply what the running server must act on."""

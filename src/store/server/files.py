@@ -2,7 +2,8 @@
 
 A file is written to a temporary name in the same directory, fsynced, renamed over the old
 one with ``os.replace`` and the directory fsynced, so a crash at any point leaves either
-the old file or the new one, never a mix.
+the old file or the new one, never a mix. A temporary file a killed process left behind
+is removed at the next start-up (``remove_leftover_temps``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import threading
 from collections.abc import Iterable
 
 from ..errors import StoreError
 
-__all__ = ["PersistenceError", "install", "write_file"]
+__all__ = ["PersistenceError", "install", "remove_leftover_temps", "temp_path", "write_file"]
 
 log = logging.getLogger("store.server")
 
@@ -24,6 +26,29 @@ _WRITE_CHUNK = 1 << 20
 
 class PersistenceError(StoreError):
     """A data file that cannot be trusted or written: start-up stops with this message."""
+
+
+def temp_path(path: str) -> str:
+    """Where the next version of ``path`` is written before it is installed."""
+    return path + ".tmp"
+
+
+def remove_leftover_temps(paths: Iterable[str]) -> None:
+    """Delete the temporary files of ``paths`` (data files) left by a save that was killed
+    before installing them; at start-up, so no writer of ours can own them. Only regular
+    files at exactly those names are touched."""
+    for path in paths:
+        temp = temp_path(path)
+        try:
+            if not stat.S_ISREG(os.lstat(temp).st_mode):
+                continue
+            os.unlink(temp)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # the next save overwrites it anyway: start-up goes on
+            log.warning("cannot remove the leftover temporary file %s: %s", temp, exc)
+            continue
+        log.warning("removed %s, a temporary file left by an interrupted save", temp)
 
 
 def write_file(path: str, parts: Iterable[bytes], cancel: threading.Event | None) -> None:

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from .aof import RewriteBuffer, encode_commands, log_path
-from .files import PersistenceError, install, write_file
+from .files import PersistenceError, install, remove_leftover_temps, temp_path, write_file
 from .snapshot import encode_snapshot, load_snapshot, write_snapshot
 
 if TYPE_CHECKING:
@@ -109,8 +109,10 @@ class SnapshotManager:
 
     def load(self) -> None:
         """Load the snapshot into the (empty) databases; a missing file is an empty
-        dataset. With ``appendonly`` and an existing AOF the AOF is loaded instead."""
+        dataset. With ``appendonly`` and an existing AOF the AOF is loaded instead.
+        Temporary files that a killed save or rewrite left are removed first."""
         config = self.server.config
+        remove_leftover_temps([self.path, log_path(config)])
         if config.appendonly and os.path.exists(log_path(config)):
             log.info("appendonly is on and the AOF exists: the snapshot is not loaded")
             return
@@ -173,7 +175,7 @@ class SnapshotManager:
         config = self.server.config
         path = aof.path if aof is not None else log_path(config)
         body, selected = encode_commands(self.server.databases)
-        temp = path + ".tmp"
+        temp = temp_path(path)
 
         def work(cancel: threading.Event) -> None:
             write_file(temp, [body], cancel)
@@ -250,7 +252,7 @@ class SnapshotManager:
             error = error or PersistenceError("the AOF was closed during the rewrite")
         if error is None and buffer is not None and aof is not None:
             try:
-                aof.install_rewrite(job.path + ".tmp", buffer)
+                aof.install_rewrite(temp_path(job.path), buffer)
             except OSError as exc:
                 error = exc
         if aof is not None and aof.rewrite_buffer is buffer:
@@ -262,7 +264,7 @@ class SnapshotManager:
         else:
             self.last_rewrite_ok = False
             with contextlib.suppress(OSError):
-                os.unlink(job.path + ".tmp")
+                os.unlink(temp_path(job.path))
             log.warning("Background AOF rewrite failed (%s): %s", job.path, error)
 
     async def wait(self) -> None:

@@ -17,8 +17,9 @@ The body length in the header tells a truncated file from a corrupt one, and the
 comes before the checksum so that a newer file is reported as such, not as corrupt.
 Nothing is ever unpickled: loading a file runs no code from it.
 
-A file is written to ``<name>.tmp`` and installed as ``files`` describes. Scheduling
-(SAVE, BGSAVE, save rules) is ``persistence.SnapshotManager``'s.
+A file is written to ``<name>.tmp`` and installed as ``files`` describes (one a killed save
+left is removed at start-up). Scheduling (SAVE, BGSAVE, save rules) is
+``persistence.SnapshotManager``'s.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from .files import PersistenceError, install, write_file
+from .files import PersistenceError, install, temp_path, write_file
 from .keyspace import Database, now_ms
 from .zset import ZSet
 
@@ -273,7 +274,7 @@ def decode_snapshot(data: bytes) -> list[Record]:
 
 def write_snapshot(path: str, body: bytes, cancel: threading.Event | None) -> None:
     """Write the snapshot of ``body`` (from ``encode_snapshot``) to ``path``."""
-    temp = path + ".tmp"
+    temp = temp_path(path)
     write_file(temp, _snapshot_parts(body), cancel)
     install(temp, path)
 
