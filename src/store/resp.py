@@ -4,8 +4,10 @@ Nothing here touches a socket. A connection writes ``pack_command(...)`` output 
 what it reads to a :class:`Reader`, then calls ``gets()`` until it returns ``NOT_ENOUGH``.
 
 Two readers give the same replies: :class:`PythonReader` (pure Python) and the
-``hiredis.Reader`` returned by :func:`hiredis_reader` (C, used as is: no wrapper on the
-hot path). Reply representation, defined by hiredis 3.5:
+``hiredis.Reader`` returned by :func:`hiredis_reader` (C; a subclass whose ``feed``
+hands hiredis at most 16 KiB at a time, so that a big buffer of many replies, a pub/sub
+backlog, is read in linear time; ``gets`` is hiredis' own). Reply representation,
+defined by hiredis 3.5:
 
 =====================================  ==================================================
 ``+OK`` simple string, ``$`` bulk       ``bytes`` (``str`` when an encoding is set)
@@ -564,13 +566,93 @@ class PythonReader:
             return None
 
 
-def hiredis_reader(encoding: str | None = None, errors: str = "strict") -> Reader:
-    """A raw ``hiredis.Reader`` configured for this package's sentinel and exceptions."""
+# hiredis moves what is left of its buffer to the front after each reply once 1 KiB was
+# consumed: a buffer of many replies fed at once costs a copy of its rest per reply
+# (quadratic). Fed at most this much at a time, the copies stay small and bounded.
+_HIREDIS_CHUNK: Final = 16 * 1024
+
+if hiredis is not None:
+    _hiredis_feed: Any = hiredis.Reader.feed
+    _hiredis_gets: Any = hiredis.Reader.gets
+
+    class _HiredisBase(hiredis.Reader):
+        __slots__ = ("_at", "_rest")
+        _at: int
+        _rest: list[bytes]
+
+    class _HiredisReader(_HiredisBase):
+        """hiredis' Reader whose ``feed`` keeps big buffers aside.
+
+        The usual read (at most _HIREDIS_CHUNK bytes) goes straight to hiredis. A bigger
+        one is handed over a chunk at a time by :class:`_HiredisChunking`, which this
+        object becomes (``__class__``) until all of it was fed: the reply path of the
+        usual case has no Python frame and no check.
+        """
+
+        __slots__ = ()
+
+        # one argument, as Reader promises (hiredis' offset and length are not needed)
+        def feed(self, data: bytes | bytearray | memoryview, /) -> None:  # type: ignore[override]
+            if len(data) <= _HIREDIS_CHUNK:
+                _hiredis_feed(self, data)
+                return
+            # bytes: kept as is (a bytearray or memoryview could change under us)
+            big = data if type(data) is bytes else bytes(data)
+            _hiredis_feed(self, big, 0, _HIREDIS_CHUNK)
+            self._rest = [big]
+            self._at = _HIREDIS_CHUNK
+            self.__class__ = cast(Any, _HiredisChunking)
+
+    class _HiredisChunking(_HiredisBase):
+        """A :class:`_HiredisReader` holding bytes not yet fed to hiredis (``_rest``,
+        the first of them from ``_at`` on): the next piece goes in when hiredis has no
+        complete reply left."""
+
+        __slots__ = ()
+
+        # one argument, as Reader promises (hiredis' offset and length are not needed)
+        def feed(self, data: bytes | bytearray | memoryview, /) -> None:  # type: ignore[override]
+            if data:
+                self._rest.append(data if type(data) is bytes else bytes(data))
+
+        def gets(self, *args: Any) -> Any:
+            reply = _hiredis_gets(self, *args)
+            while reply is NOT_ENOUGH:
+                rest = self._rest
+                data = rest[0]
+                at = self._at
+                left = len(data) - at
+                if left > _HIREDIS_CHUNK:
+                    _hiredis_feed(self, data, at, _HIREDIS_CHUNK)
+                    self._at = at + _HIREDIS_CHUNK
+                else:
+                    _hiredis_feed(self, data, at, left)
+                    del rest[0]
+                    self._at = 0
+                    if not rest:
+                        # everything fed: hiredis' own gets again
+                        self.__class__ = cast(Any, _HiredisReader)
+                        self._rest = []
+                        return _hiredis_gets(self, *args)
+                reply = _hiredis_gets(self, *args)
+            return reply
+
+        def has_data(self) -> bool:
+            return True
+
+
+def hiredis_reader(
+    encoding: str | None = None, errors: str = "strict", chunked: bool = True
+) -> Reader:
+    """A ``hiredis.Reader`` configured for this package's sentinel and exceptions, that
+    feeds hiredis big buffers in pieces (see _HIREDIS_CHUNK). ``chunked=False`` gives
+    hiredis' own Reader, for a caller whose reads are small anyway (a blocking socket's
+    recv of at most 64 KiB): its ``feed`` then costs no Python call."""
     if hiredis is None:
         raise ImproperlyConfigured(
             "parser 'hiredis' needs the hiredis package: pip install 'store[hiredis]'"
         )
-    reader = hiredis.Reader(
+    reader = (_HiredisReader if chunked else hiredis.Reader)(
         notEnoughData=NOT_ENOUGH,
         protocolError=ProtocolError,
         replyError=ResponseError,
@@ -581,15 +663,16 @@ def hiredis_reader(encoding: str | None = None, errors: str = "strict") -> Reade
 
 
 def make_reader(
-    parser: str = "auto", encoding: str | None = None, errors: str = "strict"
+    parser: str = "auto", encoding: str | None = None, errors: str = "strict", chunked: bool = True
 ) -> Reader:
-    """A reader: ``parser`` is "auto" (hiredis when installed), "hiredis" or "python"."""
+    """A reader: ``parser`` is "auto" (hiredis when installed), "hiredis" or "python";
+    ``chunked`` as for hiredis_reader."""
     if parser == "auto":
         parser = "hiredis" if hiredis is not None else "python"
     if parser == "python":
         return PythonReader(encoding, errors)
     if parser == "hiredis":
-        return hiredis_reader(encoding, errors)
+        return hiredis_reader(encoding, errors, chunked)
     raise ImproperlyConfigured(
         f"unknown parser {parser!r}: expected one of 'auto', 'hiredis', 'python'"
     )

@@ -455,3 +455,41 @@ async def test_runner_sees_status_messages_across_a_restart(
         assert received[0] == ("message", a.encode(), None, b"again")
         assert statuses[:2] == ["disconnected", "reconnected"]
         assert ps.running
+
+
+# -- a reader that falls behind (max_pending) ----------------------------------------------
+
+
+async def test_max_pending_must_be_a_positive_int(store: RedisStore) -> None:
+    for bad in (0, -1, 1.5, True, None):
+        with pytest.raises(ValueError, match="max_pending"):
+            store.pubsub(max_pending=bad)
+    assert store.pubsub().max_pending == 10_000
+
+
+async def test_a_reader_that_falls_behind_is_disconnected_and_resubscribed(
+    store: RedisStore,
+) -> None:
+    a, b = unique("a"), unique("b")
+    async with store.pubsub(max_pending=10) as ps:
+        await ps.subscribe(a)
+        assert fields(await next_message(ps)) == ("subscribe", a.encode(), None, 1)
+        pipe = store.pipeline()
+        for i in range(50):
+            await pipe.publish(a, str(i))
+        await pipe.commit()
+        # the asynchronous client stops at 10 as they arrive; the blocking one when
+        # subscribe() reads them for the reader while it waits for b's confirmation
+        await ps.subscribe(b)
+        received = []
+        message = await next_message(ps)
+        while message.type == "message":
+            received.append(message.data)
+            message = await next_message(ps)
+        assert received == [str(i).encode() for i in range(10)]
+        assert message.type == "disconnected" and "max_pending" in message.data
+        assert (await next_message(ps)).type == "reconnected"
+        confirmed = {(await next_message(ps)).channel, (await next_message(ps)).channel}
+        assert confirmed == {a.encode(), b.encode()}
+        assert await store.client().publish(b, "after") == 1
+        assert fields(await next_message(ps)) == ("message", b.encode(), None, b"after")

@@ -30,6 +30,17 @@ returned as messages.
 Reading needs a reader: a PubSub that nobody reads neither notices a lost connection nor
 answers health checks. One reader at a time: ``get_message`` while the runner (or another
 reader) is active raises StoreError.
+
+Messages that wait for a reader are bounded, ``max_pending`` messages (10,000 by
+default): a reader that falls that far behind is treated as Redis treats a subscriber
+over its ``client-output-buffer-limit``. The PubSub stops reading and drops the
+connection; the reader then gets the messages that arrived before it, a
+``"disconnected"`` status message, and after the reconnection ``"reconnected"``: what
+was published in between is lost, never the memory. (The asynchronous client's event
+loop reads the socket whether or not anyone waits, so it counts what it parsed; the
+blocking client reads only for its reader, so the unread messages wait in the server,
+whose own limit applies, and ``max_pending`` bounds what ``subscribe()`` reads for
+the reader while waiting for its confirmation.)
 """
 
 from __future__ import annotations
@@ -43,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._backend.synchronization import AsyncEvent, AsyncMutex
 from .._backend.workers import AsyncCaller, AsyncWorker
-from ..errors import ConnectionError, DataError, StoreError, TimeoutError
+from ..errors import ConnectionError, DataError, ResponseError, StoreError, TimeoutError
 from ..messages import DISCONNECTED, RECONNECTED, SUBSCRIBE_TYPES, PubSubMessage, parse_message
 from ..resp import NOT_ENOUGH, pack_command, pack_commands
 from .connection import AsyncConnection
@@ -66,6 +77,7 @@ _STOP_TIMEOUT: Final = 5.0  # how long close() and stop() wait for the runner to
 _CONFIRM_TIMEOUT: Final = 10.0
 _CONFIRM_POLL: Final = 0.05
 _CONFIRMATIONS: Final = frozenset({"subscribe", "psubscribe", "ssubscribe"})
+_MAX_PENDING: Final = 10_000
 
 
 class AsyncPubSub:
@@ -80,6 +92,9 @@ class AsyncPubSub:
     * ``reconnect_backoff`` (0.05s) and ``reconnect_backoff_max`` (2s): the first retry
       after a failed reconnection waits ``reconnect_backoff`` seconds, each next one
       twice as long, at most ``reconnect_backoff_max``.
+    * ``max_pending`` (10,000): the most messages received and not yet read; at that
+      many the PubSub drops the connection and reconnects (see the module's docstring:
+      the reader gets them, then ``"disconnected"`` and ``"reconnected"``).
 
     Handlers (``subscribe(news=handler)``, ``run(handler)``) take the message; where
     the client is asynchronous they may also be coroutine functions.
@@ -93,6 +108,7 @@ class AsyncPubSub:
         health_check_interval: float | None = None,
         reconnect_backoff: float = 0.05,
         reconnect_backoff_max: float = 2.0,
+        max_pending: int = _MAX_PENDING,
     ) -> None:
         if health_check_interval is None:
             health_check_interval = store.settings.health_check_interval
@@ -104,7 +120,10 @@ class AsyncPubSub:
             raise ValueError(
                 f"reconnect_backoff_max must be >= reconnect_backoff, got {reconnect_backoff_max!r}"
             )
+        if type(max_pending) is not int or max_pending < 1:
+            raise ValueError(f"max_pending must be an int >= 1, got {max_pending!r}")
         self.store = store
+        self.max_pending = max_pending
         self.ignore_subscribe_messages = ignore_subscribe_messages
         self.health_check_interval = float(health_check_interval)
         self.reconnect_backoff = float(reconnect_backoff)
@@ -123,8 +142,16 @@ class AsyncPubSub:
         # who reads the socket right now: that reader, or subscribe() waiting for its
         # confirmation while the reader is away (in a handler, or there is none)
         self._socket = AsyncMutex()
-        # messages subscribe() read for the reader, who gets them first
-        self._backlog: deque[PubSubMessage] = deque()
+        # messages received for the reader, who gets them first (at most max_pending):
+        # those subscribe() read for it, and in the asynchronous client all that arrived;
+        # an error reply waits here too, raised to the reader in turn
+        self._backlog: deque[PubSubMessage | Exception] = deque()
+        # the asynchronous client parses what arrives as it arrives (_attach): the
+        # connection whose receiver is current, why it ended (None: it did not), and the
+        # event that wakes the reader
+        self._receiving: AsyncConnection | None = None
+        self._ended: str | None = None
+        self._arrived = AsyncEvent()
         # (confirmation kind, name) -> set when the server confirms the subscription
         self._unconfirmed: dict[tuple[str, bytes], AsyncEvent] = {}
         self._worker: AsyncWorker | None = None
@@ -245,6 +272,12 @@ class AsyncPubSub:
             if not self._connected_once:
                 # the first connection is the caller's: a wrong address or password raises
                 connection = await self.store.connect()
+                if True:  # ASYNC
+                    try:
+                        self._attach(connection)
+                    except BaseException:
+                        connection.close()
+                        raise
                 self._connection = connection
                 self._connected_once = True
                 self._heard = monotonic()
@@ -278,16 +311,98 @@ class AsyncPubSub:
                     raise TimeoutError(
                         f"the server did not confirm the subscription within {timeout:g}s"
                     )
-                if not await self._socket.try_acquire():
+                if True:  # ASYNC
+                    # the receiver (_attach) confirms as the replies arrive
+                    if self._ended is not None:
+                        return  # lost: the reader reconnects and subscribes again
                     await confirmation.wait(min(deadline - now, _CONFIRM_POLL))
-                    continue
+                else:  # SYNC
+                    if not await self._socket.try_acquire():
+                        await confirmation.wait(min(deadline - now, _CONFIRM_POLL))
+                        continue
+                    try:
+                        if not confirmation.is_set():
+                            message = await self._read(min(deadline, now + _SLICE))
+                            if message is not None:
+                                self._keep(connection, message)
+                    finally:
+                        self._socket.release()
+
+    def _keep(self, connection: AsyncConnection, message: PubSubMessage | Exception) -> bool:
+        """Put ``message`` in the backlog for the reader; at max_pending messages stop
+        reading ``connection`` (False)."""
+        backlog = self._backlog
+        backlog.append(message)
+        if len(backlog) < self.max_pending:
+            return True
+        self._end(
+            connection,
+            f"{len(backlog)} messages received and not read (max_pending): the reader fell behind",
+        )
+        return False
+
+    def _end(self, connection: AsyncConnection, reason: str) -> None:
+        """Stop reading ``connection``: the reader gets the backlog, then "disconnected"
+        with ``reason``, and reconnects."""
+        if self._ended is None and (
+            connection is self._connection or connection is self._receiving
+        ):
+            self._ended = reason
+        if self._receiving is connection:
+            self._receiving = None
+        connection.close()  # stops reading at once: the memory stays bounded
+        self._arrived.set()
+
+    if True:  # ASYNC
+
+        def _attach(self, connection: AsyncConnection) -> None:
+            """Parse what arrives on ``connection`` as it arrives, into the backlog.
+
+            The event loop reads the socket whether or not anyone waits: unparsed, the
+            bytes would pile up unbounded in the stream. Parsed here, they are counted
+            (max_pending) and the PubSub stops reading at the bound (_keep)."""
+            stream = connection.stream
+            if stream is None:
+                raise ConnectionError(f"connection to {self.store.settings.address} is closed")
+            reader = connection.reader
+
+            def on_data(data: bytes) -> None:
+                if self._receiving is not connection:
+                    return  # a connection given up: what it still says is not wanted
                 try:
-                    if not confirmation.is_set():
-                        message = await self._read(min(deadline, now + _SLICE))
-                        if message is not None:
-                            self._backlog.append(message)
+                    reader.feed(data)
+                    reply = reader.gets()
+                    while reply is not NOT_ENOUGH:
+                        if not self._receive(connection, reply):
+                            return
+                        reply = reader.gets()
+                except Exception as exc:  # a broken reader: the connection is unusable
+                    self._end(connection, f"invalid reply: {exc}")
                 finally:
-                    self._socket.release()
+                    self._arrived.set()
+
+            def on_lost(exc: BaseException) -> None:
+                if self._receiving is connection:
+                    self._end(connection, str(exc))
+
+            stream.set_receiver(on_data, on_lost)
+            self._receiving = connection
+            self._ended = None
+
+        def _receive(self, connection: AsyncConnection, reply: Any) -> bool:
+            """One reply of ``connection``: False when the PubSub stopped reading it."""
+            self._heard = monotonic()
+            self._ping_at = None
+            message: PubSubMessage | Exception | None
+            try:
+                message = parse_message(reply)
+            except ResponseError as exc:  # raised to the reader in its turn
+                message = exc
+            if message is None:
+                return True  # a PONG
+            if isinstance(message, PubSubMessage) and message.type in _CONFIRMATIONS:
+                self._confirm(message)
+            return self._keep(connection, message)
 
     def _confirm(self, message: PubSubMessage) -> None:
         name = message.pattern if message.type == "psubscribe" else message.channel
@@ -394,8 +509,14 @@ class AsyncPubSub:
         checks on the way."""
         async with self._socket:
             if self._backlog:
-                return self._backlog.popleft()
+                return self._pop()
             return await self._read(deadline, runner)
+
+    def _pop(self) -> PubSubMessage:
+        message = self._backlog.popleft()
+        if isinstance(message, Exception):
+            raise message
+        return message
 
     async def _read(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
         """``_next`` from the socket; the caller holds ``_socket``."""
@@ -418,8 +539,12 @@ class AsyncPubSub:
                 if self._connection is None and not self._closed:
                     await self._wake.wait(min(max(until - now, 0.0), _SLICE))
                 continue
-            if not connection.is_connected:
-                return await self._lost(connection, "connection closed")
+            if True:  # ASYNC
+                if self._backlog:  # where the receiver (_attach) puts what arrives
+                    return self._pop()
+            ended = self._ended
+            if ended is not None or not connection.is_connected:
+                return await self._lost(connection, ended or "connection closed")
             wait = _SLICE
             interval = self.health_check_interval
             if interval:
@@ -439,30 +564,44 @@ class AsyncPubSub:
                     wait = min(wait, self._heard + interval - now)
             if deadline is not None:
                 wait = min(wait, deadline - now)
-            try:
-                reply = await connection.wait_reply(max(wait, _MIN_WAIT))
-            except ConnectionError as exc:
-                if self._closed:
+            if True:  # ASYNC
+                self._arrived.clear()  # nothing can arrive before the wait: one thread
+                await self._arrived.wait(max(wait, _MIN_WAIT))
+                if (
+                    deadline is not None
+                    and not self._backlog
+                    and self._ended is None
+                    and monotonic() >= deadline
+                ):
                     return None
-                return await self._lost(connection, str(exc))
-            if reply is NOT_ENOUGH:
-                if deadline is not None and monotonic() >= deadline:
-                    return None
-                continue
-            self._heard = monotonic()
-            self._ping_at = None
-            message = parse_message(reply)
-            if message is not None:
-                if message.type in _CONFIRMATIONS:
-                    self._confirm(message)
-                return message
+            else:  # SYNC
+                try:
+                    reply = await connection.wait_reply(max(wait, _MIN_WAIT))
+                except ConnectionError as exc:
+                    if self._closed:
+                        return None
+                    return await self._lost(connection, str(exc))
+                if reply is NOT_ENOUGH:
+                    if deadline is not None and monotonic() >= deadline:
+                        return None
+                    continue
+                self._heard = monotonic()
+                self._ping_at = None
+                message = parse_message(reply)
+                if message is not None:
+                    if message.type in _CONFIRMATIONS:
+                        self._confirm(message)
+                    return message
         return None
 
     async def _lost(self, connection: AsyncConnection, reason: str) -> PubSubMessage | None:
+        if self._receiving is connection:
+            self._receiving = None
         connection.close()
         async with self._mutex:
             if self._connection is connection:
                 self._connection = None
+        self._ended = None
         self._ping_at = None
         self._attempts = 0
         self._retry_at = monotonic()  # the first attempt at once
@@ -490,11 +629,17 @@ class AsyncPubSub:
                 if self._closed:
                     connection.close()
                     return None
+                if True:  # ASYNC
+                    self._attach(connection)  # before the confirmations can arrive
                 commands = self._commands()
                 if commands:
                     await connection.send(pack_commands(commands))
                 self._connection = connection
-        except ConnectionError as exc:  # closed by send
+        except ConnectionError as exc:  # closed by send, or by the server meanwhile
+            if self._receiving is connection:
+                self._receiving = None
+            self._ended = None
+            connection.close()
             logger.debug("pub/sub reconnection attempt %d failed: %s", self._attempts, exc)
             return None
         self._heard = monotonic()
@@ -559,6 +704,7 @@ class AsyncPubSub:
     async def _interrupt(self) -> None:
         """Make the server answer, so that a reader waiting on the socket wakes up."""
         self._wake.set()
+        self._arrived.set()
         async with self._mutex:
             await self._send(_PING)
 
@@ -597,6 +743,7 @@ class AsyncPubSub:
             await self._interrupt()
         else:
             self._wake.set()
+            self._arrived.set()
         if worker is not None:
             await worker.stop(_STOP_TIMEOUT)
             self._worker = None

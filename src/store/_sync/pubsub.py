@@ -32,6 +32,17 @@ returned as messages.
 Reading needs a reader: a PubSub that nobody reads neither notices a lost connection nor
 answers health checks. One reader at a time: ``get_message`` while the runner (or another
 reader) is active raises StoreError.
+
+Messages that wait for a reader are bounded, ``max_pending`` messages (10,000 by
+default): a reader that falls that far behind is treated as Redis treats a subscriber
+over its ``client-output-buffer-limit``. The PubSub stops reading and drops the
+connection; the reader then gets the messages that arrived before it, a
+``"disconnected"`` status message, and after the reconnection ``"reconnected"``: what
+was published in between is lost, never the memory. (The asynchronous client's event
+loop reads the socket whether or not anyone waits, so it counts what it parsed; the
+blocking client reads only for its reader, so the unread messages wait in the server,
+whose own limit applies, and ``max_pending`` bounds what ``subscribe()`` reads for
+the reader while waiting for its confirmation.)
 """
 
 from __future__ import annotations
@@ -45,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._backend.synchronization import SyncEvent, SyncMutex
 from .._backend.workers import SyncCaller, SyncWorker
-from ..errors import ConnectionError, DataError, StoreError, TimeoutError
+from ..errors import ConnectionError, DataError, ResponseError, StoreError, TimeoutError
 from ..messages import DISCONNECTED, RECONNECTED, SUBSCRIBE_TYPES, PubSubMessage, parse_message
 from ..resp import NOT_ENOUGH, pack_command, pack_commands
 from .connection import SyncConnection
@@ -68,6 +79,7 @@ _STOP_TIMEOUT: Final = 5.0  # how long close() and stop() wait for the runner to
 _CONFIRM_TIMEOUT: Final = 10.0
 _CONFIRM_POLL: Final = 0.05
 _CONFIRMATIONS: Final = frozenset({"subscribe", "psubscribe", "ssubscribe"})
+_MAX_PENDING: Final = 10_000
 
 
 class SyncPubSub:
@@ -82,6 +94,9 @@ class SyncPubSub:
     * ``reconnect_backoff`` (0.05s) and ``reconnect_backoff_max`` (2s): the first retry
       after a failed reconnection waits ``reconnect_backoff`` seconds, each next one
       twice as long, at most ``reconnect_backoff_max``.
+    * ``max_pending`` (10,000): the most messages received and not yet read; at that
+      many the PubSub drops the connection and reconnects (see the module's docstring:
+      the reader gets them, then ``"disconnected"`` and ``"reconnected"``).
 
     Handlers (``subscribe(news=handler)``, ``run(handler)``) take the message; where
     the client is asynchronous they may also be coroutine functions.
@@ -95,6 +110,7 @@ class SyncPubSub:
         health_check_interval: float | None = None,
         reconnect_backoff: float = 0.05,
         reconnect_backoff_max: float = 2.0,
+        max_pending: int = _MAX_PENDING,
     ) -> None:
         if health_check_interval is None:
             health_check_interval = store.settings.health_check_interval
@@ -106,7 +122,10 @@ class SyncPubSub:
             raise ValueError(
                 f"reconnect_backoff_max must be >= reconnect_backoff, got {reconnect_backoff_max!r}"
             )
+        if type(max_pending) is not int or max_pending < 1:
+            raise ValueError(f"max_pending must be an int >= 1, got {max_pending!r}")
         self.store = store
+        self.max_pending = max_pending
         self.ignore_subscribe_messages = ignore_subscribe_messages
         self.health_check_interval = float(health_check_interval)
         self.reconnect_backoff = float(reconnect_backoff)
@@ -125,8 +144,16 @@ class SyncPubSub:
         # who reads the socket right now: that reader, or subscribe() waiting for its
         # confirmation while the reader is away (in a handler, or there is none)
         self._socket = SyncMutex()
-        # messages subscribe() read for the reader, who gets them first
-        self._backlog: deque[PubSubMessage] = deque()
+        # messages received for the reader, who gets them first (at most max_pending):
+        # those subscribe() read for it, and in the asynchronous client all that arrived;
+        # an error reply waits here too, raised to the reader in turn
+        self._backlog: deque[PubSubMessage | Exception] = deque()
+        # the asynchronous client parses what arrives as it arrives (_attach): the
+        # connection whose receiver is current, why it ended (None: it did not), and the
+        # event that wakes the reader
+        self._receiving: SyncConnection | None = None
+        self._ended: str | None = None
+        self._arrived = SyncEvent()
         # (confirmation kind, name) -> set when the server confirms the subscription
         self._unconfirmed: dict[tuple[str, bytes], SyncEvent] = {}
         self._worker: SyncWorker | None = None
@@ -287,9 +314,34 @@ class SyncPubSub:
                     if not confirmation.is_set():
                         message = self._read(min(deadline, now + _SLICE))
                         if message is not None:
-                            self._backlog.append(message)
+                            self._keep(connection, message)
                 finally:
                     self._socket.release()
+
+    def _keep(self, connection: SyncConnection, message: PubSubMessage | Exception) -> bool:
+        """Put ``message`` in the backlog for the reader; at max_pending messages stop
+        reading ``connection`` (False)."""
+        backlog = self._backlog
+        backlog.append(message)
+        if len(backlog) < self.max_pending:
+            return True
+        self._end(
+            connection,
+            f"{len(backlog)} messages received and not read (max_pending): the reader fell behind",
+        )
+        return False
+
+    def _end(self, connection: SyncConnection, reason: str) -> None:
+        """Stop reading ``connection``: the reader gets the backlog, then "disconnected"
+        with ``reason``, and reconnects."""
+        if self._ended is None and (
+            connection is self._connection or connection is self._receiving
+        ):
+            self._ended = reason
+        if self._receiving is connection:
+            self._receiving = None
+        connection.close()  # stops reading at once: the memory stays bounded
+        self._arrived.set()
 
     def _confirm(self, message: PubSubMessage) -> None:
         name = message.pattern if message.type == "psubscribe" else message.channel
@@ -396,8 +448,14 @@ class SyncPubSub:
         checks on the way."""
         with self._socket:
             if self._backlog:
-                return self._backlog.popleft()
+                return self._pop()
             return self._read(deadline, runner)
+
+    def _pop(self) -> PubSubMessage:
+        message = self._backlog.popleft()
+        if isinstance(message, Exception):
+            raise message
+        return message
 
     def _read(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
         """``_next`` from the socket; the caller holds ``_socket``."""
@@ -420,8 +478,9 @@ class SyncPubSub:
                 if self._connection is None and not self._closed:
                     self._wake.wait(min(max(until - now, 0.0), _SLICE))
                 continue
-            if not connection.is_connected:
-                return self._lost(connection, "connection closed")
+            ended = self._ended
+            if ended is not None or not connection.is_connected:
+                return self._lost(connection, ended or "connection closed")
             wait = _SLICE
             interval = self.health_check_interval
             if interval:
@@ -461,10 +520,13 @@ class SyncPubSub:
         return None
 
     def _lost(self, connection: SyncConnection, reason: str) -> PubSubMessage | None:
+        if self._receiving is connection:
+            self._receiving = None
         connection.close()
         with self._mutex:
             if self._connection is connection:
                 self._connection = None
+        self._ended = None
         self._ping_at = None
         self._attempts = 0
         self._retry_at = monotonic()  # the first attempt at once
@@ -496,7 +558,11 @@ class SyncPubSub:
                 if commands:
                     connection.send(pack_commands(commands))
                 self._connection = connection
-        except ConnectionError as exc:  # closed by send
+        except ConnectionError as exc:  # closed by send, or by the server meanwhile
+            if self._receiving is connection:
+                self._receiving = None
+            self._ended = None
+            connection.close()
             logger.debug("pub/sub reconnection attempt %d failed: %s", self._attempts, exc)
             return None
         self._heard = monotonic()
@@ -561,6 +627,7 @@ class SyncPubSub:
     def _interrupt(self) -> None:
         """Make the server answer, so that a reader waiting on the socket wakes up."""
         self._wake.set()
+        self._arrived.set()
         with self._mutex:
             self._send(_PING)
 
@@ -599,6 +666,7 @@ class SyncPubSub:
             self._interrupt()
         else:
             self._wake.set()
+            self._arrived.set()
         if worker is not None:
             worker.stop(_STOP_TIMEOUT)
             self._worker = None
