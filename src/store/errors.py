@@ -23,6 +23,7 @@ __all__ = [
     "ResponseError",
     "StatefulCommandError",
     "StoreError",
+    "TLSHandshakeError",
     "TimeoutError",
     "WatchError",
     "WrongTypeError",
@@ -58,6 +59,11 @@ class ConnectionError(StoreError, builtins.ConnectionError):
 
 class ProtocolError(ConnectionError):
     """The peer sent bytes that are not valid RESP; the connection is discarded."""
+
+
+class TLSHandshakeError(ConnectionError):
+    """The TLS handshake failed: a configuration problem (a plain port, certificates), so
+    it is never retried as a transient failure. The message says what was expected."""
 
 
 class TimeoutError(StoreError, builtins.TimeoutError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any
 
 from .._backend.streams import AsyncStream
@@ -50,21 +50,41 @@ class AsyncConnection:
     def is_connected(self) -> bool:
         return self._stream is not None
 
-    async def connect(self) -> None:
+    async def connect(self, timeout: float | EllipsisType | None = ...) -> None:
+        """Open and set up the connection within ``timeout`` seconds in all (default:
+        socket_connect_timeout; None: no limit, the handshake's replies then wait
+        socket_timeout)."""
         settings = self.settings
+        if isinstance(timeout, EllipsisType):
+            timeout = settings.connect_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self._stream = await AsyncStream.open(
                 settings.host,
                 settings.port,
                 settings.path,
-                settings.connect_timeout,
+                timeout,
                 settings.ssl_context,
                 settings.keepalive,
+                settings.socket_timeout,
             )
         except (ConnectionError, TimeoutError) as exc:
             raise type(exc)(f"{exc} ({settings.address})") from None
         try:
-            await self._handshake()
+            # the handshake is part of connecting: its replies count against the deadline,
+            # and wait no longer than any reply (the blocking twin's first writes then
+            # wait that long too: they run under the last read's timeout)
+            wait = settings.socket_timeout
+            if deadline is not None:
+                left = max(deadline - time.monotonic(), 0.001)
+                wait = left if wait is None else min(wait, left)
+            await self._handshake(wait)
+        except ConnectionError as exc:
+            self.close()
+            if settings.ssl_context is None and settings.path is None:
+                # a TLS port hangs up on a plain hello (reset or EOF): say what it expects
+                raise type(exc)(f"{exc}; the server may expect TLS (rediss://)") from None
+            raise
         except BaseException:
             self.close()
             raise
@@ -72,15 +92,23 @@ class AsyncConnection:
 
     def _new_reader(self) -> None:
         settings = self.settings
-        self._reader = make_reader(settings.parser, settings.encoding, settings.encoding_errors)
+        if True:  # ASYNC
+            # a read hands over all that arrived since the last one (a backlog at once):
+            # hiredis is fed it in pieces
+            chunked = True
+        else:  # SYNC
+            chunked = False  # a read returns at most 64 KiB: hiredis' own Reader
+        self._reader = make_reader(
+            settings.parser, settings.encoding, settings.encoding_errors, chunked
+        )
 
-    async def _handshake(self) -> None:
+    async def _handshake(self, timeout: float | None) -> None:
         self._new_reader()
         settings = self.settings
         commands = handshake_commands(settings, settings.protocol)
         if not commands:
             return
-        replies = await self.request_many(pack_commands(commands), len(commands))
+        replies = await self.request_many(pack_commands(commands), len(commands), timeout)
         if check_handshake(settings, commands, replies):
             return
         # the server has no HELLO (Redis < 6): speak RESP2 and authenticate the old way
@@ -88,7 +116,9 @@ class AsyncConnection:
         commands = handshake_commands(settings, 2)
         if commands:
             check_handshake(
-                settings, commands, await self.request_many(pack_commands(commands), len(commands))
+                settings,
+                commands,
+                await self.request_many(pack_commands(commands), len(commands), timeout),
             )
 
     async def send(self, data: bytes) -> None:
@@ -97,8 +127,10 @@ class AsyncConnection:
             raise ConnectionError(f"connection to {self.settings.address} is closed")
         try:
             await stream.write(data)
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise type(exc)(f"{exc} ({self.settings.address})") from None
             raise
 
     async def read_reply(self, timeout: float | None) -> Any:
@@ -170,10 +202,8 @@ class AsyncConnection:
         await self.send(data)
         return await self.read_reply(timeout)
 
-    async def request_many(self, data: bytes, count: int) -> list[Any]:
+    async def request_many(self, data: bytes, count: int, timeout: float | None) -> list[Any]:
         await self.send(data)
-        # the handshake is part of connecting: a silent server must not hang it forever
-        timeout = self.settings.socket_timeout or self.settings.connect_timeout
         return await self.read_replies(count, timeout)
 
     async def execute(self, *args: Any, timeout: float | None = None) -> Any:

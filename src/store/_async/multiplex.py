@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any
 
 from .._backend.streams import AsyncStream
-from .._backend.synchronization import AsyncEvent
+from .._backend.synchronization import AsyncEvent, current_loop
 from ..errors import ConnectionError, ProtocolError, TimeoutError
 from ..resp import NOT_ENOUGH
 from .connection import AsyncConnection
@@ -30,7 +30,7 @@ from .pool import AsyncConnectionPool
 class _Shared:
     """One connection in receiver mode and the waiters of its outstanding replies."""
 
-    __slots__ = ("connection", "ended", "owner", "reader", "stream", "waiters")
+    __slots__ = ("connection", "ended", "loop", "owner", "reader", "stream", "waiters")
 
     def __init__(
         self, owner: AsyncMultiplexer, connection: AsyncConnection, stream: AsyncStream
@@ -41,6 +41,7 @@ class _Shared:
         self.reader: Any = connection.reader
         self.waiters: deque[Any] = deque()
         self.ended = False
+        self.loop = stream.loop
         stream.set_receiver(self.on_data, self.on_lost)
 
     def submit(self, packed: bytes) -> Any:
@@ -107,6 +108,14 @@ class _Shared:
                 waiter.set_exception(error)
         waiters.clear()
 
+    def drop(self) -> None:
+        """Close a shared connection of an event loop that is gone, touching nothing of
+        that loop (its waiters' futures are left alone: nobody awaits them any more)."""
+        self.ended = True
+        self.waiters.clear()
+        self.stream.set_receiver(None, None)
+        self.owner.pool.discard(self.connection)
+
 
 class _Opening:
     """An opening in progress: callers that arrive meanwhile wait for its end."""
@@ -119,7 +128,10 @@ class _Opening:
 
 
 class AsyncMultiplexer:
-    """The shared connection of one store; ``execute`` sends a packed command on it."""
+    """The shared connection of one store; ``execute`` sends a packed command on it.
+
+    The shared connection and an opening in progress belong to the event loop they were
+    made on: a command on another loop (a second ``asyncio.run()``) drops them first."""
 
     __slots__ = ("opening", "pool", "shared")
 
@@ -130,6 +142,11 @@ class AsyncMultiplexer:
 
     async def execute(self, packed: bytes, timeout: float | None) -> Any:
         """The reply to ``packed`` (an error reply is returned, not raised)."""
+        shared = self.shared
+        # one loop check per command: here, or the pool's when a connection is acquired
+        if shared is not None and shared.loop is not current_loop():
+            self.shared = None
+            shared.drop()
         for _ in range(3):
             shared = self.shared
             if shared is None:
@@ -159,6 +176,10 @@ class AsyncMultiplexer:
         while True:
             opening = self.opening
             if opening is None:
+                break
+            if self.pool.loop is not current_loop():
+                # the opener binds the pool to its loop before it waits: this opening is
+                # of a loop that is gone, and will never end
                 break
             event = AsyncEvent()
             opening.waiting.append(event)

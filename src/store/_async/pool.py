@@ -10,8 +10,17 @@ from types import TracebackType
 
 from .._backend.synchronization import AsyncSemaphore, AsyncThreadLock, async_sleep
 from .._protocol import ConnectionSettings
-from ..errors import AuthenticationError, ConnectionError, PoolExhaustedError, TimeoutError
+from ..errors import (
+    AuthenticationError,
+    ConnectionError,
+    PoolExhaustedError,
+    TimeoutError,
+    TLSHandshakeError,
+)
 from .connection import AsyncConnection
+
+if True:  # ASYNC
+    from .._backend.synchronization import current_loop
 
 _pools: weakref.WeakSet[AsyncConnectionPool] = weakref.WeakSet()
 
@@ -33,6 +42,10 @@ class AsyncConnectionPool:
     Idle connections are checked before reuse (peer closed, unexpected bytes, and a PING
     after ``health_check_interval``); a connection that failed or was interrupted while
     in use is discarded, never put back.
+
+    In store.aio its connections and slots belong to the event loop they were made on:
+    on another loop (a second run of the program's loop), ``acquire`` drops them, as
+    after a fork, and starts afresh there; one loop at a time.
     """
 
     def __init__(
@@ -58,6 +71,8 @@ class AsyncConnectionPool:
         # that in_use + idle never counts a connection twice
         self._in_use = 0
         self._slots = AsyncSemaphore(max_connections)
+        if True:  # ASYNC
+            self.loop: object = None  # the event loop of its connections and slots (read-only)
         _pools.add(self)
 
     def __repr__(self) -> str:
@@ -76,6 +91,10 @@ class AsyncConnectionPool:
         return self._in_use
 
     async def acquire(self) -> AsyncConnection:
+        if True:  # ASYNC
+            loop = current_loop()  # a C call: the one loop check of a pooled command
+            if loop is not self.loop:
+                self._bind(loop)
         if not await self._slots.acquire(self.timeout):
             raise PoolExhaustedError(
                 f"no free connection to {self.settings.address}: all {self.max_connections} "
@@ -143,19 +162,31 @@ class AsyncConnectionPool:
         return AsyncLease(self)
 
     async def connect(self) -> AsyncConnection:
-        """A new connection, retried with backoff while the server cannot be reached."""
+        """A new connection, retried with backoff while the server cannot be reached.
+
+        Every attempt, the handshake and the pauses between attempts included, shares one
+        deadline of ``socket_connect_timeout``: connecting takes at most that long,
+        whatever ``retries`` says (with no connect timeout, each attempt waits as long as
+        it takes: then (retries + 1) attempts plus their backoff). A refused password and a
+        failed TLS handshake are not transient: never retried.
+        """
+        timeout = self.settings.connect_timeout
+        deadline = None if timeout is None else monotonic() + timeout
         attempt = 0
         while True:
             connection = AsyncConnection(self.settings, self._generation)
             try:
-                await connection.connect()
+                await connection.connect(None if deadline is None else deadline - monotonic())
                 return connection
-            except AuthenticationError:
+            except (AuthenticationError, TLSHandshakeError):
                 raise
             except (ConnectionError, TimeoutError):
-                if attempt >= self.retries:
+                pause = min(self.retry_backoff * 2**attempt, 1.0)
+                if attempt >= self.retries or (
+                    deadline is not None and monotonic() + pause >= deadline
+                ):
                     raise
-            await async_sleep(min(self.retry_backoff * 2**attempt, 1.0))
+            await async_sleep(pause)
             attempt += 1
 
     def close(self) -> None:
@@ -165,6 +196,18 @@ class AsyncConnectionPool:
             idle, self._idle = self._idle, deque()
         for connection in idle:
             connection.close()
+
+    if True:  # ASYNC
+
+        def _bind(self, loop: object) -> None:
+            """Move to event loop ``loop``: the connections and slots of the previous one
+            (most likely closed) cannot serve it. Idle connections are closed without
+            that loop; those still handed out are closed when they come back, without
+            counting (as after a fork)."""
+            if self.loop is not None:
+                self.close()
+                self.reset()
+            self.loop = loop
 
     def reset(self) -> None:
         """Forget every connection (after fork): no QUIT, no shutdown, so the parent's

@@ -15,11 +15,12 @@ import os
 import select
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConnectionError, ImproperlyConfigured, TimeoutError
+from ..errors import ConnectionError, ImproperlyConfigured, TimeoutError, TLSHandshakeError
 
 __all__ = [
     "AsyncStream",
@@ -28,6 +29,11 @@ __all__ = [
 ]
 
 READ_SIZE = 65536
+# a send that never waits, whatever the socket's timeout (Linux, the BSDs, macOS)
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+# a write up to this size is one sendall: it fits the socket's buffer unless the server
+# has stopped reading, and a bounded step loop would cost every command
+_SMALL_WRITE = 65536
 
 _CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
 
@@ -48,6 +54,49 @@ def make_ssl_context(
         except (OSError, ssl.SSLError) as exc:
             raise ImproperlyConfigured(f"cannot load ssl_certfile/ssl_keyfile: {exc}") from None
     return context
+
+
+def _tls_failure(host: str, port: int, exc: BaseException) -> ConnectionError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TLSHandshakeError(f"TLS handshake with {host}:{port} failed: {exc.verify_message}")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return TLSHandshakeError(
+        f"TLS handshake with {host}:{port} failed: {reason} "
+        "(is it a TLS port? rediss:// expects one)"
+    )
+
+
+def _tls_timeout(host: str, port: int, timeout: float | None) -> TimeoutError:
+    return TimeoutError(
+        f"TLS handshake with {host}:{port} timed out after {_seconds(timeout)} "
+        "(is it a TLS port? rediss:// expects one)"
+    )
+
+
+def _seconds(timeout: float | None) -> str:
+    return f"{timeout:.3g}s"
+
+
+def _write_timeout(timeout: float | None) -> TimeoutError:
+    return TimeoutError(f"timed out after {timeout}s writing to the server (no progress)")
+
+
+def _abandon(transport: Any) -> None:
+    """Close a transport whose event loop is closed: its own closing runs callbacks on that
+    loop, which never come, so close the socket and mark every layer (TLS, then TCP) closed,
+    else it warns about an unclosed transport when collected."""
+    inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
+    for layer in (transport, inner):
+        if layer is None:
+            continue
+        try:
+            layer.close()  # marks it closing, then fails to schedule the rest
+        except RuntimeError:
+            pass
+        sock = getattr(layer, "_sock", None)
+        if sock is not None:
+            layer._sock = None
+            sock.close()
 
 
 def _readable_poll(sock: Any) -> select.poll | None:
@@ -136,6 +185,15 @@ class _StreamProtocol(asyncio.Protocol):
                 waiter.set_result(None)
 
 
+class _Stalled(Exception):
+    """A write's buffer did not drain in time (internal to AsyncStream._drain)."""
+
+
+def _stall(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(_Stalled())
+
+
 def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError("timed out waiting for the server's reply"))
@@ -144,14 +202,21 @@ def _expire(waiter: asyncio.Future[Any]) -> None:
 class AsyncStream:
     """A connected byte stream (TCP, unix socket or TLS)."""
 
-    __slots__ = ("_loop", "_out", "_poll", "_protocol", "_transport")
+    __slots__ = ("_out", "_poll", "_protocol", "_transport", "loop", "write_timeout")
 
-    def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: _StreamProtocol,
+        write_timeout: float | None = None,
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()  # the loop it belongs to (read-only)
         self._poll = _readable_poll(transport.get_extra_info("socket"))
         self._out: list[bytes] = []
+        # seconds a write may make no progress (the server takes no bytes) before failing
+        self.write_timeout = write_timeout
 
     @classmethod
     async def open(
@@ -162,28 +227,44 @@ class AsyncStream:
         timeout: float | None,
         ssl_context: ssl.SSLContext | None,
         keepalive: bool,
+        write_timeout: float | None = None,
     ) -> AsyncStream:
+        """Connect within ``timeout`` seconds, the TLS handshake included; a failed TLS
+        handshake raises TLSHandshakeError (or TimeoutError), saying what was expected."""
         loop = asyncio.get_running_loop()
+        tls = False  # in the TLS handshake: its failures say what was expected
         try:
             async with asyncio.timeout(timeout):
                 if path is not None:
                     transport, protocol = await loop.create_unix_connection(_StreamProtocol, path)
                 else:
-                    transport, protocol = await loop.create_connection(
-                        _StreamProtocol,
-                        host,
-                        port,
-                        ssl=ssl_context,
-                        server_hostname=host if ssl_context else None,
-                    )
+                    transport, protocol = await loop.create_connection(_StreamProtocol, host, port)
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    _tune(sock, keepalive)
+                if ssl_context is not None:
+                    tls = True
+                    tcp = transport
+                    try:
+                        tls_transport = await loop.start_tls(
+                            tcp, protocol, ssl_context, server_hostname=host
+                        )
+                    except BaseException:
+                        tcp.abort()
+                        raise
+                    assert tls_transport is not None
+                    transport = tls_transport
         except builtins.TimeoutError:
-            raise TimeoutError(f"timed out connecting after {timeout}s") from None
-        except OSError as exc:
+            if tls:
+                raise _tls_timeout(host, port, timeout) from None
+            raise TimeoutError(f"timed out connecting after {_seconds(timeout)}") from None
+        except (OSError, EOFError) as exc:
+            if tls:  # ssl.SSLError, or a plain server that answered or hung up
+                raise _tls_failure(host, port, exc) from None
+            if not isinstance(exc, OSError):
+                raise
             raise ConnectionError(f"cannot connect: {_reason(exc)}") from None
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            _tune(sock, keepalive)
-        return cls(transport, protocol)
+        return cls(transport, protocol, write_timeout)
 
     async def read(self, timeout: float | None) -> bytes:
         """The bytes received so far, waiting for some when there are none."""
@@ -192,11 +273,11 @@ class AsyncStream:
         if not chunks:
             if protocol.closed is not None:
                 raise protocol.closed
-            waiter = protocol.waiter = self._loop.create_future()
+            waiter = protocol.waiter = self.loop.create_future()
             if timeout is None:
                 await waiter
             else:
-                handle = self._loop.call_later(timeout, _expire, waiter)
+                handle = self.loop.call_later(timeout, _expire, waiter)
                 try:
                     await waiter
                 finally:
@@ -211,13 +292,36 @@ class AsyncStream:
         return data
 
     async def write(self, data: bytes) -> None:
+        """Write ``data``; when the transport's buffer is full, wait for it to drain.
+        TimeoutError (and the connection aborted) when no byte left the buffer for
+        ``write_timeout`` seconds."""
         protocol = self._protocol
         if protocol.closed is not None:
             raise protocol.closed
         self._transport.write(data)
         if protocol.paused:
-            waiter = protocol.drain_waiter = self._loop.create_future()
-            await waiter
+            await self._drain()
+
+    async def _drain(self) -> None:
+        protocol = self._protocol
+        transport = self._transport
+        timeout = self.write_timeout
+        while protocol.paused:
+            waiter = protocol.drain_waiter = self.loop.create_future()
+            if timeout is None:
+                await waiter
+            else:
+                left = transport.get_write_buffer_size()
+                handle = self.loop.call_later(timeout, _stall, waiter)
+                try:
+                    await waiter
+                except _Stalled:
+                    if transport.get_write_buffer_size() < left:
+                        continue  # slow but moving: wait on
+                    transport.abort()  # close() would wait for the buffer to drain
+                    raise _write_timeout(timeout) from None
+                finally:
+                    handle.cancel()
             if protocol.closed is not None:
                 raise protocol.closed
 
@@ -254,7 +358,7 @@ class AsyncStream:
         out = self._out
         out.append(data)
         if len(out) == 1:
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         out = self._out
@@ -265,11 +369,11 @@ class AsyncStream:
 
     def new_waiter(self) -> asyncio.Future[Any]:
         """A future of this stream's loop, for a reply dispatched by a receiver."""
-        return self._loop.create_future()
+        return self.loop.create_future()
 
     async def wait(self, waiter: asyncio.Future[Any], timeout: float) -> Any:
         """The result of ``waiter``; TimeoutError (set on it) after ``timeout`` seconds."""
-        handle = self._loop.call_later(timeout, _expire, waiter)
+        handle = self.loop.call_later(timeout, _expire, waiter)
         try:
             return await waiter
         finally:
@@ -282,32 +386,48 @@ class AsyncStream:
             protocol.closed is None
             and not protocol.chunks
             and not self._transport.is_closing()
-            # a connection made on another (maybe closed) event loop cannot be used here
-            and self._loop is asyncio.get_running_loop()
+            # (its event loop is not checked here: the pool, its one user, drops the
+            # connections of another loop before it asks)
             # the loop may not have run since the peer closed: ask the kernel
             and not (self._poll is not None and self._poll.poll(0))
         )
 
     def close(self) -> None:
-        try:
-            self._transport.close()
-        except RuntimeError:  # its event loop is closed: close the socket itself
-            raw = getattr(self._transport, "_sock", None)  # the selector transport's socket
-            if raw is not None:
-                raw.close()
+        transport = self._transport
+        if self.loop.is_closed():
+            _abandon(transport)
+        elif transport.get_write_buffer_size():
+            transport.abort()  # close() would wait for a stuck server to take the rest
+        else:
+            transport.close()
 
 
 class SyncStream:
     """A connected byte stream (TCP, unix socket or TLS) over a blocking socket."""
 
-    __slots__ = ("_pending", "_poll", "_sock", "_timeout")
+    __slots__ = ("_pending", "_poll", "_sendall_max", "_sock", "_timeout", "_tls", "write_timeout")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, write_timeout: float | None = None) -> None:
         self._sock = sock
         self._timeout: float | None = sock.gettimeout()
         self._poll = _readable_poll(sock)
         # TLS: decrypted bytes buffered in the SSL object, which poll() cannot see
         self._pending: Callable[[], int] | None = getattr(sock, "pending", None)
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        # seconds a write may make no progress (the server takes no bytes) before failing
+        self.write_timeout = write_timeout
+        self._sendall_max = 0
+        self._set_sendall_max()
+
+    def _set_sendall_max(self) -> None:
+        """The largest write sent in one sendall: any for TLS (it cannot step), none when
+        the socket has no timeout but writes must have one, else a small one."""
+        if self._tls:
+            self._sendall_max = sys.maxsize
+        elif self._timeout is None and self.write_timeout is not None:
+            self._sendall_max = -1
+        else:
+            self._sendall_max = _SMALL_WRITE
 
     @classmethod
     def open(
@@ -318,7 +438,10 @@ class SyncStream:
         timeout: float | None,
         ssl_context: ssl.SSLContext | None,
         keepalive: bool,
+        write_timeout: float | None = None,
     ) -> SyncStream:
+        """Connect within ``timeout`` seconds, the TLS handshake included; a failed TLS
+        handshake raises TLSHandshakeError (or TimeoutError), saying what was expected."""
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             if path is not None:
@@ -331,27 +454,34 @@ class SyncStream:
                     raise
             else:
                 sock = socket.create_connection((host, port), timeout)
-            try:
-                _tune(sock, keepalive)
-                if ssl_context is not None:
-                    if deadline is not None:
-                        sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                    sock = ssl_context.wrap_socket(sock, server_hostname=host)
-                sock.settimeout(None)
-            except BaseException:
-                sock.close()
-                raise
         except builtins.TimeoutError:
-            raise TimeoutError(f"timed out connecting after {timeout}s") from None
+            raise TimeoutError(f"timed out connecting after {_seconds(timeout)}") from None
         except OSError as exc:
             raise ConnectionError(f"cannot connect: {exc.strerror or exc}") from None
-        return cls(sock)
+        try:
+            _tune(sock, keepalive)
+            if ssl_context is not None:
+                if deadline is not None:
+                    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                try:
+                    sock = ssl_context.wrap_socket(sock, server_hostname=host)
+                except builtins.TimeoutError:
+                    raise _tls_timeout(host, port, timeout) from None
+                except OSError as exc:  # ssl.SSLError, or a plain server that hung up
+                    raise _tls_failure(host, port, exc) from None
+            # until a read sets its own, the timeout of the first writes
+            sock.settimeout(write_timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock, write_timeout)
 
     def read(self, timeout: float | None) -> bytes:
         sock = self._sock
         if timeout != self._timeout:
             sock.settimeout(timeout)
             self._timeout = timeout
+            self._set_sendall_max()
         try:
             data = sock.recv(READ_SIZE)
         except builtins.TimeoutError:
@@ -363,12 +493,41 @@ class SyncStream:
         return data
 
     def write(self, data: bytes) -> None:
-        # the timeout of the last read bounds the write too: changing it here would race
-        # with a reader in another thread (a pub/sub runner)
+        """Write ``data``; TimeoutError when the server takes no byte for the socket's
+        timeout (the last read's) or, when that is none, for ``write_timeout``.
+
+        The socket's timeout is never changed here: that would race with a reader in
+        another thread (a pub/sub runner). A small write is one sendall under that
+        timeout; a large one (or one with no timeout to bound it) goes out in steps, each
+        waiting that long at most, so that a slow reader is not taken for a stuck one.
+        A TLS socket cannot step: its writes are bounded by the last read's timeout,
+        the whole write at once."""
         try:
-            self._sock.sendall(data)
-        except OSError as exc:
+            if len(data) <= self._sendall_max:
+                self._sock.sendall(data)
+            else:
+                self._send_in_steps(data)
+        except OSError as exc:  # one clause: cheaper on the hot path than two
+            if isinstance(exc, builtins.TimeoutError):
+                raise _write_timeout(self._timeout or self.write_timeout) from None
             raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
+
+    def _send_in_steps(self, data: bytes) -> None:
+        sock = self._sock
+        timeout = self._timeout if self._timeout is not None else self.write_timeout
+        wait_ms = None if timeout is None else max(int(timeout * 1000), 1)
+        poll = select.poll()
+        poll.register(sock.fileno(), select.POLLOUT)
+        view = memoryview(data)
+        while True:
+            try:
+                view = view[sock.send(view, _DONTWAIT) :]
+            except BlockingIOError:
+                pass
+            if not view:
+                return
+            if not poll.poll(wait_ms):
+                raise builtins.TimeoutError
 
     def is_alive(self) -> bool:
         if self._sock.fileno() < 0:

@@ -26,8 +26,13 @@ __all__ = [
     "SyncSemaphore",
     "SyncThreadLock",
     "async_sleep",
+    "current_loop",
     "sleep",
 ]
+
+# The running event loop (RuntimeError outside one): what a pool's and a multiplexer's
+# connections belong to. The C function itself, no wrapper: it runs once per command.
+current_loop = asyncio.get_running_loop
 
 
 class AsyncThreadLock:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import time
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any
 
 from .._backend.streams import SyncStream
@@ -52,21 +52,41 @@ class SyncConnection:
     def is_connected(self) -> bool:
         return self._stream is not None
 
-    def connect(self) -> None:
+    def connect(self, timeout: float | EllipsisType | None = ...) -> None:
+        """Open and set up the connection within ``timeout`` seconds in all (default:
+        socket_connect_timeout; None: no limit, the handshake's replies then wait
+        socket_timeout)."""
         settings = self.settings
+        if isinstance(timeout, EllipsisType):
+            timeout = settings.connect_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self._stream = SyncStream.open(
                 settings.host,
                 settings.port,
                 settings.path,
-                settings.connect_timeout,
+                timeout,
                 settings.ssl_context,
                 settings.keepalive,
+                settings.socket_timeout,
             )
         except (ConnectionError, TimeoutError) as exc:
             raise type(exc)(f"{exc} ({settings.address})") from None
         try:
-            self._handshake()
+            # the handshake is part of connecting: its replies count against the deadline,
+            # and wait no longer than any reply (the blocking twin's first writes then
+            # wait that long too: they run under the last read's timeout)
+            wait = settings.socket_timeout
+            if deadline is not None:
+                left = max(deadline - time.monotonic(), 0.001)
+                wait = left if wait is None else min(wait, left)
+            self._handshake(wait)
+        except ConnectionError as exc:
+            self.close()
+            if settings.ssl_context is None and settings.path is None:
+                # a TLS port hangs up on a plain hello (reset or EOF): say what it expects
+                raise type(exc)(f"{exc}; the server may expect TLS (rediss://)") from None
+            raise
         except BaseException:
             self.close()
             raise
@@ -74,15 +94,18 @@ class SyncConnection:
 
     def _new_reader(self) -> None:
         settings = self.settings
-        self._reader = make_reader(settings.parser, settings.encoding, settings.encoding_errors)
+        chunked = False  # a read returns at most 64 KiB: hiredis' own Reader
+        self._reader = make_reader(
+            settings.parser, settings.encoding, settings.encoding_errors, chunked
+        )
 
-    def _handshake(self) -> None:
+    def _handshake(self, timeout: float | None) -> None:
         self._new_reader()
         settings = self.settings
         commands = handshake_commands(settings, settings.protocol)
         if not commands:
             return
-        replies = self.request_many(pack_commands(commands), len(commands))
+        replies = self.request_many(pack_commands(commands), len(commands), timeout)
         if check_handshake(settings, commands, replies):
             return
         # the server has no HELLO (Redis < 6): speak RESP2 and authenticate the old way
@@ -90,7 +113,9 @@ class SyncConnection:
         commands = handshake_commands(settings, 2)
         if commands:
             check_handshake(
-                settings, commands, self.request_many(pack_commands(commands), len(commands))
+                settings,
+                commands,
+                self.request_many(pack_commands(commands), len(commands), timeout),
             )
 
     def send(self, data: bytes) -> None:
@@ -99,8 +124,10 @@ class SyncConnection:
             raise ConnectionError(f"connection to {self.settings.address} is closed")
         try:
             stream.write(data)
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise type(exc)(f"{exc} ({self.settings.address})") from None
             raise
 
     def read_reply(self, timeout: float | None) -> Any:
@@ -172,10 +199,8 @@ class SyncConnection:
         self.send(data)
         return self.read_reply(timeout)
 
-    def request_many(self, data: bytes, count: int) -> list[Any]:
+    def request_many(self, data: bytes, count: int, timeout: float | None) -> list[Any]:
         self.send(data)
-        # the handshake is part of connecting: a silent server must not hang it forever
-        timeout = self.settings.socket_timeout or self.settings.connect_timeout
         return self.read_replies(count, timeout)
 
     def execute(self, *args: Any, timeout: float | None = None) -> Any:

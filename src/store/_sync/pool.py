@@ -12,7 +12,13 @@ from types import TracebackType
 
 from .._backend.synchronization import SyncSemaphore, SyncThreadLock, sleep
 from .._protocol import ConnectionSettings
-from ..errors import AuthenticationError, ConnectionError, PoolExhaustedError, TimeoutError
+from ..errors import (
+    AuthenticationError,
+    ConnectionError,
+    PoolExhaustedError,
+    TimeoutError,
+    TLSHandshakeError,
+)
 from .connection import SyncConnection
 
 _pools: weakref.WeakSet[SyncConnectionPool] = weakref.WeakSet()
@@ -35,6 +41,10 @@ class SyncConnectionPool:
     Idle connections are checked before reuse (peer closed, unexpected bytes, and a PING
     after ``health_check_interval``); a connection that failed or was interrupted while
     in use is discarded, never put back.
+
+    In store.aio its connections and slots belong to the event loop they were made on:
+    on another loop (a second run of the program's loop), ``acquire`` drops them, as
+    after a fork, and starts afresh there; one loop at a time.
     """
 
     def __init__(
@@ -145,19 +155,31 @@ class SyncConnectionPool:
         return SyncLease(self)
 
     def connect(self) -> SyncConnection:
-        """A new connection, retried with backoff while the server cannot be reached."""
+        """A new connection, retried with backoff while the server cannot be reached.
+
+        Every attempt, the handshake and the pauses between attempts included, shares one
+        deadline of ``socket_connect_timeout``: connecting takes at most that long,
+        whatever ``retries`` says (with no connect timeout, each attempt waits as long as
+        it takes: then (retries + 1) attempts plus their backoff). A refused password and a
+        failed TLS handshake are not transient: never retried.
+        """
+        timeout = self.settings.connect_timeout
+        deadline = None if timeout is None else monotonic() + timeout
         attempt = 0
         while True:
             connection = SyncConnection(self.settings, self._generation)
             try:
-                connection.connect()
+                connection.connect(None if deadline is None else deadline - monotonic())
                 return connection
-            except AuthenticationError:
+            except (AuthenticationError, TLSHandshakeError):
                 raise
             except (ConnectionError, TimeoutError):
-                if attempt >= self.retries:
+                pause = min(self.retry_backoff * 2**attempt, 1.0)
+                if attempt >= self.retries or (
+                    deadline is not None and monotonic() + pause >= deadline
+                ):
                     raise
-            sleep(min(self.retry_backoff * 2**attempt, 1.0))
+            sleep(pause)
             attempt += 1
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from ..errors import (
     ImproperlyConfigured,
     ResponseError,
     StatefulCommandError,
+    TLSHandshakeError,
     response_error,
 )
 from ..registry import store_class
@@ -255,6 +256,8 @@ class RedisStore(RemoteStore):
         return self._settings
 
     def connect(self) -> SyncConnection:
+        """A new connection, owned by the caller: opened within ``socket_connect_timeout``,
+        retries included (see the pool's ``connect``)."""
         return self._pool.connect()
 
     def execute(self, *args: Any, **options: Any) -> Any:
@@ -266,6 +269,15 @@ class RedisStore(RemoteStore):
         ``idempotent=True`` says re-sending is harmless (``idempotent=False`` forbids it).
         Commands that would change the state of a shared connection (SELECT, MULTI,
         SUBSCRIBE...) raise StatefulCommandError, naming what to use instead.
+
+        Time bound: one attempt waits at most ``pool_timeout`` for a free connection,
+        ``socket_connect_timeout`` to open one when none is idle (every connect attempt,
+        handshake and backoff included: see the pool's ``connect``), and the command's
+        read timeout for its reply (``socket_timeout``; a blocking command's own timeout
+        plus that), while a write that makes no progress fails after ``socket_timeout``.
+        Re-sending after a connection error (only as above; never after a failed TLS
+        handshake) adds at most ``retries`` more attempts, each after its backoff
+        (``retry_backoff`` doubled each time, at most 1s).
         """
         packed = pack_command(*args) if self._utf8 else pack_command(*args, encoding=self._encoding)
         try:
@@ -321,6 +333,8 @@ class RedisStore(RemoteStore):
         self, packed: bytes, timeout: float | None, error: ConnectionError
     ) -> Any:
         """Re-send after a connection failure, with backoff, on fresh connections."""
+        if isinstance(error, TLSHandshakeError):
+            raise error  # a wrong port or certificate: trying again cannot help
         pool = self._pool
         for attempt in range(pool.retries):
             sleep(min(pool.retry_backoff * 2**attempt, 1.0))
