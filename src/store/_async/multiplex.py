@@ -144,7 +144,8 @@ class AsyncMultiplexer:
         """The reply to ``packed`` (an error reply is returned, not raised)."""
         shared = self.shared
         # one loop check per command: here, or the pool's when a connection is acquired
-        if shared is not None and shared.loop is not current_loop():
+        # (is_running: get_running_loop() costs a getpid() system call on Python 3.11)
+        if shared is not None and not shared.loop.is_running():
             self.shared = None
             shared.drop()
         for _ in range(3):

@@ -7,6 +7,7 @@ import weakref
 from collections import deque
 from time import monotonic
 from types import TracebackType
+from typing import Any
 
 from .._backend.synchronization import AsyncSemaphore, AsyncThreadLock, async_sleep
 from .._protocol import ConnectionSettings
@@ -72,7 +73,8 @@ class AsyncConnectionPool:
         self._in_use = 0
         self._slots = AsyncSemaphore(max_connections)
         if True:  # ASYNC
-            self.loop: object = None  # the event loop of its connections and slots (read-only)
+            # the event loop of its connections and slots (read-only)
+            self.loop: Any = None
         _pools.add(self)
 
     def __repr__(self) -> str:
@@ -92,9 +94,12 @@ class AsyncConnectionPool:
 
     async def acquire(self) -> AsyncConnection:
         if True:  # ASYNC
-            loop = current_loop()  # a C call: the one loop check of a pooled command
-            if loop is not self.loop:
-                self._bind(loop)
+            # The loop check of a pooled command. Not asyncio.get_running_loop(), which makes
+            # a getpid() system call on Python 3.11: a thread runs one loop at a time, so a
+            # loop that is not running is not the caller's.
+            loop = self.loop
+            if loop is None or not loop.is_running():
+                self._bind(current_loop())
         if not await self._slots.acquire(self.timeout):
             raise PoolExhaustedError(
                 f"no free connection to {self.settings.address}: all {self.max_connections} "

@@ -9,6 +9,7 @@ import weakref
 from collections import deque
 from time import monotonic
 from types import TracebackType
+from typing import Any
 
 from .._backend.synchronization import SyncSemaphore, SyncThreadLock, sleep
 from .._protocol import ConnectionSettings
