@@ -570,6 +570,10 @@ class PythonReader:
 # consumed: a buffer of many replies fed at once costs a copy of its rest per reply
 # (quadratic). Fed at most this much at a time, the copies stay small and bounded.
 _HIREDIS_CHUNK: Final = 16 * 1024
+# A buffer up to this size goes to hiredis whole, as a blocking read's does: its copies are
+# bounded by it, and a burst of replies to concurrent commands (the 1,000 replies of
+# 1,000 auto-pipelined GETs are some 20 KiB) keeps hiredis' own C gets for every reply.
+_HIREDIS_WHOLE: Final = 64 * 1024
 
 if hiredis is not None:
     _hiredis_feed: Any = hiredis.Reader.feed
@@ -583,7 +587,7 @@ if hiredis is not None:
     class _HiredisReader(_HiredisBase):
         """hiredis' Reader whose ``feed`` keeps big buffers aside.
 
-        The usual read (at most _HIREDIS_CHUNK bytes) goes straight to hiredis. A bigger
+        The usual read (at most _HIREDIS_WHOLE bytes) goes straight to hiredis. A bigger
         one is handed over a chunk at a time by :class:`_HiredisChunking`, which this
         object becomes (``__class__``) until all of it was fed: the reply path of the
         usual case has no Python frame and no check.
@@ -593,7 +597,7 @@ if hiredis is not None:
 
         # one argument, as Reader promises (hiredis' offset and length are not needed)
         def feed(self, data: bytes | bytearray | memoryview, /) -> None:  # type: ignore[override]
-            if len(data) <= _HIREDIS_CHUNK:
+            if len(data) <= _HIREDIS_WHOLE:
                 _hiredis_feed(self, data)
                 return
             # bytes: kept as is (a bytearray or memoryview could change under us)
