@@ -21,6 +21,7 @@ import pytest
 from store.server.protocol import RequestError, RequestParser
 from tests.conftest import free_port
 from tests.server.conftest import RawClient
+from tests.server.test_limits import _read_all
 
 # Each header with the answer redis-server 7.0 gives it under PulsarDS's default limits
 # (max-multibulk-len 1M, proto-max-bulk-len 512 MB).
@@ -96,19 +97,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _read_until_closed(sock: socket.socket) -> bytes:
-    chunks = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize(("header", "answer"), HOSTILE)
 def test_huge_declared_lengths_are_refused_before_anything_is_allocated(
     header: bytes, answer: bytes
@@ -138,7 +126,7 @@ def test_huge_headers_neither_stall_the_server_nor_delay_other_clients(
                 with socket.create_connection(("127.0.0.1", pulsar_process.port)) as sock:
                     sock.settimeout(30)
                     sock.sendall(header)
-                    got = _read_until_closed(sock)  # returns only once the server closed
+                    got = _read_all(sock, 30)  # returns only once the server closed
                     answers.append(got)
                     if got != answer:
                         raise AssertionError(f"{header!r} was answered {got!r}")

@@ -19,9 +19,9 @@ from store.server.protocol import RequestError, RequestParser, split_inline
 from tests.server.conftest import RawClient
 
 
-def _read_all(sock: socket.socket) -> bytes:
+def _read_all(sock: socket.socket, timeout: float = 10) -> bytes:
     """Everything the server sends until it closes the connection."""
-    sock.settimeout(10)
+    sock.settimeout(timeout)
     chunks = []
     while True:
         try:
