@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from store.server.protocol import RequestError, RequestParser
-from tests.conftest import free_port
+from tests.conftest import _start_server, free_port
 from tests.server.conftest import RawClient
 from tests.server.test_limits import _read_all
 
@@ -157,9 +157,11 @@ def test_huge_headers_neither_stall_the_server_nor_delay_other_clients(
     assert latencies[int(len(latencies) * 0.99)] < 0.050
 
 
-def _rpush_in_pieces(port: int, count: int) -> None:
-    args = [b"RPUSH", b"biglist"] + [b"item:%d" % i for i in range(count)]
-    request = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+def _request(args: list[bytes]) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def _send_in_pieces(port: int, request: bytes) -> bytes:
     pieces = random.Random(11)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -168,35 +170,38 @@ def _rpush_in_pieces(port: int, count: int) -> None:
             size = pieces.randint(1024, 4096)
             sock.sendall(request[position : position + size])
             position += size
-        assert sock.recv(100) == b":%d\r\n" % count
+        return sock.recv(100)
 
 
 def test_a_huge_request_in_small_pieces_costs_what_it_costs_redis(
     pulsar_process: PulsarProcess, redis_server: Any
 ) -> None:
     count = 400_000
-    rounds = 3  # CPU time is counted in ticks of 10 ms: a few rounds make it count
-    cost = {}
-    for name, port, pid in [
-        ("redis", redis_server.port, redis_server.process.pid),
-        ("pulsar", pulsar_process.port, pulsar_process.pid),
-    ]:
-        client = RawClient(port)
-        client.sock.settimeout(60)
-        client.call("DEL", "biglist")
-        cost[name] = 0.0
-        for _ in range(rounds):
+    request = _request([b"RPUSH", b"biglist"] + [b"item:%d" % i for i in range(count)])
+    servers = {
+        "redis": (redis_server.port, redis_server.process.pid),
+        "pulsar": (pulsar_process.port, pulsar_process.pid),
+    }
+    clients = {name: RawClient(port) for name, (port, _) in servers.items()}
+    cost = dict.fromkeys(servers, 0.0)
+    # CPU time is counted in ticks of 10 ms, and this machine's speed varies: many rounds,
+    # taken in turns, so that both servers are measured over the same stretch of time
+    for _ in range(8):
+        for name, (port, pid) in servers.items():
+            client = clients[name]
+            client.sock.settimeout(60)
+            client.call("DEL", "biglist")
             before = _cpu_seconds(pid)
-            _rpush_in_pieces(port, count)
+            assert _send_in_pieces(port, request) == b":%d\r\n" % count
             cost[name] += _cpu_seconds(pid) - before
             assert client.call("LLEN", "biglist") == count
             assert client.call("LINDEX", "biglist", -1) == b"item:%d" % (count - 1)
-            assert client.call("DEL", "biglist") == 1
+    for client in clients.values():
+        client.call("DEL", "biglist")
         client.close()
-    # Measured here: PulsarDS about 2.2x redis-server (the old parser: 80x), most of it
-    # making the 400,000 argument objects. Issue 11 asks for under 2x, not met yet; 3x (and
-    # two ticks of rounding) keeps it from growing without failing on a busy machine.
-    assert cost["pulsar"] < 3 * cost["redis"] + 0.02, cost
+    # Measured here: PulsarDS 1.5-1.8x redis-server (the old parser: 80x), most of it
+    # splitting the bytes into the 400,000 argument objects; two ticks of rounding.
+    assert cost["pulsar"] < 2 * cost["redis"] + 0.02, cost
 
 
 def test_a_big_value_is_copied_once_between_the_socket_and_the_arguments() -> None:
@@ -247,3 +252,85 @@ def test_a_big_set_peaks_at_about_twice_the_value_in_the_server(
     growth = (_memory_kb(pulsar_process.pid, "VmHWM") - before) * 1024
     client.close()
     assert growth < 2.2 * size, growth / size
+
+
+def _reset_peak(pid: int) -> None:
+    """Make VmHWM start again from the current resident set (Linux's clear_refs)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def test_a_big_get_is_sent_from_the_stored_value(pulsar_process: PulsarProcess) -> None:
+    size = 64 << 20
+    value = bytes(range(256)) * (size // 256)
+    client = RawClient(pulsar_process.port)
+    client.sock.settimeout(60)
+    assert client.call("SET", "big", value) == b"OK"
+    pid = pulsar_process.pid
+    _reset_peak(pid)
+    before = _memory_kb(pid, "VmRSS")
+    client.send_raw(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n*1\r\n$4\r\nPING\r\n")
+    time.sleep(0.5)  # the reply waits for a reader: the server holds what the socket did not take
+    held = (_memory_kb(pid, "VmHWM") - before) * 1024
+    assert client.read() == value
+    assert client.read() == b"PONG"
+    sent = (_memory_kb(pid, "VmHWM") - before) * 1024
+    client.close()
+    # redis-server copies the value into its reply list (64 MB); PulsarDS hands the stored
+    # bytes to the socket a piece at a time (it copied them twice: 2.6x the value)
+    assert held < 0.05 * size and sent < 0.05 * size, (held / size, sent / size)
+
+
+def _read_reply_bytes(port: int, request: bytes, size: int) -> bytes:
+    """The last bytes of a reply of ``size`` bytes, read without parsing it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(request)
+        got = 0
+        tail = b""
+        while got < size:
+            data = sock.recv(1 << 20)
+            assert data, "connection closed"
+            got += len(data)
+            tail = (tail + data)[-64:]
+        assert got == size
+        return tail
+
+
+@pytest.fixture
+def fresh_redis() -> Iterator[Any]:
+    """A redis-server of this test's own: its allocator has no memory left by others."""
+    yield from _start_server()
+
+
+def test_a_million_element_list_peaks_as_in_redis(
+    pulsar_process: PulsarProcess, fresh_redis: Any
+) -> None:
+    count = 1_000_000
+    items = [b"item:%d" % i for i in range(count)]
+    push = _request([b"RPUSH", b"hostile:biglist", *items])
+    lrange = _request([b"LRANGE", b"hostile:biglist", b"0", b"-1"])
+    reply_size = len(b"*%d\r\n" % count) + sum(len(b"$%d\r\n\r\n" % len(i)) + len(i) for i in items)
+    del items
+    peaks: dict[str, dict[str, float]] = {}
+    for name, port, pid in [
+        ("redis", fresh_redis.port, fresh_redis.process.pid),
+        ("pulsar", pulsar_process.port, pulsar_process.pid),
+    ]:
+        client = RawClient(port)
+        client.sock.settimeout(60)
+        peaks[name] = {}
+        _reset_peak(pid)
+        before = _memory_kb(pid, "VmRSS")
+        assert _send_in_pieces(port, push) == b":%d\r\n" % count
+        peaks[name]["push"] = (_memory_kb(pid, "VmHWM") - before) / 1024
+        _reset_peak(pid)
+        before = _memory_kb(pid, "VmRSS")
+        tail = _read_reply_bytes(port, lrange, reply_size)
+        assert tail.endswith(b"$11\r\nitem:999999\r\n")
+        peaks[name]["lrange"] = (_memory_kb(pid, "VmHWM") - before) / 1024
+        assert client.call("DEL", "hostile:biglist") == 1
+        client.close()
+    # Measured here (MB): building it 68 against 59, LRANGE 25 against 21; before issue 11
+    # PulsarDS took 249 to build it and 169 to send it. A few MB of allocator slack.
+    for step in ("push", "lrange"):
+        assert peaks["pulsar"][step] < 1.4 * peaks["redis"][step] + 4, peaks

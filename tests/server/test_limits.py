@@ -217,6 +217,68 @@ def test_quit_and_protocol_errors_send_the_replies_before_closing(pulsar: Any) -
     sock.close()
 
 
+def _read_exactly(sock: socket.socket, size: int, piece: int, pause: float) -> bytes:
+    """Read like a slow client: ``piece`` bytes at a time, resting ``pause`` in between."""
+    received = bytearray()
+    while len(received) < size:
+        chunk = sock.recv(min(piece, size - len(received)))
+        assert chunk, "the server closed the connection"
+        received += chunk
+        if pause:
+            time.sleep(pause)
+    return bytes(received)
+
+
+def test_big_replies_reach_a_slow_reader_whole_and_in_order(pulsar: Any) -> None:
+    # Big values go to the socket a piece at a time as it drains (Client._drain), while
+    # small replies, pub/sub pushes and replies of other clients keep their order.
+    big = bytes(range(256)) * 8192  # 2 MB
+    other = bytes(reversed(range(256))) * 4096  # 1 MB
+    setter = RawClient(pulsar.port)
+    assert setter.call("SET", "big", big) == b"OK"
+    assert setter.call("SET", "other", other) == b"OK"
+    sock = socket.create_connection(("127.0.0.1", pulsar.port), timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    requests = b"GET big\r\nECHO small\r\nGET other\r\nPING\r\nGET big\r\nQUIT\r\n"
+    expected = b"$%d\r\n%s\r\n$5\r\nsmall\r\n$%d\r\n%s\r\n+PONG\r\n$%d\r\n%s\r\n+OK\r\n" % (
+        len(big),
+        big,
+        len(other),
+        other,
+        len(big),
+        big,
+    )
+    sock.sendall(requests)
+    time.sleep(0.2)  # let the server fill what the socket takes
+    assert setter.call("PING") == b"PONG"  # it serves others meanwhile
+    assert _read_exactly(sock, len(expected), 65536, 0.001) == expected
+    assert sock.recv(1) == b""  # QUIT closed the connection once all of it was sent
+    sock.close()
+    setter.close()
+
+
+def test_a_client_killed_while_a_big_reply_waits_is_dropped_at_once(pulsar: Any) -> None:
+    setter = RawClient(pulsar.port)
+    assert setter.call("SET", "big", b"x" * (8 << 20)) == b"OK"
+    sock = socket.create_connection(("127.0.0.1", pulsar.port), timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.sendall(b"CLIENT SETNAME slow\r\nGET big\r\n")
+    deadline = time.monotonic() + 10
+    while b"name=slow" not in setter.call("CLIENT", "LIST"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.2)
+    listing = [line for line in setter.call("CLIENT", "LIST").split(b"\n") if b"name=slow" in line]
+    client_id = listing[0].split()[0].split(b"=")[1]
+    assert setter.call("CLIENT", "KILL", "ID", client_id) == 1
+    received = b""
+    while chunk := sock.recv(1 << 20):
+        received += chunk
+    assert received.startswith(b"+OK\r\n$8388608\r\n") and len(received) < (8 << 20)
+    sock.close()
+    setter.close()
+
+
 def _parsers() -> list[RequestParser]:
     """A parser with the hiredis fast path (when installed) and one without."""
     python_only = RequestParser()
@@ -293,3 +355,38 @@ def test_a_long_command_in_small_pieces_is_parsed_once() -> None:
             commands += parser.feed(stream[start : start + 100])
             assert time.process_time() - started < 10, f"stuck at byte {start}"
         assert commands == [args]
+
+
+@settings(max_examples=200)
+@given(
+    sizes=st.lists(st.sampled_from([0, 0, 1, 5, 30]), min_size=1, max_size=3000),
+    cuts=st.lists(st.integers(0, 40_000), max_size=30),
+)
+def test_a_command_is_returned_by_the_feed_that_completes_it(
+    sizes: list[int], cuts: list[int]
+) -> None:
+    # Parsing of a long command waits for more bytes while the command cannot be complete
+    # (each argument still to come takes 6 bytes at least): it must never wait longer.
+    args = [b"x" * size for size in sizes]
+    command = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+    stream = command + b"*1\r\n$4\r\nPING\r\n"
+    positions = sorted({0, len(command), len(stream), *[c for c in cuts if c < len(stream)]})
+    for parser in _parsers():
+        for start, end in itertools.pairwise(positions):
+            got = parser.feed(stream[start:end])
+            if end == len(command):
+                assert got == [args], (start, end)
+            elif end == len(stream):
+                assert got == [[b"PING"]], (start, end)
+            else:
+                assert got == [], (start, end)
+        assert parser.buffered == 0
+
+
+def test_a_command_of_empty_arguments_fed_a_byte_at_a_time_is_returned_at_its_last_byte() -> None:
+    args = [b""] * 20_000
+    stream = b"*20000\r\n" + b"$0\r\n\r\n" * 20_000
+    for parser in _parsers():
+        for position in range(len(stream) - 1):
+            assert parser.feed(stream[position : position + 1]) == []
+        assert parser.feed(stream[-1:]) == [args]

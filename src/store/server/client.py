@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -33,6 +34,9 @@ NOT_READY: Any = _NotReady()
 # of replies are queued, until the socket drains: memory stays within this plus one reply.
 OUTPUT_HIGH_WATER = 1 << 20
 REPLY_BUFFER_BYTES = 16 << 10  # Redis's PROTO_REPLY_CHUNK_BYTES, see _over_limit
+# asyncio's transport copies whatever the socket does not take at once into its own buffer:
+# replies are handed to it in pieces of at most this size, as it drains (see _drain).
+WRITE_PIECE = 256 << 10
 
 
 @dataclass(slots=True)
@@ -89,6 +93,11 @@ class Client(asyncio.Protocol):
         self._writing_paused = False  # the transport's buffer is above its high-water mark
         self._held = False  # the rest of the pipeline waits for the replies to drain
         self._pending = 0  # bytes in self._replies
+        # replies flushed but not yet given to the transport (a big value is its stored
+        # bytes, not a copy): handed over by _drain as the socket drains
+        self._unsent: deque[bytes | memoryview] = deque()
+        self._unsent_bytes = 0
+        self._close_when_sent = False
         self._soft_since = 0.0  # when the queued replies reached the soft limit, or 0
         self._dropped = False  # cut off at the output limit; nothing more is sent
         config = server.config
@@ -116,6 +125,7 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._discard_unsent()
         self.server.forget(self)
 
     def pause_writing(self) -> None:
@@ -125,6 +135,10 @@ class Client(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        if self._unsent:
+            self._drain()
+            if self._unsent or self._writing_paused:
+                return
         if self._held:
             self._release()
         else:
@@ -227,7 +241,7 @@ class Client(asyncio.Protocol):
             chunks.clear()
             return
         self._pending += sum(map(len, chunks)) if size < 0 else size
-        used = self._pending + transport.get_write_buffer_size()
+        used = self.output_queued()
         limit = self.output_limit()
         if (limit.hard and used >= limit.hard) or (limit.soft and used >= limit.soft):
             if self._over_limit(used, limit):  # pub/sub messages pile up here
@@ -250,13 +264,71 @@ class Client(asyncio.Protocol):
         aof = self.server.aof
         if aof is not None:
             aof.write_pending()  # a reply never goes out before its write is logged
-        transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
-        replies.clear()
+        if self._pending <= WRITE_PIECE and not (self._unsent or self._writing_paused):
+            transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
+            replies.clear()
+        else:
+            self._replies = []
+            self._queue_unsent(replies)
+            self._drain()
         self._pending = 0
         limit = self.output_limit()
         if limit.hard or limit.soft:
-            if self._over_limit(transport.get_write_buffer_size(), limit):
+            if self._over_limit(self.output_queued(), limit):
                 self._drop()
+
+    def _queue_unsent(self, replies: list[bytes]) -> None:
+        """Move ``replies`` to those waiting for the transport: small chunks joined into
+        pieces (each chunk let go as it is joined, so the peak is one piece over the
+        replies), big ones (a stored value) as they are."""
+        unsent = self._unsent
+        self._unsent_bytes += self._pending
+        replies.reverse()  # popped from the end, in order
+        pop = replies.pop
+        run: list[bytes] = []
+        run_size = 0
+        while replies:
+            chunk = pop()
+            size = len(chunk)
+            if size >= WRITE_PIECE:
+                if run:
+                    unsent.append(b"".join(run))
+                    run = []
+                    run_size = 0
+                unsent.append(chunk)
+                continue
+            run.append(chunk)
+            run_size += size
+            if run_size >= WRITE_PIECE:
+                unsent.append(b"".join(run))
+                run = []
+                run_size = 0
+        if run:
+            unsent.append(b"".join(run))
+
+    def _drain(self) -> None:
+        """Hand unsent replies to the transport a piece at a time until its buffer passes
+        the high-water mark (``pause_writing``): it then holds one piece, not a copy of
+        everything; ``resume_writing`` brings us back."""
+        unsent = self._unsent
+        transport = self.transport
+        while unsent and transport is not None and not self._writing_paused:
+            chunk = unsent[0]
+            if len(chunk) > WRITE_PIECE:
+                view = memoryview(chunk)
+                piece: bytes | memoryview = view[:WRITE_PIECE]
+                unsent[0] = view[WRITE_PIECE:]
+            else:
+                piece = unsent.popleft()
+            self._unsent_bytes -= len(piece)
+            transport.write(piece)
+            transport = self.transport  # writing can fail and lose the connection
+        if not unsent and self._close_when_sent and self.transport is not None:
+            self.transport.close()
+
+    def _discard_unsent(self) -> None:
+        self._unsent.clear()
+        self._unsent_bytes = 0
 
     # -- output limits (Redis's checkClientOutputBufferLimits) ---------------------------
 
@@ -268,7 +340,8 @@ class Client(asyncio.Protocol):
     def output_queued(self) -> int:
         """Bytes of replies not yet handed to the kernel: ours plus the transport's."""
         transport = self.transport
-        return self._pending + (transport.get_write_buffer_size() if transport else 0)
+        queued = self._pending + self._unsent_bytes
+        return queued + (transport.get_write_buffer_size() if transport else 0)
 
     def _over_limit(self, queued: int, limit: OutputLimit) -> bool:
         # Redis does not count the replies in its 16 KB static buffer, only the list
@@ -292,6 +365,7 @@ class Client(asyncio.Protocol):
         self._dropped = True
         self._replies.clear()
         self._pending = 0
+        self._discard_unsent()
         self._queue = []
         if self.transport is not None:
             self.transport.abort()
@@ -333,7 +407,10 @@ class Client(asyncio.Protocol):
     def close(self) -> None:
         """Close after sending the queued replies."""
         self.flush()
-        if self.transport is not None:
+        if self._unsent:
+            self._close_when_sent = True
+            self._pause_reading()
+        elif self.transport is not None:
             self.transport.close()
 
     def kill(self) -> None:
@@ -348,6 +425,7 @@ class Client(asyncio.Protocol):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        self._discard_unsent()
         transport.abort()
 
     # -- blocking ------------------------------------------------------------------------

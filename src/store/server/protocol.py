@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ..resp import hiredis
@@ -100,7 +101,11 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
     """
     kind = type(value)
     if kind is bytes:
-        out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+        size = len(value)
+        if size < _BIG_REPLY:
+            out.append(b"$%d\r\n%s\r\n" % (size, value))
+        else:  # the stored value itself goes out: formatting it in would copy it
+            out += (b"$%d\r\n" % size, value, _CRLF)
     elif kind is int:
         out.append(_SMALL_INTS[value + 1] if -1 <= value <= 1024 else b":%d\r\n" % value)
     elif kind is SimpleString:
@@ -109,8 +114,11 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif kind is list or kind is tuple:
         out.append(b"*%d\r\n" % len(value))
-        for item in value:
-            encode_reply(item, resp3, out)
+        if len(value) < _BATCH_FROM:
+            for item in value:
+                encode_reply(item, resp3, out)
+        else:
+            _encode_items(value, resp3, out)
     elif kind is ErrorReply:
         out.append(error_line(value))
     elif kind is float:
@@ -118,13 +126,19 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
         out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
     elif kind is dict:
         out.append((b"%%%d\r\n" if resp3 else b"*%d\r\n") % (len(value) * (1 if resp3 else 2)))
-        for key, item in value.items():
-            encode_reply(key, resp3, out)
-            encode_reply(item, resp3, out)
+        if len(value) < _BATCH_FROM:
+            for key, item in value.items():
+                encode_reply(key, resp3, out)
+                encode_reply(item, resp3, out)
+        else:
+            _encode_items([item for pair in value.items() for item in pair], resp3, out)
     elif kind is set or kind is frozenset:
         out.append((b"~%d\r\n" if resp3 else b"*%d\r\n") % len(value))
-        for item in value:
-            encode_reply(item, resp3, out)
+        if len(value) < _BATCH_FROM:
+            for item in value:
+                encode_reply(item, resp3, out)
+        else:
+            _encode_items(list(value), resp3, out)
     elif kind is bool:
         out.append((b"#t\r\n" if value else b"#f\r\n") if resp3 else _SMALL_INTS[value + 1])
     elif value is NULL_ARRAY:
@@ -149,6 +163,34 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
         raise TypeError(f"cannot encode a {kind.__name__} reply")
 
 
+# A bulk string this long is sent as it is stored, not copied into the reply.
+_BIG_REPLY = 32 << 10
+# Arrays of bulk strings (LRANGE, HGETALL, SMEMBERS) of _BATCH_FROM items or more are
+# encoded _BATCH items at a time, each batch one chunk: a few C calls per batch instead
+# of a call per item, and one object per batch held until the reply is sent.
+_BATCH_FROM = 16
+_BATCH = 1024
+_BULK_PREFIXES = [b"$%d\r\n" % length for length in range(1024)]
+_ONLY_BYTES = {bytes}
+
+
+def _encode_items(items: list[Any] | tuple[Any, ...], resp3: bool, out: list[bytes]) -> None:
+    for start in range(0, len(items), _BATCH):
+        batch = items[start : start + _BATCH]
+        if set(map(type, batch)) == _ONLY_BYTES:  # not a subclass such as SimpleString
+            parts = [_CRLF] * (3 * len(batch))
+            try:
+                parts[0::3] = map(_BULK_PREFIXES.__getitem__, map(len, batch))
+            except IndexError:  # a value of 1 KB or more among them
+                pass
+            else:
+                parts[1::3] = batch
+                out.append(b"".join(parts))
+                continue
+        for item in batch:
+            encode_reply(item, resp3, out)
+
+
 # Above this size a request is parsed piece by piece (splitting it all would double it).
 _FAST_PATH_LIMIT = 1 << 16
 # Redis refuses big requests from clients that have not authenticated yet.
@@ -162,6 +204,10 @@ _BIG_ARG = 32 << 10
 # A type byte hiredis would read as an aggregate, with a count of five digits or more:
 # hiredis allocates the whole list on the header alone, so such data never goes to it.
 _HIREDIS_UNSAFE = re.compile(rb"[*%~>|]-?[0-9]{5}")
+# A command's arguments still to come are this many bytes at least (``$0\r\n\r\n``);
+# with fewer bytes at hand it is not complete and parsing waits for up to _DEFER_BYTES.
+_MIN_ELEMENT = 6
+_DEFER_BYTES = 64 << 10
 _LLONG = 1 << 63
 _BULK_HEADERS = [b"$%d" % length for length in range(1024)]
 
@@ -253,6 +299,16 @@ class RequestParser:
                 self._args = []
             data = rest
         pending = self._pending
+        left = self._left
+        if (
+            left
+            and self._bulk < 0
+            and len(pending) + len(data) < min(_DEFER_BYTES, _MIN_ELEMENT * left)
+        ):
+            # The command cannot be complete yet: keep the bytes and parse them with the
+            # next ones, so that a request sent in small pieces is parsed in big ones.
+            pending += data
+            return commands
         if pending:
             pending += data
             if len(pending) > self.query_buffer_limit:
@@ -522,14 +578,16 @@ class RequestParser:
         pairs = (len(parts) - 1) // 2
         if not pairs:
             return None
-        headers = parts[0 : 2 * pairs : 2]
+        headers = tuple(parts[0 : 2 * pairs : 2])
         values = parts[1 : 2 * pairs : 2]
-        try:  # no bytecode per argument
-            expected = list(map(_BULK_HEADERS.__getitem__, map(len, values)))
+        try:  # no bytecode per argument: one itemgetter looks up every header at once
+            expected = itemgetter(*map(len, values))(_BULK_HEADERS) if pairs > 1 else None
             top = len(_BULK_HEADERS) - 1  # the longest value is no longer than this
         except IndexError:  # a longer value
-            expected = [b"$%d" % len(value) for value in values]
+            expected = None
             top = max(map(len, values))
+        if expected is None:
+            expected = tuple(b"$%d" % len(value) for value in values)
         if headers != expected:
             return None
         limit = min(
