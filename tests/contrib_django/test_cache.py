@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -353,6 +354,58 @@ def test_ignore_exceptions(down_url: str, caplog: pytest.LogCaptureFixture) -> N
         assert f"127.0.0.1:{port}" in message
         assert "hunter2" not in message
     assert "hunter2" not in repr(cache)
+
+
+class _ClosingListener:
+    """A server that is down in the way a crashed one behind a load balancer is: it accepts
+    every connection and closes it at once. Counts the connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone does not
+        self.sock.close()
+        self._thread.join(5)
+
+
+@pytest.mark.parametrize("interval", [0.5, 0])
+def test_servers_found_down_are_skipped_for_the_retry_interval(interval: float) -> None:
+    listener = _ClosingListener()
+    try:
+        url = f"redis://127.0.0.1:{listener.port}/0?retries=2&retry_backoff=0.01"
+        options = {"IGNORE_EXCEPTIONS": True, "DOWN_RETRY_INTERVAL": interval}
+        cache = StoreCache(url, {"OPTIONS": options})
+        assert cache.get("k", "miss") == "miss"
+        first = listener.accepted
+        assert first >= 1  # the first call tried the server (and its retries)
+        for _ in range(20):
+            assert cache.get("k", "miss") == "miss"
+            assert cache.set("k", 1) is None
+            assert asyncio.run(cache.aget("k", "miss")) == "miss"
+        if interval:
+            assert listener.accepted == first  # skipped: no connection attempts
+            time.sleep(interval + 0.1)
+            assert cache.get("k", "miss") == "miss"
+            assert listener.accepted > first  # tried again after the interval
+        else:
+            assert listener.accepted >= 60 * first  # every call tried
+    finally:
+        listener.close()
+        close_stores()
 
 
 def test_without_ignore_exceptions_failures_raise(down_url: str) -> None:

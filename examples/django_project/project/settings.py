@@ -31,10 +31,11 @@ CACHES = {
             # one pool per process, shared by every thread's cache object
             "max_connections": int(os.environ.get("STORE_MAX_CONNECTIONS", "8")),
             "socket_timeout": 1,
-            # while the server is down, each cache call tries to connect 1 + retries times
-            # (50 ms, then twice as long, between tries): keep a down cache cheap
-            "retries": 1,
+            # a server that is down: reads miss and writes drop; after a failure the cache
+            # skips the server for DOWN_RETRY_INTERVAL seconds instead of each call waiting
+            # for its own connect attempts
             "IGNORE_EXCEPTIONS": os.environ.get("STORE_IGNORE_EXCEPTIONS", "1") == "1",
+            "DOWN_RETRY_INTERVAL": 1,
         },
     }
 }

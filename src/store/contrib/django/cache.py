@@ -15,11 +15,14 @@ and the backend's own (upper case):
 ``COMPRESSOR``, ``COMPRESS_MIN_LENGTH``, ``COMPRESS_LEVEL``
     None (default), ``"zlib"`` or ``"zstd"``; values of at least ``COMPRESS_MIN_LENGTH``
     bytes (default 1024) are compressed when that makes them smaller.
-``IGNORE_EXCEPTIONS``, ``LOG_IGNORED_EXCEPTIONS_EVERY``
+``IGNORE_EXCEPTIONS``, ``LOG_IGNORED_EXCEPTIONS_EVERY``, ``DOWN_RETRY_INTERVAL``
     When true, a server that cannot be reached (ConnectionError, TimeoutError) makes reads
     miss and drops writes, instead of raising; one warning per
     ``LOG_IGNORED_EXCEPTIONS_EVERY`` seconds (default 60; None: never) goes to the logger
-    ``store.contrib.django``, naming the server without its password.
+    ``store.contrib.django``, naming the server without its password. After such a
+    failure the servers count as down for ``DOWN_RETRY_INTERVAL`` seconds (default 1; 0:
+    never): calls miss at once instead of each waiting for its own connect attempts and
+    retries, and the first call after the interval tries the server again.
 ``REVERSE_KEY_FUNCTION``
     Turns a stored key back into the caller's key for ``iter_keys``/``keys`` (default: the
     inverse of Django's default key function).
@@ -57,7 +60,12 @@ from collections.abc import Callable, Iterator, Sequence
 from time import monotonic
 from typing import Any
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_key_func
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+    default_key_func,
+)
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -77,6 +85,12 @@ logger = logging.getLogger("store.contrib.django")
 # not answer in time (PoolExhaustedError is a TimeoutError). Error replies still raise.
 _UNREACHABLE = (StoreConnectionError, StoreTimeoutError)
 
+
+class _MarkedDown(StoreConnectionError):
+    """Raised instead of trying a server found unreachable less than DOWN_RETRY_INTERVAL
+    seconds ago (IGNORE_EXCEPTIONS only): the caller misses at once."""
+
+
 BACKEND_OPTIONS = frozenset(
     {
         "SERIALIZER",
@@ -85,6 +99,7 @@ BACKEND_OPTIONS = frozenset(
         "COMPRESS_LEVEL",
         "IGNORE_EXCEPTIONS",
         "LOG_IGNORED_EXCEPTIONS_EVERY",
+        "DOWN_RETRY_INTERVAL",
         "REVERSE_KEY_FUNCTION",
         "SCAN_COUNT",
     }
@@ -110,6 +125,8 @@ redis.call('rename', KEYS[1], KEYS[2])
 return 1
 """
 
+# Django's memcached_error_chars_re: keys it warns about (validate_key)
+_MEMCACHED_UNSAFE = re.compile(r"[\x00-\x20\x7f]").search
 _GLOB_SPECIAL = re.compile(r"([*?[\]\\])")
 # a separator between URLs: "," or ";" followed by the next URL's scheme, so that
 # commas inside a query string or a password stay where they are
@@ -191,6 +208,8 @@ class _Servers:
             weakref.WeakKeyDictionary()
         )
         self._last_logged = float("-inf")
+        # monotonic() time until which IGNORE_EXCEPTIONS callers skip these servers
+        self.down_until = 0.0
 
     def for_loop(self, loop: asyncio.AbstractEventLoop) -> _Bundle:
         bundle = self._by_loop.get(loop)
@@ -213,11 +232,14 @@ class _Servers:
                 for store in bundle.stores:
                     _abandon(store)
 
-    def report(self, exc: BaseException, what: str, every: float | None) -> None:
-        """Log an ignored failure, at most once per ``every`` seconds for these servers."""
+    def report(self, exc: BaseException, what: str, every: float | None, down_for: float) -> None:
+        """Log an ignored failure, at most once per ``every`` seconds for these servers,
+        and count them as down for ``down_for`` seconds."""
+        now = monotonic()
+        if down_for and not isinstance(exc, _MarkedDown):
+            self.down_until = now + down_for
         if every is None:
             return
-        now = monotonic()
         with self._lock:
             if now - self._last_logged < every:
                 return
@@ -384,10 +406,12 @@ class StoreCache(BaseCache):  # type: ignore[misc]
         self._reverse_key: Callable[[str], str] | None = (
             import_string(reverse) if isinstance(reverse, str) else reverse
         )
+        down_for = _seconds_or_none("DOWN_RETRY_INTERVAL", own.get("DOWN_RETRY_INTERVAL", 1.0))
+        # without IGNORE_EXCEPTIONS every call tries the server (and raises)
+        self._down_for = (down_for or 0.0) if self._ignore_exceptions else 0.0
         self._servers = _servers_for(_locations(server), store_options)
         bundle = self._servers.sync
-        self._sync = bundle
-        self._write = bundle.write
+        self._bundle = bundle
         # with one server, reads skip the random choice
         self._reader = (
             bundle.write if len(bundle.reads) == 1 and bundle.reads[0] is bundle.write else None
@@ -415,17 +439,43 @@ class StoreCache(BaseCache):  # type: ignore[misc]
             timeout = self.default_timeout
         return None if timeout is None else max(0, timeout)
 
+    def validate_key(self, key: str) -> None:
+        """Django's memcached-portability warnings, checked by one compiled regex: Django's
+        own check reaches its regex through a lazy object, a third of a get's time."""
+        if len(key) > MEMCACHE_MAX_KEY_LENGTH or _MEMCACHED_UNSAFE(key) is not None:
+            super().validate_key(key)
+
+    def _check_up(self) -> None:
+        servers = self._servers
+        if self._down_for and servers.down_until and monotonic() < servers.down_until:
+            raise _MarkedDown(
+                f"cache server {', '.join(servers.addresses)} was unreachable less than "
+                f"{self._down_for:g}s ago"
+            )
+
+    @property
+    def _sync(self) -> _Bundle:
+        self._check_up()
+        return self._bundle
+
+    @property
+    def _write(self) -> Any:
+        self._check_up()
+        return self._bundle.write
+
     def _read_store(self) -> Any:
+        self._check_up()
         reader = self._reader
-        return reader if reader is not None else self._sync.read()
+        return reader if reader is not None else self._bundle.read()
 
     def _ignored(self, exc: BaseException, what: str) -> None:
         """Raise ``exc`` unless IGNORE_EXCEPTIONS; else log it (throttled)."""
         if not self._ignore_exceptions:
             raise exc
-        self._servers.report(exc, what, self._log_every)
+        self._servers.report(exc, what, self._log_every, self._down_for)
 
     def _aio(self) -> _Bundle:
+        self._check_up()
         return self._servers.for_loop(asyncio.get_running_loop())
 
     def _loads(self, data: Any, key: str) -> Any:
@@ -639,8 +689,8 @@ class StoreCache(BaseCache):  # type: ignore[misc]
         key = self.make_and_validate_key(key, version=version)
         data = self._codec.dumps(value)
         px = self._px(timeout)
-        write = self._aio().write
         try:
+            write = self._aio().write
             if px is None:
                 await write.execute("SET", key, data)
             elif px:
@@ -656,8 +706,8 @@ class StoreCache(BaseCache):  # type: ignore[misc]
         key = self.make_and_validate_key(key, version=version)
         data = self._codec.dumps(value)
         px = self._px(timeout)
-        write = self._aio().write
         try:
+            write = self._aio().write
             if px is None:
                 return await write.execute("SET", key, data, "NX") is not None
             if px:
@@ -670,8 +720,8 @@ class StoreCache(BaseCache):  # type: ignore[misc]
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
         key = self.make_and_validate_key(key, version=version)
         px = self._px(timeout)
-        bundle = self._aio()
         try:
+            bundle = self._aio()
             if px is None:
                 return bool(await bundle.persist(keys=[key]))
             if px:
@@ -724,8 +774,8 @@ class StoreCache(BaseCache):  # type: ignore[misc]
             for key, value in data.items()
         ]
         px = self._px(timeout)
-        write = self._aio().write
         try:
+            write = self._aio().write
             if px is None:
                 await write.execute("MSET", *(part for item in items for part in item))
             elif px:
@@ -781,8 +831,8 @@ class StoreCache(BaseCache):  # type: ignore[misc]
         return await self.aincr_version(key, -delta, version)
 
     async def aclear(self) -> bool:
-        write = self._aio().write
         try:
+            write = self._aio().write
             if not self.key_prefix:
                 await write.execute("FLUSHDB")
             else:
