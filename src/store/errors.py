@@ -12,6 +12,7 @@ __all__ = [
     "AuthenticationError",
     "BusyLoadingError",
     "ConnectionError",
+    "CrossSlotError",
     "DataError",
     "ImproperlyConfigured",
     "LockError",
@@ -118,6 +119,12 @@ class BusyLoadingError(ResponseError):
     """LOADING: the server is loading its dataset."""
 
 
+class CrossSlotError(ResponseError):
+    """CROSSSLOT: a command's keys hash to different Cluster slots. Raised for the server's
+    reply, and by the client before sending, naming the slots; a common hash tag
+    (``{user:1}:a``, ``{user:1}:b``) puts keys in one slot."""
+
+
 _BY_CODE: dict[str, type[ResponseError]] = {
     "NOAUTH": AuthenticationError,
     "WRONGPASS": AuthenticationError,
@@ -126,6 +133,7 @@ _BY_CODE: dict[str, type[ResponseError]] = {
     "WRONGTYPE": WrongTypeError,
     "READONLY": ReadOnlyError,
     "LOADING": BusyLoadingError,
+    "CROSSSLOT": CrossSlotError,
 }
 
 
