@@ -399,3 +399,6 @@ def fault_proxy(redis_url: str, make_fault_proxy: Callable[..., FaultProxy]) -> 
 
     parts = urlsplit(redis_url)
     return make_fault_proxy(parts.port or 6379, parts.hostname or "127.0.0.1")
+
+
+from tests.cluster_fixture import redis_cluster  # noqa: E402, F401

@@ -1,6 +1,7 @@
 """The asyncio client: ``await store.aio.create_store(url).execute('GET', 'k')``."""
 
 from ._async.channels import AsyncChannels as Channels
+from ._async.cluster import ClusterStore
 from ._async.commands import AsyncCommands as Commands
 from ._async.commands import AsyncRedisClient as RedisClient
 from ._async.connection import AsyncConnection as Connection
@@ -24,6 +25,7 @@ from .registry import data_stores, register_store
 
 __all__ = [
     "Channels",
+    "ClusterStore",
     "Commands",
     "Connection",
     "ConnectionPool",

@@ -64,3 +64,5 @@ def store_class(name: str, base: type[Any]) -> type[Any]:
 for _scheme in ("redis", "rediss", "unix", "redis+unix"):
     register_store(_scheme, "store.{variant}.store.RedisStore")
 register_store("pulsar", "store.{variant}.store.PulsarStore")
+for _scheme in ("redis+cluster", "rediss+cluster"):
+    register_store(_scheme, "store.{variant}.cluster.ClusterStore")

@@ -1,6 +1,7 @@
 """The blocking client: ``store.sync.create_store(url).execute("GET", "k")``."""
 
 from ._sync.channels import SyncChannels as Channels
+from ._sync.cluster import ClusterStore
 from ._sync.commands import SyncCommands as Commands
 from ._sync.commands import SyncRedisClient as RedisClient
 from ._sync.connection import SyncConnection as Connection
@@ -24,6 +25,7 @@ from .registry import data_stores, register_store
 
 __all__ = [
     "Channels",
+    "ClusterStore",
     "Commands",
     "Connection",
     "ConnectionPool",

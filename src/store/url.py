@@ -1,8 +1,10 @@
 """Connection strings: parse, rebuild (``dns``) and mask secrets. No I/O.
 
 ``<scheme>://[user[:password]@]host[:port][/database][?k=v&...]``, ``rediss://`` for TLS and
-``unix:///path/to.sock?db=N`` for unix sockets. Errors name the bad part of the URL but
-never show the password.
+``unix:///path/to.sock?db=N`` for unix sockets, and for a Redis Cluster
+``redis+cluster://[user[:password]@]host[:port][,host[:port]...][?k=v&...]`` (its startup
+nodes; ``rediss+cluster://`` for TLS). Errors name the bad part of the URL but never show
+the password.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from .errors import ImproperlyConfigured, NoSuchStore
 
 __all__ = [
+    "CLUSTER_OPTIONS",
+    "CLUSTER_SCHEMES",
     "OPTIONS",
     "Option",
     "OptionTable",
@@ -25,10 +29,13 @@ __all__ = [
     "build_url",
     "coerce_option",
     "mask_url",
+    "parse_hosts",
     "parse_url",
 ]
 
 UNIX_SCHEMES = frozenset({"unix", "redis+unix"})
+# several hosts, comma-separated: the startup nodes of a cluster
+CLUSTER_SCHEMES = frozenset({"redis+cluster", "rediss+cluster"})
 
 
 @dataclass
@@ -41,6 +48,9 @@ class ParsedURL:
     user: str | None
     password: str | None = field(repr=False)
     query: dict[str, str]
+    # cluster schemes: every (host, port or None) of the list, which ``host`` holds as
+    # written (the store parses it again with ``parse_hosts``); () for the other schemes
+    hosts: tuple[tuple[str, int | None], ...] = ()
 
 
 def _fail(url: str, what: str) -> ImproperlyConfigured:
@@ -64,9 +74,10 @@ def parse_url(url: str) -> ParsedURL:
             "(%2F, %3F, %23)",
         )
     problem = None
+    cluster = url.partition("://")[0].lower() in CLUSTER_SCHEMES
     try:
         parts = urlsplit(url)
-        port = parts.port
+        port = None if cluster else parts.port  # a cluster's hosts are parsed below
     except ValueError as exc:
         # urllib's messages name the bad part ("Port could out of range", "Invalid IPv6 URL")
         problem = str(exc).lower()
@@ -110,7 +121,35 @@ def parse_url(url: str) -> ParsedURL:
         if database is not None:
             raise _fail(url, "the database is given both in the path and as ?db=")
         database = query.pop("db")
+    if cluster:
+        hostlist = parts.netloc.rpartition("@")[2]
+        try:
+            hosts = parse_hosts(hostlist) if hostlist else ()
+        except ImproperlyConfigured as exc:
+            raise _fail(url, str(exc)) from None
+        return ParsedURL(
+            scheme, hostlist or None, None, None, database, user, password, query, hosts
+        )
     return ParsedURL(scheme, parts.hostname, port, None, database, user, password, query)
+
+
+def parse_hosts(hostlist: str) -> tuple[tuple[str, int | None], ...]:
+    """``host[:port][,host[:port]...]`` (IPv6 in brackets) as ``(host, port or None)``
+    pairs: a cluster URL's startup nodes."""
+    hosts: list[tuple[str, int | None]] = []
+    for item in hostlist.split(","):
+        problem = None
+        try:
+            parts = urlsplit(f"//{item}")
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:
+            problem = f"host {item!r}: {str(exc).lower()}"
+        if problem is not None:
+            raise ImproperlyConfigured(problem)
+        if not host or parts.path or parts.query or "@" in item:
+            raise ImproperlyConfigured(f"host {item!r} in {hostlist!r} is not host[:port]")
+        hosts.append((host, port))
+    return tuple(hosts)
 
 
 def _netloc(user: str | None, password: str | None, host: str) -> str:
@@ -124,13 +163,14 @@ def _netloc(user: str | None, password: str | None, host: str) -> str:
 
 def build_url(
     scheme: str,
-    host: tuple[str, int] | str,
+    host: tuple[str, int] | str | list[tuple[str, int]],
     database: str | None,
     user: str | None,
     password: str | None,
     params: Mapping[str, Any],
 ) -> str:
-    """Rebuild the connection string from effective values (the spec's ``dns``)."""
+    """Rebuild the connection string from effective values (the spec's ``dns``). ``host``
+    is ``(host, port)``, a unix socket path, or a list of ``(host, port)`` (a cluster's)."""
     query = urlencode([(k, format_option(v)) for k, v in params.items()])
     if isinstance(host, str):  # unix socket path
         q = dict(db=database) if database is not None else {}
@@ -138,10 +178,11 @@ def build_url(
         return f"{scheme}://{_netloc(user, password, '')}{quote(host)}" + (
             f"?{query}" if query else ""
         )
-    name, port = host
-    if ":" in name:
-        name = f"[{name}]"
-    url = f"{scheme}://{_netloc(user, password, f'{name}:{port}')}"
+    addresses = host if isinstance(host, list) else [host]
+    hostlist = ",".join(
+        f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name, port in addresses
+    )
+    url = f"{scheme}://{_netloc(user, password, hostlist)}"
     if database is not None and database != "":
         url += "/" + quote(str(database), safe="")
     return url + (f"?{query}" if query else "")
@@ -506,6 +547,26 @@ OPTIONS = OptionTable(
         True,
         "store",
         "concurrent plain commands share one connection (asyncio variant only)",
+    ),
+)
+
+
+# A cluster store's own options (``redis+cluster://``), on top of OPTIONS: a table of their
+# own, so that a single-node store still refuses them as unknown.
+CLUSTER_OPTIONS = OptionTable(
+    Option(
+        "read_from_replicas",
+        _flag,
+        False,
+        "store",
+        "let replicas serve reads (accepted; reads still go to the primaries for now)",
+    ),
+    Option(
+        "cluster_refresh_interval",
+        _seconds,
+        1.0,
+        "store",
+        "least seconds between two topology refreshes (MOVED asks for one)",
     ),
 )
 
