@@ -297,11 +297,9 @@ async def test_stateful_and_later_features_are_refused(store: ClusterStore) -> N
         await store.execute("MULTI")
     with pytest.raises(StatefulCommandError):
         await store.execute("SELECT", 0)
-    for later in (store.pipeline, store.pubsub, store.channels):
+    for later in (store.pubsub, store.channels):
         with pytest.raises(NotImplementedError, match="issue 13's next step"):
             later()
-    with pytest.raises(NotImplementedError, match="issue 13's next step"):
-        await store.transaction(lambda pipe: None, "k")
 
 
 # -- redirections and refreshes -------------------------------------------------------------

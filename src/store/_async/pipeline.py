@@ -412,6 +412,7 @@ async def run_transaction(
     func: Callable[[AsyncPipeline], Any],
     keys: Iterable[Any],
     retries: int | None,
+    pipe: AsyncPipeline | None = None,
 ) -> list[Any]:
     """Run ``func`` on a pipeline watching ``keys``; re-run it on WatchError.
 
@@ -419,11 +420,13 @@ async def run_transaction(
     queues its writes (``multi()`` is called for it if it did not). The result is the list
     of EXEC replies. ``retries=None`` retries until the transaction applies; an int
     allows that many retries after the first attempt, then the WatchError is raised.
+    ``pipe`` is the pipeline to use (a cluster's); by default one of ``store``.
     """
     if retries is not None and retries < 0:
         raise ValueError(f"retries must be None or >= 0, got {retries!r}")
     keys = tuple(keys)
-    pipe = AsyncPipeline(store, transaction=True, raise_on_error=True)
+    if pipe is None:
+        pipe = AsyncPipeline(store, transaction=True, raise_on_error=True)
     attempt = 0
     while True:
         try:
