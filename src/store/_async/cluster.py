@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from time import monotonic
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._backend.synchronization import AsyncEvent, AsyncThreadLock, async_sleep
 from ..cluster import (
@@ -43,6 +43,10 @@ from .store import RedisStore, RemoteStore
 
 if True:  # ASYNC
     from .._backend.synchronization import current_loop
+
+if TYPE_CHECKING:
+    from .cluster_pipeline import AsyncClusterPipeline
+    from .pipeline import AsyncPipeline
 
 __all__ = ["ClusterStore"]
 
@@ -367,10 +371,10 @@ class ClusterStore(RemoteStore):
                 busy += 1
                 if code not in BUSY_CODES or busy >= BUSY_ATTEMPTS:
                     raise
+                # CLUSTERDOWN says nothing of the slot map (a rejoining primary answers it
+                # for about the node timeout): waiting, not rereading the map, is the cure;
+                # a failover shows as a connection error or MOVED, which refresh
                 await async_sleep(BUSY_BACKOFF * 2 ** (busy - 1))
-                if code == "CLUSTERDOWN":
-                    self._stale = True
-                    await self._ensure_map()
                 asking = False  # TRYAGAIN in a migration: the map's owner again
                 address = self._target(slot, fixed)
             except ConnectionError:
@@ -426,17 +430,41 @@ class ClusterStore(RemoteStore):
                 commands.append((group.slot, tuple(sent)))
             else:
                 commands.append((group.slot, (args[0], *group.keys)))
-        if True:  # ASYNC
-            replies = await self._gather(
-                [self._run(info, slot, None, command, options) for slot, command in commands]
-            )
-        else:  # SYNC
-            replies = [self._run(info, slot, None, command, options) for slot, command in commands]
+        replies = await self._send_grouped(info, commands, options)
         if name == "mget":
             return merge_by_position(groups, replies)
         if pairs:
             return replies[0]
         return sum(replies)
+
+    async def _send_grouped(
+        self, info: CommandInfo, commands: list[tuple[int, tuple[Any, ...]]], options: Any
+    ) -> list[Any]:
+        """The per-slot parts of a split command as one pipeline per node (a round trip per
+        node, not per slot; the nodes at once in aio). After a connection error, or for a
+        part answered TRYAGAIN/CLUSTERDOWN/LOADING, the parts go one at a time through
+        ``_run`` and its failover and backoff rules, when they may be sent again."""
+        pipe = self.pipeline(raise_on_error=False)
+        for _, command in commands:
+            await pipe.execute(*command)
+        try:
+            replies = await pipe.commit()
+        except ConnectionError:
+            if not options.get("idempotent", info.retry_safe):
+                raise
+            if True:  # ASYNC
+                return await self._gather(
+                    [self._run(info, slot, None, command, options) for slot, command in commands]
+                )
+            else:  # SYNC
+                return [self._run(info, slot, None, command, options) for slot, command in commands]
+        for index, reply in enumerate(replies):
+            if isinstance(reply, ResponseError):
+                if reply.code not in BUSY_CODES:
+                    raise reply
+                slot, command = commands[index]
+                replies[index] = await self._run(info, slot, None, command, options)
+        return replies
 
     async def _every_primary(
         self, info: CommandInfo, args: Sequence[Any], options: Any
@@ -535,11 +563,23 @@ class ClusterStore(RemoteStore):
             "a cluster store has no single connection: use store.node_store(address).connect()"
         )
 
-    def pipeline(self, transaction: bool = False, raise_on_error: bool = True) -> NoReturn:
-        raise NotImplementedError(f"pipelines on a cluster store {_LATER}")
+    def pipeline(
+        self, transaction: bool = False, raise_on_error: bool = True
+    ) -> AsyncClusterPipeline:
+        """Commands queued, then sent per node by ``commit()`` (MULTI/EXEC on the one
+        slot's owner if ``transaction``): see ``cluster_pipeline`` for the rules."""
+        from .cluster_pipeline import AsyncClusterPipeline  # it imports this module
 
-    async def transaction(self, func: Any, *keys: Any, retries: int | None = None) -> NoReturn:
-        raise NotImplementedError(f"transactions on a cluster store {_LATER}")
+        return AsyncClusterPipeline(self, transaction, raise_on_error)
+
+    async def transaction(
+        self, func: Callable[[AsyncPipeline], Any], *keys: Any, retries: int | None = None
+    ) -> Any:
+        """``func(pipe)`` run as an optimistic transaction watching ``keys`` (all in one
+        slot) on their slot's owner, re-run on WatchError (see RedisStore.transaction)."""
+        from .cluster_pipeline import run_cluster_transaction
+
+        return await run_cluster_transaction(self, func, keys, retries)
 
     def pubsub(self, **kw: Any) -> NoReturn:
         raise NotImplementedError(f"pub/sub on a cluster store {_LATER}")
