@@ -288,6 +288,14 @@ class ClusterStore(RemoteStore):
         elif self._stale and monotonic() >= self._next_refresh:
             self._refresh(force=False)
 
+    def _moved(self, slot: int, address: Address) -> None:
+        """MOVED: ``address`` serves ``slot`` now (at once; the map follows with a refresh
+        before the next command), unless the map says so already: a reply to a command sent
+        before a refresh or another MOVED updated it tells nothing new."""
+        if self._slots[slot] != address:
+            self._slots[slot] = address
+            self._stale = True
+
     def _owner(self, slot: int) -> Address:
         address = self._slots[slot]
         if address is None:
@@ -364,8 +372,7 @@ class ClusterStore(RemoteStore):
                     address = self._remap(redirect.address)
                     asking = redirect.kind == "ASK"
                     if not asking:
-                        self._slots[redirect.slot] = address  # at once; the map follows
-                        self._stale = True
+                        self._moved(redirect.slot, address)
                     continue
                 busy += 1
                 if code not in BUSY_CODES or busy >= BUSY_ATTEMPTS:

@@ -210,8 +210,7 @@ class SyncClusterPipeline(SyncPipeline):
     def _follow(self, redirect: Redirect) -> None:
         """MOVED: the slot's new owner now, and a refresh before the next command."""
         cluster = self.cluster
-        cluster._slots[redirect.slot] = cluster._remap(redirect.address)
-        cluster._stale = True
+        cluster._moved(redirect.slot, cluster._remap(redirect.address))
 
     # ------------------------------------------------------------------ commit
 
