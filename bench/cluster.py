@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import shutil
 import signal
@@ -376,15 +375,8 @@ WORKLOADS: dict[str, Workload] = {
 
 
 def _counts(workload: Workload, smoke: bool, scale: float) -> tuple[int, int]:
-    """(timed, warm-up) operations; concurrent ones a whole number per task."""
     base = workload.ops // SMOKE_DIVISOR if smoke else workload.ops
-    ops = max(1, round(base * scale))
-    warmup = max(1, ops // 10)
-    tasks = workload.concurrency
-    if tasks:
-        ops = max(1, ops // tasks) * tasks
-        warmup = max(1, warmup // tasks) * tasks
-    return ops, warmup
+    return common.scaled_counts(base, workload.concurrency, scale)
 
 
 def _check(workload: Workload, client: str, reply: Any) -> None:
@@ -396,30 +388,16 @@ def _measure_sync(
     workload: Workload, client: str, op: Callable[[], Any], ops: int, warmup: int
 ) -> float:
     _check(workload, client, op())
-    for _ in range(warmup):
-        op()
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(ops):
-        op()
-    return ops / (time.perf_counter() - started)
+    common.time_sync(op, warmup)
+    return ops / common.time_sync(op, ops)
 
 
 async def _measure_async(
     workload: Workload, client: str, op: Callable[[], Awaitable[Any]], ops: int, warmup: int
 ) -> float:
-    tasks = max(1, workload.concurrency)
     _check(workload, client, await op())
-
-    async def worker(n: int) -> None:
-        for _ in range(n):
-            await op()
-
-    await asyncio.gather(*(worker(warmup // tasks) for _ in range(tasks)))
-    gc.collect()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(ops // tasks) for _ in range(tasks)))
-    return ops / (time.perf_counter() - started)
+    await common.time_async(op, warmup, workload.concurrency)
+    return ops / await common.time_async(op, ops, workload.concurrency)
 
 
 def _fill(url: str) -> None:

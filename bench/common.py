@@ -1,19 +1,34 @@
-"""What both benchmarks (``cli.py`` for the clients, ``servers.py`` for the servers) use:
-picking names by pattern, and the facts about the machine and the code that go into the
-JSON."""
+"""What the benchmarks (``cli.py`` for the clients, ``servers.py`` for the servers,
+``django_cache.py``, ``cluster.py``) use: picking names by pattern, how many operations to
+time and timing them, and the facts about the machine and the code that go into the JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import gc
 import importlib.metadata
 import os
 import platform
 import subprocess
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BENCH_DIR", "git", "loadavg", "machine", "output", "select", "version"]
+__all__ = [
+    "BENCH_DIR",
+    "git",
+    "loadavg",
+    "machine",
+    "output",
+    "scaled_counts",
+    "select",
+    "time_async",
+    "time_sync",
+    "version",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -27,6 +42,45 @@ def select(kind: str, patterns: str, names: Iterable[str]) -> list[str]:
         if not fnmatch.filter(names, pattern):
             raise SystemExit(f"no {kind} matches {pattern!r}; known: {', '.join(names)}")
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
+
+
+def scaled_counts(ops: int, concurrency: int, scale: float) -> tuple[int, int]:
+    """(timed, warm-up) operation counts for ``ops`` scaled by ``scale``; concurrent ones
+    are a whole number per task, at least one each (so every connection opens)."""
+    ops = max(1, round(ops * scale))
+    warmup = max(1, ops // 10)
+    if concurrency:
+        ops = max(1, ops // concurrency) * concurrency
+        warmup = max(1, warmup // concurrency) * concurrency
+    return ops, warmup
+
+
+def time_sync(op: Callable[[], Any], ops: int) -> float:
+    """Seconds for ``ops`` calls of ``op``."""
+    gc.collect()  # start each measurement with the same garbage: none
+    start = time.perf_counter()
+    for _ in repeat(None, ops):
+        op()
+    return time.perf_counter() - start
+
+
+async def time_async(op: Callable[[], Awaitable[Any]], ops: int, tasks: int) -> float:
+    """Seconds for ``ops`` awaits of ``op``: in sequence, or shared by ``tasks`` tasks."""
+    gc.collect()
+    if not tasks:
+        start = time.perf_counter()
+        for _ in repeat(None, ops):
+            await op()
+        return time.perf_counter() - start
+
+    async def worker(count: int) -> None:
+        for _ in repeat(None, count):
+            await op()
+
+    # creating the tasks is part of the timing: it is what gather() users pay too
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(ops // tasks) for _ in range(tasks)))
+    return time.perf_counter() - start
 
 
 def version(distribution: str) -> str | None:

@@ -41,14 +41,12 @@ import argparse
 import asyncio
 import cProfile
 import datetime
-import gc
 import json
 import platform
 import pstats
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,15 +152,8 @@ WORKLOADS: dict[str, Workload] = {
 
 
 def _counts(workload: Workload, smoke: bool, scale: float) -> tuple[int, int]:
-    """(timed, warm-up) operations; concurrent ones a whole number per task."""
     base = workload.ops // SMOKE_DIVISOR if smoke else workload.ops
-    ops = max(1, round(base * scale))
-    warmup = max(1, ops // 10)
-    tasks = workload.concurrency
-    if tasks:
-        ops = max(1, ops // tasks) * tasks
-        warmup = max(1, warmup // tasks) * tasks
-    return ops, warmup
+    return common.scaled_counts(base, workload.concurrency, scale)
 
 
 def _check(workload: Workload, backend: str, reply: Any) -> None:
@@ -173,31 +164,17 @@ def _check(workload: Workload, backend: str, reply: Any) -> None:
 def _measure_sync(workload: Workload, backend: str, cache: Any, ops: int, warmup: int) -> float:
     op = workload.make(cache)
     _check(workload, backend, op())
-    for _ in range(warmup):
-        op()
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(ops):
-        op()
-    return ops / (time.perf_counter() - started)
+    common.time_sync(op, warmup)
+    return ops / common.time_sync(op, ops)
 
 
 async def _measure_async(
     workload: Workload, backend: str, cache: Any, ops: int, warmup: int
 ) -> float:
     op: Callable[[], Awaitable[Any]] = workload.make(cache)
-    tasks = workload.concurrency
     _check(workload, backend, await op())
-
-    async def worker(n: int) -> None:
-        for _ in range(n):
-            await op()
-
-    await asyncio.gather(*(worker(warmup // tasks) for _ in range(tasks)))
-    gc.collect()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(ops // tasks) for _ in range(tasks)))
-    return ops / (time.perf_counter() - started)
+    await common.time_async(op, warmup, workload.concurrency)
+    return ops / await common.time_async(op, ops, workload.concurrency)
 
 
 def _setup(caches: dict[str, Any]) -> None:

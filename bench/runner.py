@@ -8,18 +8,16 @@ all the repeats of one client.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 from .clients import ClientSpec, Opened, Target, start_publisher
-from .workloads import Op, Workload
+from .common import scaled_counts, time_async, time_sync
+from .workloads import Workload
 
 __all__ = ["Plan", "Sample", "applies", "op_counts", "run"]
 
@@ -59,16 +57,10 @@ def applies(workload: Workload, client: ClientSpec) -> bool:
 def op_counts(workload: Workload, plan: Plan, client: ClientSpec | None = None) -> tuple[int, int]:
     """(timed, warm-up) operation counts; concurrent ones are a whole number per task."""
     base = workload.ops // SMOKE_DIVISOR if plan.smoke else workload.ops
-    ops = max(1, round(base * plan.scale))
     if client is not None and client.mode == "external":
         # redis-benchmark has no warm-up and times in milliseconds: give it enough to time
-        return max(ops, EXTERNAL_MIN_OPS), 0
-    warmup = max(1, ops // 10)
-    if workload.concurrency:
-        tasks = workload.concurrency
-        ops = max(1, ops // tasks) * tasks
-        warmup = max(1, warmup // tasks) * tasks  # at least one per task: all connections open
-    return ops, warmup
+        return max(max(1, round(base * plan.scale)), EXTERNAL_MIN_OPS), 0
+    return scaled_counts(base, workload.concurrency, plan.scale)
 
 
 def _check(workload: Workload, client: ClientSpec, reply: Any) -> None:
@@ -76,32 +68,6 @@ def _check(workload: Workload, client: ClientSpec, reply: Any) -> None:
         shown = repr(reply)
         shown = shown if len(shown) < 200 else shown[:200] + "..."
         raise RuntimeError(f"{client.id} got an unexpected reply for {workload.name}: {shown}")
-
-
-def _time_sync(op: Op, ops: int) -> float:
-    gc.collect()  # start each measurement with the same garbage: none
-    start = time.perf_counter()
-    for _ in repeat(None, ops):
-        op()
-    return time.perf_counter() - start
-
-
-async def _time_async(op: Callable[[], Awaitable[Any]], ops: int, tasks: int) -> float:
-    gc.collect()
-    if not tasks:
-        start = time.perf_counter()
-        for _ in repeat(None, ops):
-            await op()
-        return time.perf_counter() - start
-
-    async def worker(count: int) -> None:
-        for _ in repeat(None, count):
-            await op()
-
-    # creating the tasks is part of the timing: it is what gather() users pay too
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(ops // tasks) for _ in range(tasks)))
-    return time.perf_counter() - start
 
 
 async def _measure(
@@ -127,12 +93,12 @@ async def _measure(
         op = workload.make_op(opened.api_for(workload.concurrency, plan.target.max_connections))
     if client.mode == "sync":
         _check(workload, client, op())
-        _time_sync(op, warmup)
-        elapsed = _time_sync(op, ops)
+        time_sync(op, warmup)
+        elapsed = time_sync(op, ops)
     else:
         _check(workload, client, await op())
-        await _time_async(op, warmup, workload.concurrency)
-        elapsed = await _time_async(op, ops, workload.concurrency)
+        await time_async(op, warmup, workload.concurrency)
+        elapsed = await time_async(op, ops, workload.concurrency)
     return ops / elapsed
 
 
