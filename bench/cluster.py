@@ -9,8 +9,7 @@ Clients: ``store.sync`` (``store.sync.create_store("redis+cluster://...")``), ``
 Workloads: ``get`` (sequential GET of a 10-byte value), ``mget-100`` (MGET of 100 keys
 spread over many slots: store splits it by slot; redis-py's ``mget_nonatomic``),
 ``get-c50`` (GET by 50 concurrent tasks sharing one client; async clients only) and
-``pipeline-100`` (a pipeline of 100 GETs across slots; only when ``store.pipeline()``
-works, else the line "pipeline: not built yet" is printed). Repeats are interleaved,
+``pipeline-100`` (a pipeline of 100 GETs across slots). Repeats are interleaved,
 clients rotated by one per repeat; the table shows the best repeat and store's ratio to
 its redis-py counterpart.
 
@@ -47,7 +46,6 @@ KEY = "bench:cluster:key"
 VALUE = b"v" * 10
 # 100 keys: without hash tags they fall into about 100 slots on all three primaries
 MANY = [f"bench:cluster:many:{i}" for i in range(100)]
-NOT_BUILT = "pipeline: not built yet"
 
 
 def _die_with_parent() -> None:
@@ -221,20 +219,11 @@ def _complete(data: bytes) -> bool:
 
 @dataclass
 class Opened:
-    """A client: its command API, how to close it, and a pipeline builder when it has
-    one that works (None otherwise)."""
+    """A client: its command API, how to close it, and its pipeline builder."""
 
     api: Any
     close: Callable[[], Any]
-    pipeline: Callable[[list[str]], Callable[[], Any]] | None
-
-
-def _pipeline_works(db: Any) -> bool:
-    try:
-        db.pipeline()
-    except NotImplementedError:
-        return False
-    return True
+    pipeline: Callable[[list[str]], Callable[[], Any]]
 
 
 def _store_sync(url: str, ports: list[int]) -> Opened:
@@ -251,7 +240,7 @@ def _store_sync(url: str, ports: list[int]) -> Opened:
 
         return op
 
-    return Opened(db.client(), db.close, pipeline if _pipeline_works(db) else None)
+    return Opened(db.client(), db.close, pipeline)
 
 
 def _redis_py(url: str, ports: list[int]) -> Opened:
@@ -287,7 +276,7 @@ async def _store_aio(url: str, ports: list[int]) -> Opened:
 
         return op
 
-    return Opened(db.client(), db.close, pipeline if _pipeline_works(db) else None)
+    return Opened(db.client(), db.close, pipeline)
 
 
 async def _redis_py_asyncio(url: str, ports: list[int]) -> Opened:
@@ -338,7 +327,7 @@ class Workload:
     description: str
     ops: int
     concurrency: int  # 0: sync and async clients, one at a time; N: N tasks, async only
-    make: Callable[[str, Opened], Callable[[], Any] | None]  # None: cannot run here
+    make: Callable[[str, Opened], Callable[[], Any]]
     check: Callable[[Any], bool]
 
 
@@ -367,7 +356,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             "pipeline-100", "a pipeline of 100 GETs across slots (ops/s counts pipelines)",
             2_000, 0,
-            lambda c, o: None if o.pipeline is None else o.pipeline(MANY),
+            lambda c, o: o.pipeline(MANY),
             lambda r: list(r) == [VALUE] * len(MANY),
         ),
     )
@@ -414,17 +403,14 @@ def _applies(workload: Workload, client: Client) -> bool:
 
 def _measure(
     workload: Workload, client: Client, url: str, ports: list[int], ops: int, warmup: int
-) -> float | None:
-    """ops/s of one measurement on a client opened for it; None when the workload cannot
-    run on it (a pipeline not built yet)."""
+) -> float:
+    """ops/s of one measurement on a client opened for it."""
     if client.asynchronous:
 
-        async def run() -> float | None:
+        async def run() -> float:
             opened: Opened = await client.open(url, ports)
             try:
                 op = workload.make(client.name, opened)
-                if op is None:
-                    return None
                 return await _measure_async(workload, client.name, op, ops, warmup)
             finally:
                 await opened.close()
@@ -433,8 +419,6 @@ def _measure(
     opened = client.open(url, ports)
     try:
         op = workload.make(client.name, opened)
-        if op is None:
-            return None
         return _measure_sync(workload, client.name, op, ops, warmup)
     finally:
         opened.close()
@@ -447,12 +431,10 @@ def _run(
     repeats: int,
     smoke: bool,
     scale: float,
-) -> tuple[dict[str, dict[str, list[float]]], set[tuple[str, str]]]:
-    """{workload: {client: [ops/s per repeat]}}, and the (workload, client) pairs that
-    could not run; clients rotated by one per repeat."""
+) -> dict[str, dict[str, list[float]]]:
+    """{workload: {client: [ops/s per repeat]}}; clients rotated by one per repeat."""
     _fill(cluster.url)
     rates: dict[str, dict[str, list[float]]] = {w.name: {} for w in workloads}
-    unavailable: set[tuple[str, str]] = set()
     for repeat in range(repeats):
         shift = repeat % len(clients)
         order = clients[shift:] + clients[:shift]
@@ -461,12 +443,7 @@ def _run(
             for client in order:
                 if not _applies(workload, client):
                     continue
-                if (workload.name, client.name) in unavailable:
-                    continue
                 rate = _measure(workload, client, cluster.url, cluster.ports, ops, warmup)
-                if rate is None:
-                    unavailable.add((workload.name, client.name))
-                    continue
                 rates[workload.name].setdefault(client.name, []).append(rate)
                 print(
                     f"repeat {repeat + 1}/{repeats} {workload.name:<13} {client.name:<17} "
@@ -474,7 +451,7 @@ def _run(
                     file=sys.stderr,
                     flush=True,
                 )
-    return rates, unavailable
+    return rates
 
 
 def _table(rates: dict[str, dict[str, list[float]]], clients: list[Client]) -> str:
@@ -491,16 +468,7 @@ def _table(rates: dict[str, dict[str, list[float]]], clients: list[Client]) -> s
             theirs = best.get(c.counterpart or "")
             row.append(f"{best[c.name] / theirs:.2f}x" if c.name in best and theirs else "-")
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [
-            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return common.text_table(rows)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -543,15 +511,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            rates, unavailable = _run(cluster, workloads, clients, repeats, args.smoke, args.scale)
+            rates = _run(cluster, workloads, clients, repeats, args.smoke, args.scale)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     print()
     print(_table(rates, clients))
     print()
-    if any(workload == "pipeline-100" for workload, _ in unavailable):
-        print(NOT_BUILT)
     print(
         f"ops/s: the best of {repeats} repeat(s), clients interleaved between repeats.\n"
         "store.X/redis-py.Y: store's ops/s over redis-py's (same run); above 1 means store "

@@ -25,6 +25,7 @@ __all__ = [
     "output",
     "scaled_counts",
     "select",
+    "text_table",
     "time_async",
     "time_sync",
     "version",
@@ -53,6 +54,20 @@ def scaled_counts(ops: int, concurrency: int, scale: float) -> tuple[int, int]:
         ops = max(1, ops // concurrency) * concurrency
         warmup = max(1, warmup // concurrency) * concurrency
     return ops, warmup
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """``rows`` (the header first) as aligned text: the first column left, the others
+    right, a rule under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])]
+        cells += (cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
+        lines.append("  ".join(cells))
+        if n == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
 
 
 def time_sync(op: Callable[[], Any], ops: int) -> float:

@@ -261,16 +261,7 @@ def _table(results: dict[str, Any], ratios: dict[str, Any], backends: list[str])
         if "store" in backends:
             row += [f"{ratios[w][b]['ratio']:.2f}x" for b in others]
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return common.text_table(rows)
 
 
 def _profile(path: Path, scale: float) -> None:

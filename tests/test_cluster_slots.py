@@ -24,6 +24,7 @@ from store.cluster import (
     slots_of,
     spans_slots,
     split_by_slot,
+    split_command,
 )
 from store.errors import CrossSlotError, DataError, ResponseError
 from store.sync import RedisStore, create_store
@@ -501,3 +502,28 @@ def test_split_by_slot_and_merge_on_the_real_cluster(cluster: RedisCluster) -> N
     assert merged == [f"value of {key!r}".encode() for key in keys]
     with pytest.raises(ValueError):
         merge_by_position(groups, [[], *replies[1:]])
+
+
+def test_split_command_makes_one_command_per_slot_keeping_the_pairs() -> None:
+    keys = [f"split:{n}" for n in range(40)]
+    assert len({key_slot(key) for key in keys}) > 1
+    mset = ("MSET", *(part for n, key in enumerate(keys) for part in (key, f"v{n}")))
+    split = split_command(mset)
+    assert split is not None
+    groups, parts = split
+    assert len(parts) == len(groups) == len({key_slot(key) for key in keys})
+    sent: dict[str, str] = {}
+    for slot, command in parts:
+        assert command[0] == "MSET" and len(command) % 2 == 1
+        pairs = dict(zip(command[1::2], command[2::2], strict=True))
+        assert {key_slot(key) for key in pairs} == {slot}
+        sent.update(pairs)
+    assert sent == {key: f"v{n}" for n, key in enumerate(keys)}
+    groups, parts = split_command(("DEL", *keys)) or ([], [])
+    assert sorted(key for _, command in parts for key in command[1:]) == sorted(keys)
+    assert all(command[0] == "DEL" for _, command in parts)
+    # one slot: the command as it is; nothing to split: None (the server answers)
+    tagged = ("MGET", "{t}a", "{t}b")
+    assert split_command(tagged) == (split_by_slot(tagged[1:]), [(key_slot("{t}a"), tagged)])
+    assert split_command(("MGET",)) is None
+    assert split_command(("MSET", "a", "1", "b")) is None

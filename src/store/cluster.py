@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .command_table import command_for
+from .command_table import CommandInfo, command_for
 from .errors import CrossSlotError, ProtocolError
 from .resp import _encode_arg
 
@@ -377,10 +377,11 @@ def cross_slot_error(name: str, keys: Sequence[Any]) -> CrossSlotError:
     )
 
 
-def command_slot(args: Sequence[Any]) -> int | None:
+def command_slot(args: Sequence[Any], info: CommandInfo | None = None) -> int | None:
     """The one slot of a command's keys; None for a command without keys. Raises
-    CrossSlotError when its keys span several slots."""
-    keys = command_for(args).keys(args, channels=True)
+    CrossSlotError when its keys span several slots. ``info``: the command's row of the
+    command table, when the caller has looked it up already."""
+    keys = (info or command_for(args)).keys(args, channels=True)
     if not keys:
         return None
     slot = key_slot(keys[0])
@@ -414,6 +415,32 @@ def split_by_slot(keys: Iterable[Any]) -> list[SlotGroup]:
             group.keys.append(key)
             group.positions.append(position)
     return list(groups.values())
+
+
+def split_command(
+    args: Sequence[Any],
+) -> tuple[list[SlotGroup], list[tuple[int, tuple[Any, ...]]]] | None:
+    """MGET, MSET, DEL, UNLINK, EXISTS or TOUCH as one command per slot of its keys: the
+    groups (to merge the replies by) and ``(slot, command)`` parts, one only when the keys
+    share a slot; None without a key, or for an MSET without its last value (the server
+    refuses it with its own message)."""
+    pairs = _text(args[0]).lower() == "mset"
+    keys = args[1::2] if pairs else args[1:]
+    if not keys or (pairs and len(args) % 2 == 0):
+        return None
+    groups = split_by_slot(keys)
+    if len(groups) == 1:
+        return groups, [(groups[0].slot, tuple(args))]
+    parts: list[tuple[int, tuple[Any, ...]]] = []
+    for group in groups:
+        if pairs:
+            sent: list[Any] = [args[0]]
+            for position in group.positions:
+                sent += args[1 + 2 * position : 3 + 2 * position]
+            parts.append((group.slot, tuple(sent)))
+        else:
+            parts.append((group.slot, (args[0], *group.keys)))
+    return groups, parts
 
 
 def merge_by_position(groups: Sequence[SlotGroup], replies: Sequence[Sequence[Any]]) -> list[Any]:

@@ -23,7 +23,7 @@ from ..cluster import (
     command_slot,
     merge_by_position,
     parse_redirect,
-    split_by_slot,
+    split_command,
 )
 from ..command_table import REFUSED, CommandInfo, command_for
 from ..errors import (
@@ -339,7 +339,7 @@ class ClusterStore(RemoteStore):
                 "or store.client().scan_iter(), which scan every primary"
             )
         else:
-            reply = await self._run(info, command_slot(args), None, args, options)
+            reply = await self._run(info, command_slot(args, info), None, args, options)
         if callback is not None:
             return callback(reply)
         return reply
@@ -419,24 +419,14 @@ class ClusterStore(RemoteStore):
 
     async def _split(self, info: CommandInfo, args: Sequence[Any], options: Any) -> Any:
         """MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one command per slot, merged."""
-        name = info.name
-        pairs = name == "mset"
-        keys = args[1::2] if pairs else args[1:]
-        if not keys or (pairs and len(args) % 2 == 0):
-            # no key, or MSET without its last value: the server says what is wrong
+        split = split_command(args)
+        if split is None:  # the server says what is wrong
             return await self._run(info, None, None, args, options)
-        groups = split_by_slot(keys)
+        groups, commands = split
         if len(groups) == 1:
             return await self._run(info, groups[0].slot, None, args, options)
-        commands: list[tuple[int, tuple[Any, ...]]] = []
-        for group in groups:
-            if pairs:
-                sent: list[Any] = [args[0]]
-                for position in group.positions:
-                    sent += args[1 + 2 * position : 3 + 2 * position]
-                commands.append((group.slot, tuple(sent)))
-            else:
-                commands.append((group.slot, (args[0], *group.keys)))
+        name = info.name
+        pairs = name == "mset"
         replies = await self._send_grouped(info, commands, options)
         if name == "mget":
             return merge_by_position(groups, replies)

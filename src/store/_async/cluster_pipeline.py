@@ -44,7 +44,7 @@ from ..cluster import (
     key_slot,
     merge_by_position,
     parse_redirect,
-    split_by_slot,
+    split_command,
 )
 from ..command_table import command_for
 from ..errors import ConnectionError, DataError, ResponseError, StoreError, WatchError
@@ -114,7 +114,7 @@ class AsyncClusterPipeline(AsyncPipeline):
                     )
                 self._check_slot(info.keys(args, channels=True), record=True)
             elif name not in _SPLIT:
-                command_slot(args)  # CrossSlotError now rather than at commit
+                command_slot(args, info)  # CrossSlotError now rather than at commit
         except BaseException:
             self._packed.pop()  # refused: nothing queued for it
             self._commands.pop()
@@ -252,23 +252,13 @@ class AsyncClusterPipeline(AsyncPipeline):
             kind = "sum" if name == "dbsize" else "concat" if name == "keys" else "first"
             return kind, [(None, address, args) for address in self.cluster._primaries], []
         if name in _SPLIT:
-            pairs = name == "mset"
-            keys = args[1::2] if pairs else args[1:]
-            if keys and not (pairs and len(args) % 2 == 0):
-                groups = split_by_slot(keys)
-                if len(groups) > 1:
-                    parts: list[Part] = []
-                    for group in groups:
-                        if pairs:
-                            sent: list[Any] = [args[0]]
-                            for position in group.positions:
-                                sent += args[1 + 2 * position : 3 + 2 * position]
-                            parts.append((group.slot, None, tuple(sent)))
-                        else:
-                            parts.append((group.slot, None, (args[0], *group.keys)))
-                    kind = "mget" if name == "mget" else "mset" if pairs else "sum"
-                    return kind, parts, groups
-        return "one", [(command_slot(args), None, args)], []
+            split = split_command(args)
+            if split is not None and len(split[0]) > 1:
+                groups, commands = split
+                parts: list[Part] = [(slot, None, command) for slot, command in commands]
+                kind = "mget" if name == "mget" else "mset" if name == "mset" else "sum"
+                return kind, parts, groups
+        return "one", [(command_slot(args, info), None, args)], []
 
     async def _send(self, parts: list[Part], scripts: dict[str, AsyncScript]) -> list[Any]:
         """One reply per part: each node's parts in one pipeline, MOVED and ASK followed
