@@ -267,8 +267,32 @@ def primaries(cluster: RedisCluster) -> list[tuple[str, int, list[tuple[int, int
 # -- resharding ------------------------------------------------------------------------
 
 
+def _wait_until_nodes_agree(cluster: RedisCluster, timeout: float = 15.0) -> None:
+    """redis-cli reshards only a cluster whose nodes agree about the slots; after a
+    reshard the last slots' new owner reaches the other nodes by gossip a little later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        check = subprocess.run(
+            [
+                _binary("REDIS_CLI", "redis-cli"),
+                "--cluster",
+                "check",
+                f"127.0.0.1:{cluster.ports[0]}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if check.returncode == 0:
+            return
+        assert time.monotonic() < deadline, check.stdout[-3000:] + check.stderr[-2000:]
+        time.sleep(0.1)
+
+
 def reshard(cluster: RedisCluster, source: str, target: str, slots: int) -> float:
     began = time.monotonic()
+    _wait_until_nodes_agree(cluster)
     done = subprocess.run(
         [
             _binary("REDIS_CLI", "redis-cli"),

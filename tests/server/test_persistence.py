@@ -440,7 +440,11 @@ def test_aof_replay_after_restart(servers: Servers, tmp_path: Path, fsync: str) 
     assert second.server.databases[3].data == {b"in3": b"three"}
     assert second.server.dirty == 0
     servers.stop(second)
-    assert (tmp_path / AOF).read_bytes() == logged  # replay logged nothing again
+    # Replay logs nothing again. The one entry that may come after is the expiry of
+    # "short" (a DEL, as Redis logs expiries), when the expiry cycle reaches it late: seen
+    # once in 4 CI runs; which run writes it is not pinned down yet.
+    expired_late = pack_command("SELECT", "0") + pack_command("DEL", "short")
+    assert (tmp_path / AOF).read_bytes() in (logged, logged + expired_late)
 
 
 def test_aof_is_preferred_to_the_snapshot(servers: Servers, tmp_path: Path) -> None:
