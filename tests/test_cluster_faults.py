@@ -223,6 +223,90 @@ class Traffic:
         return merged
 
 
+class Subscribers:
+    """A subscriber per variant (a thread each; the aio one runs its own loop) to a shard
+    channel and a classic channel, and a publisher of both every 0.1 s whose messages
+    carry their publication time."""
+
+    def __init__(self, url: str, shard_channel: str, classic_channel: str) -> None:
+        self.url, self.shard, self.classic = url, shard_channel, classic_channel
+        self.stop_event = threading.Event()
+        self.received: dict[str, list[tuple[str, Any]]] = {"sync": [], "aio": []}
+        self.ready = threading.Barrier(3, timeout=20)
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._guarded, args=(target,), daemon=True)
+            for target in (self._sync, self._aio_main, self._publish)
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def _guarded(self, target: Any) -> None:
+        try:
+            target()
+        except BaseException as exc:  # reported by stop()
+            self.errors.append(exc)
+            self.ready.abort()
+
+    def _record(self, variant: str, message: Any) -> None:
+        self.received[variant].append((message.type, message.data))
+
+    def _sync(self) -> None:
+        with store.sync.create_store(self.url, socket_timeout=2) as db:
+            ps = db.pubsub()
+            ps.ssubscribe(self.shard)
+            ps.subscribe(self.classic)
+            self.ready.wait()
+            while not self.stop_event.is_set():
+                message = ps.get_message(timeout=0.2)
+                if message is not None:
+                    self._record("sync", message)
+            ps.close()
+
+    def _aio_main(self) -> None:
+        asyncio.run(self._aio())
+
+    async def _aio(self) -> None:
+        db = store.aio.create_store(self.url, socket_timeout=2)
+        ps = db.pubsub()
+        await ps.ssubscribe(self.shard)
+        await ps.subscribe(self.classic)
+        await asyncio.to_thread(self.ready.wait)
+        while not self.stop_event.is_set():
+            message = await ps.get_message(timeout=0.2)
+            if message is not None:
+                self._record("aio", message)
+        await ps.close()
+        await db.close()
+
+    def _publish(self) -> None:
+        with store.sync.create_store(self.url, socket_timeout=1) as db:
+            self.ready.wait()
+            while not self.stop_event.wait(0.1):
+                for command, channel in (("SPUBLISH", self.shard), ("PUBLISH", self.classic)):
+                    try:
+                        db.execute(command, channel, repr(time.monotonic()))
+                    except StoreError:
+                        pass  # the shard's primary is down: the subscribers miss this one
+
+    def heard_since(self, variant: str, kind: str, since: float) -> bool:
+        """Whether ``variant`` got a ``kind`` message published after ``since``."""
+        return any(t == kind and float(data) > since for t, data in self.received[variant])
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(30)
+            assert not thread.is_alive(), "a subscriber did not stop"
+        assert not self.errors, self.errors
+
+
+def name_in(slots: set[int], prefix: str) -> str:
+    return next(f"{prefix}{i}" for i in range(100_000) if key_slot(f"{prefix}{i}") in slots)
+
+
 def pool_size(db: Any) -> int:
     """The most connections one node store's pool holds (idle and in use)."""
     if db is None or db.slot_map is None:
@@ -358,6 +442,11 @@ def test_failover_of_a_killed_primary_is_bounded_and_applies_nothing_twice(
     _, victim_port, victim_ranges = primaries(cluster)[0]
     victim = next(node for node in cluster.nodes if node.port == victim_port)
     victim_slots = {s for start, end in victim_ranges for s in range(start, end + 1)}
+    # both channels on the victim: its shard channel, and the classic channels' node
+    subscribers = Subscribers(
+        cluster_url(cluster), name_in(victim_slots, "shard:"), name_in(victim_slots, "news:")
+    )
+    subscribers.start()
     traffic.start()
     try:
         time.sleep(1.0)
@@ -374,12 +463,24 @@ def test_failover_of_a_killed_primary_is_bounded_and_applies_nothing_twice(
                 for variant in views
                 for key in traffic.keys(variant)
                 if key_slot(key) in victim_slots
+            ) and all(
+                subscribers.heard_since(variant, kind, killed)
+                for variant in ("sync", "aio")
+                for kind in ("smessage", "message")
             ):
                 break
             time.sleep(0.2)
         time.sleep(1.0)  # and some more traffic on the promoted replica
     finally:
         tallies = traffic.stop()
+        subscribers.stop()
+    for variant, received in subscribers.received.items():
+        kinds = [kind for kind, _ in received]
+        print(f"{variant} subscriber: {dict(Counter(kinds))}")
+        # each connection on the victim was lost and opened again on the promoted replica
+        assert kinds.count("disconnected") >= 2 and kinds.count("reconnected") >= 2, kinds
+        assert subscribers.heard_since(variant, "smessage", killed), (variant, kinds)
+        assert subscribers.heard_since(variant, "message", killed), (variant, kinds)
     first_slot = victim_ranges[0][0]
     new_owner = {
         port
@@ -428,7 +529,7 @@ def test_failover_of_a_killed_primary_is_bounded_and_applies_nothing_twice(
         unclear = [
             f
             for f in tally.failures
-            if f[2] not in ("ConnectionError", "TimeoutError")
+            if f[2] not in ("ConnectionError", "ConnectError", "TimeoutError")
             and not (f[2] in ("ResponseError",) and f[3].split()[0] in ("CLUSTERDOWN", "TRYAGAIN"))
         ]
         assert unclear == [], (variant, unclear[:5])

@@ -69,6 +69,7 @@ class AsyncChannels:
         namespace: str | None = None,
         *,
         status_channel: str = STATUS_CHANNEL,
+        pubsub_class: Callable[..., AsyncPubSub] = AsyncPubSub,
         **kw: Any,
     ) -> None:
         self.store = store
@@ -77,7 +78,8 @@ class AsyncChannels:
         self.namespace: str = str(namespace)
         self.status_channel = status_channel
         self.status: str = INITIALISED
-        self._pubsub = AsyncPubSub(store, ignore_subscribe_messages=True, **kw)
+        # a cluster store gives its own PubSub class: the same API
+        self._pubsub = pubsub_class(store, ignore_subscribe_messages=True, **kw)
         # channel (without namespace) -> event pattern -> callbacks
         self._registry: dict[str, dict[str, list[Callback]]] = {}
         self._mutex = AsyncMutex()

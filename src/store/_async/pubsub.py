@@ -618,9 +618,8 @@ class AsyncPubSub:
         self._attempts += 1
         delay = self.reconnect_backoff * 2 ** min(self._attempts - 1, 32)
         self._retry_at = monotonic() + min(delay, self.reconnect_backoff_max)
-        connection = AsyncConnection(self.store.settings)
         try:
-            await connection.connect()
+            connection = await self._open_connection()
         except (ConnectionError, TimeoutError) as exc:
             logger.debug("pub/sub reconnection attempt %d failed: %s", self._attempts, exc)
             return None
@@ -650,6 +649,13 @@ class AsyncPubSub:
             "pub/sub reconnected to %s after %d attempt(s)", self.store.settings.address, attempts
         )
         return PubSubMessage(RECONNECTED, None, None, attempts)
+
+    async def _open_connection(self) -> AsyncConnection:
+        """A new connection for a reconnection attempt: one attempt (the PubSub has its
+        own backoff). A cluster's PubSub chooses the node here."""
+        connection = AsyncConnection(self.store.settings)
+        await connection.connect()
+        return connection
 
     # ------------------------------------------------------------------ iteration
 

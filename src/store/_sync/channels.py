@@ -71,6 +71,7 @@ class SyncChannels:
         namespace: str | None = None,
         *,
         status_channel: str = STATUS_CHANNEL,
+        pubsub_class: Callable[..., SyncPubSub] = SyncPubSub,
         **kw: Any,
     ) -> None:
         self.store = store
@@ -79,7 +80,8 @@ class SyncChannels:
         self.namespace: str = str(namespace)
         self.status_channel = status_channel
         self.status: str = INITIALISED
-        self._pubsub = SyncPubSub(store, ignore_subscribe_messages=True, **kw)
+        # a cluster store gives its own PubSub class: the same API
+        self._pubsub = pubsub_class(store, ignore_subscribe_messages=True, **kw)
         # channel (without namespace) -> event pattern -> callbacks
         self._registry: dict[str, dict[str, list[Callback]]] = {}
         self._mutex = SyncMutex()

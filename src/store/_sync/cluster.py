@@ -38,13 +38,16 @@ from ..errors import (
 )
 from ..resp import pack_command
 from ..url import CLUSTER_OPTIONS, OPTIONS, build_url, coerce_option, parse_hosts
+from .channels import SyncChannels
 from .commands import SyncRedisClient, _scan_args
 from .lock import SyncLock
 from .scripts import SyncScript
 from .store import RedisStore, RemoteStore
 
 if TYPE_CHECKING:
+    from .._protocol import ConnectionSettings
     from .cluster_pipeline import SyncClusterPipeline
+    from .cluster_pubsub import SyncClusterPubSub
     from .pipeline import SyncPipeline
 
 __all__ = ["ClusterStore"]
@@ -59,8 +62,6 @@ BUSY_BACKOFF = 0.05
 BUSY_CODES = frozenset({"TRYAGAIN", "CLUSTERDOWN", "LOADING"})
 # re-sends of a read (or idempotent command) after a connection error, each after a refresh
 FAILOVER_ATTEMPTS = 3
-
-_LATER = "come with issue 13's next step"
 
 # keyless commands run on every primary; the reply: summed, concatenated, or the first
 _SUMMED = frozenset({"dbsize"})
@@ -543,11 +544,49 @@ class ClusterStore(RemoteStore):
 
         return run_cluster_transaction(self, func, keys, retries)
 
-    def pubsub(self, **kw: Any) -> NoReturn:
-        raise NotImplementedError(f"pub/sub on a cluster store {_LATER}")
+    def pubsub(self, **kw: Any) -> SyncClusterPubSub:
+        """Classic channels and patterns on one node, shard channels on their slot's
+        primary, each followed through failovers and slot moves: see ``cluster_pubsub``."""
+        from .cluster_pubsub import SyncClusterPubSub  # it imports this module
 
-    def channels(self, **kw: Any) -> NoReturn:
-        raise NotImplementedError(f"channels on a cluster store {_LATER}")
+        return SyncClusterPubSub(self, **kw)
+
+    def channels(self, **kw: Any) -> SyncChannels:
+        """Channels (see the channels module) over this cluster's pub/sub. ``publish``
+        returns the receivers of the node that took the PUBLISH, not of the cluster."""
+        from .cluster_pubsub import SyncClusterPubSub
+
+        return SyncChannels(self, pubsub_class=SyncClusterPubSub, **kw)  # type: ignore[arg-type]
+
+    # -- what its pub/sub needs -------------------------------------------------------------
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        """The connection settings of the first startup node: every node's are the same
+        but for the address."""
+        return self._node(self._startup[0]).settings
+
+    def topology_known(self) -> None:
+        """Read the slot map unless it is known (and not stale)."""
+        self._ensure_map()
+
+    def topology_changed(self, force: bool = False) -> None:
+        """A connection failed or a slot moved: read the map again, at once with ``force``
+        (single-flight), else at most once per ``cluster_refresh_interval``."""
+        self._stale = True
+        self._refresh(force=force)
+
+    def slot_owner(self, slot: int) -> Address:
+        """The primary of ``slot`` in the map (ConnectionError when none serves it)."""
+        return self._owner(slot)
+
+    def next_node(self, after: Address) -> Address:
+        """A node for classic pub/sub (a cluster delivers each PUBLISH to every node): the
+        online node after ``after`` in the map."""
+        nodes = [node.address for node in self._map.nodes() if node.online] if self._map else []
+        if after not in nodes:
+            return random.choice(nodes or self._startup)
+        return nodes[(nodes.index(after) + 1) % len(nodes)]
 
 
 def _raise(reply: ResponseError) -> NoReturn:

@@ -543,9 +543,8 @@ class SyncPubSub:
         self._attempts += 1
         delay = self.reconnect_backoff * 2 ** min(self._attempts - 1, 32)
         self._retry_at = monotonic() + min(delay, self.reconnect_backoff_max)
-        connection = SyncConnection(self.store.settings)
         try:
-            connection.connect()
+            connection = self._open_connection()
         except (ConnectionError, TimeoutError) as exc:
             logger.debug("pub/sub reconnection attempt %d failed: %s", self._attempts, exc)
             return None
@@ -573,6 +572,13 @@ class SyncPubSub:
             "pub/sub reconnected to %s after %d attempt(s)", self.store.settings.address, attempts
         )
         return PubSubMessage(RECONNECTED, None, None, attempts)
+
+    def _open_connection(self) -> SyncConnection:
+        """A new connection for a reconnection attempt: one attempt (the PubSub has its
+        own backoff). A cluster's PubSub chooses the node here."""
+        connection = SyncConnection(self.store.settings)
+        connection.connect()
+        return connection
 
     # ------------------------------------------------------------------ iteration
 
