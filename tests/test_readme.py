@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+CLUSTER_URL = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
 
 
 def python_blocks() -> list[str]:
@@ -19,6 +20,10 @@ def test_readme_has_examples() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(python_blocks())))
-def test_readme_example_runs(index: int, redis_url: str) -> None:
+def test_readme_example_runs(index: int, redis_url: str, request: pytest.FixtureRequest) -> None:
     source = python_blocks()[index].replace("redis://127.0.0.1:6379/0", redis_url + "/10")
+    if CLUSTER_URL in source:  # the examples' cluster is the test cluster
+        cluster = request.getfixturevalue("redis_cluster")
+        seeds = ",".join(f"127.0.0.1:{port}" for port in cluster.ports[:2])
+        source = source.replace(CLUSTER_URL, f"redis+cluster://{seeds}")
     exec(compile(source, f"README.md example {index + 1}", "exec"), {"__name__": "readme"})
