@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from store._backend.synchronization import async_sleep
-from store.aio import ClusterStore, DataError, PubSubMessage, StoreError
+from store.aio import ClusterStore, ConnectionError, DataError, PubSubMessage, StoreError
 from store.cluster import key_slot
 from tests.cluster_fixture import RedisCluster
+from tests.conftest import free_port
 
 from .test_cluster import key_of, make, set_slot_owner, shard_map
 
@@ -168,6 +169,51 @@ async def test_runner_and_one_reader_at_a_time(store: ClusterStore) -> None:
         assert (await next_of(ps, "message")).data == b"3"
     finally:
         await ps.close()
+
+
+async def test_a_reader_that_falls_behind_is_bounded(store: ClusterStore) -> None:
+    ps = store.pubsub(max_pending=5, ignore_subscribe_messages=True)
+    try:
+        await ps.ssubscribe("behind")
+        for index in range(50):
+            await store.execute("SPUBLISH", "behind", str(index))
+        await async_sleep(0.5)
+        kinds: list[str] = []
+        while (message := await ps.get_message(timeout=1.0)) is not None:
+            kinds.append(message.type)
+        if True:  # ASYNC
+            # the node's PubSub parses as messages arrive: at 5 unread it drops the connection
+            assert kinds.count("smessage") < 50 and "disconnected" in kinds, kinds
+        else:  # SYNC
+            # the node's runner waits for room: the rest waits in the server
+            assert kinds == ["smessage"] * 50, kinds
+    finally:
+        await ps.close()
+
+
+async def test_a_node_that_cannot_be_reached_subscribes_nothing(
+    redis_cluster: RedisCluster,
+) -> None:
+    slot_map = shard_map(redis_cluster)
+    unreachable = slot_map.primaries()[0]
+    closed_port = free_port()
+
+    def remap(address: Address) -> Address:
+        return ("127.0.0.1", closed_port) if address == unreachable else address
+
+    db = make(redis_cluster, address_remap=remap)
+    ps = db.pubsub()
+    try:
+        channel = channel_of(unreachable, redis_cluster, "far:")
+        with pytest.raises(ConnectionError):
+            await ps.ssubscribe(channel)
+        assert ps.shard_channels == [] and not ps.subscribed
+        elsewhere = channel_of(slot_map.primaries()[1], redis_cluster, "near:")
+        await ps.ssubscribe(elsewhere)
+        assert ps.shard_channels == [elsewhere]
+    finally:
+        await ps.close()
+        await db.close()
 
 
 async def test_bad_subscriptions_are_refused(store: ClusterStore) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from store._backend.synchronization import sleep
-from store.sync import ClusterStore, DataError, PubSubMessage, StoreError
+from store.sync import ClusterStore, ConnectionError, DataError, PubSubMessage, StoreError
 from store.cluster import key_slot
 from tests.cluster_fixture import RedisCluster
+from tests.conftest import free_port
 
 from .test_cluster import key_of, make, set_slot_owner, shard_map
 
@@ -170,6 +171,47 @@ def test_runner_and_one_reader_at_a_time(store: ClusterStore) -> None:
         assert (next_of(ps, "message")).data == b"3"
     finally:
         ps.close()
+
+
+def test_a_reader_that_falls_behind_is_bounded(store: ClusterStore) -> None:
+    ps = store.pubsub(max_pending=5, ignore_subscribe_messages=True)
+    try:
+        ps.ssubscribe("behind")
+        for index in range(50):
+            store.execute("SPUBLISH", "behind", str(index))
+        sleep(0.5)
+        kinds: list[str] = []
+        while (message := ps.get_message(timeout=1.0)) is not None:
+            kinds.append(message.type)
+        # the node's runner waits for room: the rest waits in the server
+        assert kinds == ["smessage"] * 50, kinds
+    finally:
+        ps.close()
+
+
+def test_a_node_that_cannot_be_reached_subscribes_nothing(
+    redis_cluster: RedisCluster,
+) -> None:
+    slot_map = shard_map(redis_cluster)
+    unreachable = slot_map.primaries()[0]
+    closed_port = free_port()
+
+    def remap(address: Address) -> Address:
+        return ("127.0.0.1", closed_port) if address == unreachable else address
+
+    db = make(redis_cluster, address_remap=remap)
+    ps = db.pubsub()
+    try:
+        channel = channel_of(unreachable, redis_cluster, "far:")
+        with pytest.raises(ConnectionError):
+            ps.ssubscribe(channel)
+        assert ps.shard_channels == [] and not ps.subscribed
+        elsewhere = channel_of(slot_map.primaries()[1], redis_cluster, "near:")
+        ps.ssubscribe(elsewhere)
+        assert ps.shard_channels == [elsewhere]
+    finally:
+        ps.close()
+        db.close()
 
 
 def test_bad_subscriptions_are_refused(store: ClusterStore) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -252,34 +252,51 @@ class AsyncClusterPubSub:
         returns once the server confirmed."""
         added = self._added("channel", channels, handlers)
         node = await self._classic_node(next(iter(added)))
-        self._handlers.update((("channel", name), handler) for name, handler in added.items())
-        await node.subscribe(*added)
+        await self._subscribe_on(node, "channel", added, node.subscribe)
 
     async def psubscribe(self, *patterns: ChannelT, **handlers: Handler) -> None:
         """Subscribe to glob-style ``patterns`` (keywords: pattern=handler)."""
         added = self._added("pattern", patterns, handlers)
         node = await self._classic_node(next(iter(added)))
-        self._handlers.update((("pattern", name), handler) for name, handler in added.items())
-        await node.psubscribe(*added)
+        await self._subscribe_on(node, "pattern", added, node.psubscribe)
 
     async def ssubscribe(self, *channels: ChannelT, **handlers: Handler) -> None:
         """Subscribe to shard channels (keywords: channel=handler), each on the primary of
         its slot; returns once every primary confirmed."""
-        added = self._added("channel", channels, handlers)
-        self._handlers.update((("shard", name), handler) for name, handler in added.items())
-        await self._ssubscribe(list(added))
+        await self._ssubscribe(self._added("channel", channels, handlers))
 
-    async def _ssubscribe(self, channels: list[bytes]) -> None:
+    async def _ssubscribe(self, added: dict[bytes, Handler | None]) -> None:
         await self.cluster.topology_known()
-        by_slot: dict[int, list[bytes]] = {}
-        for channel in channels:
-            by_slot.setdefault(key_slot(channel), []).append(channel)
-        for slot, names in by_slot.items():
+        by_slot: dict[int, dict[bytes, Handler | None]] = {}
+        for channel, handler in added.items():
+            by_slot.setdefault(key_slot(channel), {})[channel] = handler
+        for slot, group in by_slot.items():
             node = self._shard_node(slot)
             with self._lock:
-                for name in names:
+                for name in group:
                     self._shard_node_of[name] = node
-            await node.ssubscribe(*names)
+            await self._subscribe_on(node, "shard", group, node.ssubscribe)
+
+    async def _subscribe_on(
+        self,
+        node: _NodePubSub,
+        kind: str,
+        added: dict[bytes, Handler | None],
+        subscribe: Callable[..., Any],
+    ) -> None:
+        """``subscribe(*added)`` on ``node``, the handlers recorded first (the messages
+        may come before the confirmation); forgotten if the node could not be reached."""
+        self._handlers.update(((kind, name), handler) for name, handler in added.items())
+        try:
+            await subscribe(*added)
+        except BaseException:
+            if not node.connected:  # never reached the node: nothing is subscribed
+                with self._lock:
+                    for name in added:
+                        self._handlers.pop((kind, name), None)
+                        if kind == "shard" and self._shard_node_of.get(name) is node:
+                            del self._shard_node_of[name]
+            raise
 
     async def unsubscribe(self, *channels: ChannelT) -> None:
         """Unsubscribe from ``channels``, or from every channel when none is given."""
@@ -384,9 +401,15 @@ class AsyncClusterPubSub:
         )
         try:
             await self.cluster.topology_changed(force=True)
-            await self._ssubscribe([channel])
+            await self._ssubscribe({channel: self._handlers.get(("shard", channel))})
         except (ConnectionError, StoreError) as exc:
-            logger.warning("shard channel %r could not follow its slot: %s", channel, exc)
+            if ("shard", channel) in self._handlers and channel not in self._shard_node_of:
+                self._handlers.pop(("shard", channel), None)  # subscribed nowhere: say so
+            logger.warning(
+                "shard channel %r could not follow its slot and is no longer subscribed: %s",
+                channel,
+                exc,
+            )
 
     # ------------------------------------------------------------------ reading
 
