@@ -2,6 +2,14 @@
 
 Messages never contain passwords: connection errors name ``host:port`` or the socket
 path only.
+
+A ``ConnectError`` (a ``ConnectionError``) proves that the command was not sent: its
+connection could not be opened (refused, reset or closed during the TLS or HELLO/AUTH
+handshake, every retry of the pool's connect included), or, on store.aio's shared
+connection, its bytes were never written. A caller may send it again anywhere (another
+node of a cluster). Any other ``ConnectionError`` came after the command was written, or
+may have: it may have been applied. A connect timeout stays a ``TimeoutError``, and a
+refused password an ``AuthenticationError``.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import builtins
 __all__ = [
     "AuthenticationError",
     "BusyLoadingError",
+    "ConnectError",
     "ConnectionError",
     "CrossSlotError",
     "DataError",
@@ -58,13 +67,19 @@ class ConnectionError(StoreError, builtins.ConnectionError):
     """The connection failed, was lost, or cannot be trusted any more."""
 
 
+class ConnectError(ConnectionError):
+    """The connection could not be opened: the command was not sent (safe to send again,
+    to this server or another)."""
+
+
 class ProtocolError(ConnectionError):
     """The peer sent bytes that are not valid RESP; the connection is discarded."""
 
 
-class TLSHandshakeError(ConnectionError):
+class TLSHandshakeError(ConnectError):
     """The TLS handshake failed: a configuration problem (a plain port, certificates), so
-    it is never retried as a transient failure. The message says what was expected."""
+    it is never retried as a transient failure. The message says what was expected. A
+    ConnectError: it fails before the command is sent."""
 
 
 class TimeoutError(StoreError, builtins.TimeoutError):

@@ -9,7 +9,9 @@ as before (one pooled connection, reused).
 
 A cancelled command's reply is still read, and dropped. A timeout or a broken stream
 ends the shared connection: every outstanding command fails (they may have reached the
-server, so none is sent again here), and the next command opens a fresh one.
+server, so none is sent again here), and the next command opens a fresh one. Those whose
+bytes were never written, and those waiting for a connection that could not be opened,
+fail with ConnectError: they did not reach the server.
 Only plain request/reply commands come here (the command table's SHARED route). This
 module has no blocking twin (see its first line).
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 from .._backend.streams import AsyncStream
 from .._backend.synchronization import AsyncEvent, current_loop
-from ..errors import ConnectionError, ProtocolError, TimeoutError
+from ..errors import ConnectError, ConnectionError, ProtocolError, TimeoutError
 from ..resp import NOT_ENOUGH
 from .connection import AsyncConnection
 from .pool import AsyncConnectionPool
@@ -100,12 +102,18 @@ class _Shared:
         owner = self.owner
         if owner.shared is self:
             owner.shared = None
-        self.stream.set_receiver(None, None)
+        stream = self.stream
+        # the last commands may still be waiting for their write_soon: the closed stream
+        # drops them (a ConnectError: never sent); each queued one has the last waiters
+        unsent = len(stream._out)
+        stream.set_receiver(None, None)
         owner.pool.discard(self.connection)
         waiters = self.waiters
-        for waiter in waiters:
+        sent = len(waiters) - unsent
+        never = ConnectError(f"{error}; the command was not sent") if unsent else error
+        for index, waiter in enumerate(waiters):
             if not waiter.done():
-                waiter.set_exception(error)
+                waiter.set_exception(error if index < sent else never)
         waiters.clear()
 
     def drop(self) -> None:
@@ -170,7 +178,7 @@ class AsyncMultiplexer:
                     )
                 )
                 raise TimeoutError(f"{exc} ({self.pool.settings.address})") from None
-        raise ConnectionError(f"cannot send to {self.pool.settings.address}")
+        raise ConnectError(f"cannot send to {self.pool.settings.address}")
 
     async def _open(self) -> _Shared:
         """The shared connection, opened by one caller while the others wait for it."""

@@ -56,8 +56,11 @@ class AsyncConnectionPool:
         timeout: float | None,
         retries: int,
         retry_backoff: float,
+        setup: tuple[tuple[Any, ...], ...] = (),
     ) -> None:
         self.settings = settings
+        # commands each new connection sends with its handshake (see AsyncConnection)
+        self.setup = setup
         self.max_connections = max_connections
         self.timeout = timeout
         self.retries = retries
@@ -173,13 +176,15 @@ class AsyncConnectionPool:
         deadline of ``socket_connect_timeout``: connecting takes at most that long,
         whatever ``retries`` says (with no connect timeout, each attempt waits as long as
         it takes: then (retries + 1) attempts plus their backoff). A refused password and a
-        failed TLS handshake are not transient: never retried.
+        failed TLS handshake are not transient: never retried. The last failure is raised:
+        a ConnectError (whatever waits for the connection was not sent), a TimeoutError or
+        an AuthenticationError.
         """
         timeout = self.settings.connect_timeout
         deadline = None if timeout is None else monotonic() + timeout
         attempt = 0
         while True:
-            connection = AsyncConnection(self.settings, self._generation)
+            connection = AsyncConnection(self.settings, self._generation, self.setup)
             try:
                 await connection.connect(None if deadline is None else deadline - monotonic())
                 return connection

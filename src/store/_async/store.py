@@ -12,6 +12,7 @@ from .._backend.synchronization import async_sleep
 from .._protocol import ConnectionSettings
 from ..command_table import DETACHED, PLAIN, REFUSED, SHARED, CommandInfo, command_for
 from ..errors import (
+    ConnectError,
     ConnectionError,
     ImproperlyConfigured,
     ResponseError,
@@ -204,6 +205,9 @@ class RedisStore(RemoteStore):
     default_port = 6379
 
     def _init(self, **kw: Any) -> None:
+        # internal, not an option of the URL: commands every new connection sends with its
+        # handshake (READONLY for a cluster store reading from a replica)
+        setup: tuple[tuple[Any, ...], ...] = kw.pop("_connection_setup", ())
         OPTIONS.check_names(kw, self._name, _PASSED_THROUGH)
         self._urlparams = {k: (coerce_option(k, v) if k in OPTIONS else v) for k, v in kw.items()}
         options = {**OPTIONS.defaults, **self._urlparams}
@@ -245,7 +249,9 @@ class RedisStore(RemoteStore):
         self._socket_timeout = self._settings.socket_timeout
         self._utf8 = self._encoding.replace("-", "").lower() == "utf8"
         self._embedded: AsyncEmbeddedServer | None = None  # the PulsarDS start_store made
-        self._pool = AsyncConnectionPool(self._settings, **OPTIONS.arguments(options, "pool"))
+        self._pool = AsyncConnectionPool(
+            self._settings, **OPTIONS.arguments(options, "pool"), setup=setup
+        )
         if True:  # ASYNC
             # concurrent plain commands share one connection (automatic pipelining); the
             # blocking variant has no event loop to share it on, and no such attribute
@@ -299,7 +305,9 @@ class RedisStore(RemoteStore):
                 except ConnectionError as exc:
                     if not options.get("idempotent", info.retry_safe):
                         raise
-                    reply = await self._execute_again(packed, timeout, exc)
+                    # not a ConnectError: its bytes were written, it may have been applied
+                    sent = not isinstance(exc, ConnectError)
+                    reply = await self._execute_again(packed, timeout, exc, True, sent)
             else:
                 reply = await self._execute_pooled(info, args, packed, timeout, options)
         else:  # SYNC
@@ -328,11 +336,13 @@ class RedisStore(RemoteStore):
             timeout = info.read_timeout(args, timeout)
         # A ConnectionError closed the connection, so the lease drops it either way; any
         # other exception discards it too (its reply may still arrive).
+        # (a failure to open it, in the lease, is a ConnectError: raised as it is)
         async with self._pool.lease() as connection:
             try:
                 await connection.send(packed)
             except ConnectionError as exc:
                 error = exc  # nothing complete reached the server: safe to send again
+                sent = False
             else:
                 try:
                     reply = await connection.read_reply(timeout)
@@ -340,27 +350,52 @@ class RedisStore(RemoteStore):
                     if not options.get("idempotent", info.retry_safe):
                         raise
                     error = exc
+                    sent = True
                 else:
                     if route == DETACHED:
                         # HELLO, RESET, QUIT: their effect ends with this connection
                         connection.close()
                     return reply
-        return await self._execute_again(packed, timeout, error)
+        retryable = sent or options.get("idempotent", info.retry_safe)
+        return await self._execute_again(packed, timeout, error, retryable, sent)
 
     async def _execute_again(
-        self, packed: bytes, timeout: float | None, error: ConnectionError
+        self,
+        packed: bytes,
+        timeout: float | None,
+        error: ConnectionError,
+        retryable: bool,
+        sent: bool,
     ) -> Any:
-        """Re-send after a connection failure, with backoff, on fresh connections."""
+        """Re-send after a connection failure, with backoff, on fresh connections. A command
+        that must not run twice (not ``retryable``) is sent again only while no attempt
+        wrote it whole. ``sent``: an attempt did (it may have been applied), so a last
+        failure to connect is raised as a plain ConnectionError, not a ConnectError."""
         if isinstance(error, TLSHandshakeError):
             raise error  # a wrong port or certificate: trying again cannot help
         pool = self._pool
         for attempt in range(pool.retries):
             await async_sleep(min(pool.retry_backoff * 2**attempt, 1.0))
-            async with pool.lease() as connection:
-                try:
-                    return await connection.request(packed, timeout)
-                except ConnectionError as exc:
-                    error = exc
+            try:
+                async with pool.lease() as connection:
+                    try:
+                        await connection.send(packed)
+                    except ConnectionError as exc:
+                        error = exc  # not written whole: safe to send again
+                        continue
+                    try:
+                        return await connection.read_reply(timeout)
+                    except ConnectionError as exc:
+                        if not retryable:
+                            raise  # it may have been applied: never sent a second time
+                        error = exc
+                        sent = True
+            except ConnectError as exc:
+                if not sent:
+                    raise  # no attempt reached the server
+                raise ConnectionError(
+                    f"{exc}, after an attempt that may have reached the server"
+                ) from exc
         raise error
 
     async def ping(self) -> bool:

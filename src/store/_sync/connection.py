@@ -10,7 +10,7 @@ from typing import Any
 
 from .._backend.streams import SyncStream
 from .._protocol import ConnectionSettings, check_handshake, handshake_commands
-from ..errors import ConnectionError, ResponseError, TimeoutError, response_error
+from ..errors import ConnectError, ConnectionError, ResponseError, TimeoutError, response_error
 from ..resp import NOT_ENOUGH, make_reader, pack_command, pack_commands
 
 PING = pack_command("PING")
@@ -23,10 +23,26 @@ class SyncConnection:
     that may still arrive must never be read by the next caller.
     """
 
-    __slots__ = ("_reader", "_stream", "generation", "last_used", "protocol", "settings")
+    __slots__ = (
+        "_reader",
+        "_stream",
+        "generation",
+        "last_used",
+        "protocol",
+        "settings",
+        "setup",
+    )
 
-    def __init__(self, settings: ConnectionSettings, generation: int = 0) -> None:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        generation: int = 0,
+        setup: tuple[tuple[Any, ...], ...] = (),
+    ) -> None:
         self.settings = settings
+        # commands sent with the handshake, checked as part of it (a cluster replica's
+        # READONLY): their effect lasts as long as the connection
+        self.setup = setup
         self.generation = generation
         self.protocol = settings.protocol
         self.last_used = 0.0
@@ -55,7 +71,8 @@ class SyncConnection:
     def connect(self, timeout: float | EllipsisType | None = ...) -> None:
         """Open and set up the connection within ``timeout`` seconds in all (default:
         socket_connect_timeout; None: no limit, the handshake's replies then wait
-        socket_timeout)."""
+        socket_timeout). A failure is a ConnectError (nothing was sent; a ProtocolError for
+        garbage in the handshake), a TimeoutError or an AuthenticationError."""
         settings = self.settings
         if isinstance(timeout, EllipsisType):
             timeout = settings.connect_timeout
@@ -71,7 +88,9 @@ class SyncConnection:
                 settings.socket_timeout,
             )
         except (ConnectionError, TimeoutError) as exc:
-            raise type(exc)(f"{exc} ({settings.address})") from None
+            # nothing was sent: a ConnectError (a TLSHandshakeError is one), or a timeout
+            kind = type(exc) if isinstance(exc, (ConnectError, TimeoutError)) else ConnectError
+            raise kind(f"{exc} ({settings.address})") from None
         try:
             # the handshake is part of connecting: its replies count against the deadline,
             # and wait no longer than any reply (the blocking twin's first writes then
@@ -83,10 +102,16 @@ class SyncConnection:
             self._handshake(wait)
         except ConnectionError as exc:
             self.close()
+            # before any command of the caller: a ConnectError (a ProtocolError stays one)
+            failed: type[ConnectionError] = type(exc)
+            if failed is ConnectionError:
+                failed = ConnectError
             if settings.ssl_context is None and settings.path is None:
                 # a TLS port hangs up on a plain hello (reset or EOF): say what it expects
-                raise type(exc)(f"{exc}; the server may expect TLS (rediss://)") from None
-            raise
+                raise failed(f"{exc}; the server may expect TLS (rediss://)") from None
+            if failed is type(exc):
+                raise
+            raise failed(*exc.args) from None
         except BaseException:
             self.close()
             raise
@@ -102,7 +127,7 @@ class SyncConnection:
     def _handshake(self, timeout: float | None) -> None:
         self._new_reader()
         settings = self.settings
-        commands = handshake_commands(settings, settings.protocol)
+        commands = handshake_commands(settings, settings.protocol) + list(self.setup)
         if not commands:
             return
         replies = self.request_many(pack_commands(commands), len(commands), timeout)
@@ -110,7 +135,7 @@ class SyncConnection:
             return
         # the server has no HELLO (Redis < 6): speak RESP2 and authenticate the old way
         self.protocol = 2
-        commands = handshake_commands(settings, 2)
+        commands = handshake_commands(settings, 2) + list(self.setup)
         if commands:
             check_handshake(
                 settings,
