@@ -98,7 +98,7 @@ def test_shard_channels_live_on_their_slot_owner(
         ps.ssubscribe(*channels, *tagged)
         confirmed = {m.channel for m in [next_of(ps, "ssubscribe") for _ in range(5)]}
         assert confirmed == {*channels, *tagged}
-        for address, channel in zip(primaries, channels):
+        for address, channel in zip(primaries, channels, strict=True):
             assert channel in shard_channels_on(redis_cluster, address[1])
         room = slot_map.primary(key_slot(b"{room}"))
         assert room is not None
