@@ -73,10 +73,11 @@ async def test_mget_mset_msetnx(client: RedisClient) -> None:
     assert await client.mget(["a", "b", "c", "missing"]) == [b"1", b"two", b"3", None]
     assert await client.mget("a", "b") == [b"1", b"two"]
     assert await client.mget(["a"], "b") == [b"1", b"two"]
-    assert await client.msetnx({"a": 9, "d": 4}) is False
-    assert await client.get("d") is None
-    assert await client.msetnx({"d": 4, "e": 5}) is True
-    assert await client.mget("d", "e") == [b"4", b"5"]
+    # "{a}d" and "{a}e" hash like "a": MSETNX, which a cluster cannot split, in one slot
+    assert await client.msetnx({"a": 9, "{a}d": 4}) is False
+    assert await client.get("{a}d") is None
+    assert await client.msetnx({"{a}d": 4, "{a}e": 5}) is True
+    assert await client.mget("{a}d", "{a}e") == [b"4", b"5"]
 
 
 async def test_setnx_setex_psetex(client: RedisClient) -> None:
@@ -212,7 +213,7 @@ async def test_expire_conditions(client: RedisClient) -> None:
     assert 0 < await client.ttl("k") <= 60
 
 
-async def test_type_keys_randomkey(client: RedisClient) -> None:
+async def test_type_keys(client: RedisClient) -> None:
     assert await client.randomkey() is None
     await client.set("s", "v")
     await client.rpush("l", "x")
@@ -227,23 +228,33 @@ async def test_type_keys_randomkey(client: RedisClient) -> None:
     assert await client.type("missing") == b"none"
     assert sorted(await client.keys()) == [b"h", b"l", b"s", b"set", b"z"]
     assert sorted(await client.keys("s*")) == [b"s", b"set"]
+
+
+@pytest.mark.single_node(
+    "RANDOMKEY goes to one random primary, which may hold none of the keys: None then"
+)
+async def test_randomkey_is_one_of_the_keys(client: RedisClient) -> None:
+    assert await client.randomkey() is None
+    for key in ("s", "l", "h", "set", "z"):
+        await client.set(key, "v")
     assert await client.randomkey() in {b"h", b"l", b"s", b"set", b"z"}
 
 
 async def test_rename_copy_object_encoding(client: RedisClient) -> None:
-    await client.set("a", "1")
-    assert await client.rename("a", "b") is True
-    assert await client.get("b") == b"1"
+    # one slot ({r}) on a cluster: RENAME and COPY take keys of one slot only
+    await client.set("{r}a", "1")
+    assert await client.rename("{r}a", "{r}b") is True
+    assert await client.get("{r}b") == b"1"
     with pytest.raises(ResponseError):
-        await client.rename("a", "c")
-    await client.set("c", "3")
-    assert await client.renamenx("b", "c") is False
-    assert await client.renamenx("b", "d") is True
-    assert await client.copy("d", "c") is False
-    assert await client.copy("d", "c", replace=True) is True
-    assert await client.get("c") == b"1"
-    assert await client.copy("d", "e") is True
-    assert await client.get("e") == b"1"
+        await client.rename("{r}a", "{r}c")
+    await client.set("{r}c", "3")
+    assert await client.renamenx("{r}b", "{r}c") is False
+    assert await client.renamenx("{r}b", "{r}d") is True
+    assert await client.copy("{r}d", "{r}c") is False
+    assert await client.copy("{r}d", "{r}c", replace=True) is True
+    assert await client.get("{r}c") == b"1"
+    assert await client.copy("{r}d", "{r}e") is True
+    assert await client.get("{r}e") == b"1"
     await client.set("n", 12)
     assert await client.object_encoding("n") == b"int"
     await client.set("s", "hello")
@@ -251,6 +262,10 @@ async def test_rename_copy_object_encoding(client: RedisClient) -> None:
     assert await client.object_encoding("missing") is None
 
 
+@pytest.mark.single_node(
+    "SCAN's cursor belongs to one node: the cluster store refuses SCAN "
+    "(scan_iter, tested next, scans every primary)"
+)
 async def test_scan(client: RedisClient) -> None:
     await client.mset({f"key:{i}": i for i in range(20)})
     await client.rpush("list", "x")
@@ -410,40 +425,43 @@ async def test_lpos(client: RedisClient) -> None:
 
 
 async def test_lmove_rpoplpush(client: RedisClient) -> None:
-    await client.rpush("a", "1", "2", "3")
-    assert await client.lmove("a", "b") == b"1"
-    assert await client.lmove("a", "b", "RIGHT", "LEFT") == b"3"
-    assert await client.rpoplpush("a", "b") == b"2"
-    assert await client.lrange("b", 0, -1) == [b"2", b"3", b"1"]
-    assert await client.lmove("a", "b") is None
-    assert await client.rpoplpush("a", "b") is None
+    # one slot ({l}) on a cluster: a command of several keys needs them in one slot
+    await client.rpush("{l}a", "1", "2", "3")
+    assert await client.lmove("{l}a", "{l}b") == b"1"
+    assert await client.lmove("{l}a", "{l}b", "RIGHT", "LEFT") == b"3"
+    assert await client.rpoplpush("{l}a", "{l}b") == b"2"
+    assert await client.lrange("{l}b", 0, -1) == [b"2", b"3", b"1"]
+    assert await client.lmove("{l}a", "{l}b") is None
+    assert await client.rpoplpush("{l}a", "{l}b") is None
 
 
 async def test_blocking_pops_time_out_with_none(client: RedisClient) -> None:
-    assert await client.blpop("empty", timeout=0.1) is None
-    assert await client.brpop(["empty", "other"], timeout=0.1) is None
-    assert await client.blmove("empty", "dst", 0.1) is None
-    assert await client.brpoplpush("empty", "dst", timeout=0.1) is None
-    assert await client.bzpopmin("empty", timeout=0.1) is None
-    assert await client.bzpopmax(["empty"], timeout=0.1) is None
-    assert await client.exists("dst") == 0
+    # one slot ({q}) on a cluster: a command of several keys needs them in one slot
+    assert await client.blpop("{q}empty", timeout=0.1) is None
+    assert await client.brpop(["{q}empty", "{q}other"], timeout=0.1) is None
+    assert await client.blmove("{q}empty", "{q}dst", 0.1) is None
+    assert await client.brpoplpush("{q}empty", "{q}dst", timeout=0.1) is None
+    assert await client.bzpopmin("{q}empty", timeout=0.1) is None
+    assert await client.bzpopmax(["{q}empty"], timeout=0.1) is None
+    assert await client.exists("{q}dst") == 0
     # the connection is still in step after the timeouts
     assert await client.ping() is True
 
 
 async def test_blocking_pops_with_data(client: RedisClient) -> None:
-    await client.rpush("l1", "a", "b", "c")
-    await client.rpush("l2", "x")
-    assert await client.blpop("l1", timeout=1) == (b"l1", b"a")
-    assert await client.brpop("l1", 1) == (b"l1", b"c")
-    assert await client.blpop(["empty", "l2"], timeout=1) == (b"l2", b"x")
-    assert await client.brpop(["empty", "l1"], timeout=0) == (b"l1", b"b")
-    await client.rpush("src", "1", "2")
-    assert await client.blmove("src", "dst", 1) == b"1"
-    assert await client.blmove("src", "dst", 1, "RIGHT", "LEFT") == b"2"
-    assert await client.lrange("dst", 0, -1) == [b"2", b"1"]
-    assert await client.brpoplpush("dst", "src", 1) == b"1"
-    assert await client.lrange("src", 0, -1) == [b"1"]
+    # one slot ({q}) on a cluster: a command of several keys needs them in one slot
+    await client.rpush("{q}l1", "a", "b", "c")
+    await client.rpush("{q}l2", "x")
+    assert await client.blpop("{q}l1", timeout=1) == (b"{q}l1", b"a")
+    assert await client.brpop("{q}l1", 1) == (b"{q}l1", b"c")
+    assert await client.blpop(["{q}empty", "{q}l2"], timeout=1) == (b"{q}l2", b"x")
+    assert await client.brpop(["{q}empty", "{q}l1"], timeout=0) == (b"{q}l1", b"b")
+    await client.rpush("{q}src", "1", "2")
+    assert await client.blmove("{q}src", "{q}dst", 1) == b"1"
+    assert await client.blmove("{q}src", "{q}dst", 1, "RIGHT", "LEFT") == b"2"
+    assert await client.lrange("{q}dst", 0, -1) == [b"2", b"1"]
+    assert await client.brpoplpush("{q}dst", "{q}src", 1) == b"1"
+    assert await client.lrange("{q}src", 0, -1) == [b"1"]
 
 
 # ---------------------------------------------------------------------------- sets
@@ -466,9 +484,10 @@ async def test_set_commands(client: RedisClient) -> None:
     assert set(two) < {b"a", b"b", b"c"}
     assert len(await client.srandmember("s", -5)) == 5
     assert await client.srandmember("missing") is None
-    assert await client.smove("s", "t", "a") is True
-    assert await client.smove("s", "t", "a") is False
-    assert await client.smembers("t") == {b"a"}
+    # "{s}t" hashes like "s": SMOVE needs both keys in one slot on a cluster
+    assert await client.smove("s", "{s}t", "a") is True
+    assert await client.smove("s", "{s}t", "a") is False
+    assert await client.smembers("{s}t") == {b"a"}
     popped = await client.spop("s")
     assert popped in {b"b", b"c"}
     assert await client.spop("s", 5) == [({b"b", b"c"} - {popped}).pop()]
@@ -477,22 +496,23 @@ async def test_set_commands(client: RedisClient) -> None:
 
 
 async def test_set_algebra(client: RedisClient) -> None:
-    await client.sadd("a", "1", "2", "3")
-    await client.sadd("b", "2", "3", "4")
-    await client.sadd("c", "3", "5")
-    assert await client.sinter("a", "b") == {b"2", b"3"}
-    assert await client.sinter(["a", "b", "c"]) == {b"3"}
-    assert await client.sinter(["a", "missing"]) == set()
-    assert await client.sunion(["a", "b"], "c") == {b"1", b"2", b"3", b"4", b"5"}
-    assert await client.sdiff("a", "b") == {b"1"}
-    assert await client.sinterstore("i", ["a", "b"]) == 2
-    assert await client.smembers("i") == {b"2", b"3"}
-    assert await client.sunionstore("u", "a", "c") == 4
-    assert await client.sdiffstore("d", ["a", "c"]) == 2
-    assert await client.smembers("d") == {b"1", b"2"}
-    assert await client.sintercard(2, ["a", "b"]) == 2
-    assert await client.sintercard(2, ["a", "b"], limit=1) == 1
-    assert await client.sintercard(3, ["a", "b", "c"]) == 1
+    # one slot ({s}) on a cluster: a command of several keys needs them in one slot
+    await client.sadd("{s}a", "1", "2", "3")
+    await client.sadd("{s}b", "2", "3", "4")
+    await client.sadd("{s}c", "3", "5")
+    assert await client.sinter("{s}a", "{s}b") == {b"2", b"3"}
+    assert await client.sinter(["{s}a", "{s}b", "{s}c"]) == {b"3"}
+    assert await client.sinter(["{s}a", "{s}missing"]) == set()
+    assert await client.sunion(["{s}a", "{s}b"], "{s}c") == {b"1", b"2", b"3", b"4", b"5"}
+    assert await client.sdiff("{s}a", "{s}b") == {b"1"}
+    assert await client.sinterstore("{s}i", ["{s}a", "{s}b"]) == 2
+    assert await client.smembers("{s}i") == {b"2", b"3"}
+    assert await client.sunionstore("{s}u", "{s}a", "{s}c") == 4
+    assert await client.sdiffstore("{s}d", ["{s}a", "{s}c"]) == 2
+    assert await client.smembers("{s}d") == {b"1", b"2"}
+    assert await client.sintercard(2, ["{s}a", "{s}b"]) == 2
+    assert await client.sintercard(2, ["{s}a", "{s}b"], limit=1) == 1
+    assert await client.sintercard(3, ["{s}a", "{s}b", "{s}c"]) == 1
 
 
 async def test_sscan(client: RedisClient) -> None:
@@ -642,45 +662,48 @@ async def test_zpop(client: RedisClient) -> None:
 async def test_bzpop(client: RedisClient) -> None:
     await client.zadd("z", {"a": 1, "b": 2.5, "c": 3})
     assert await client.bzpopmin("z", timeout=1) == (b"z", b"a", 1.0)
-    assert await client.bzpopmax(["empty", "z"], 1) == (b"z", b"c", 3.0)
+    assert await client.bzpopmax(["{z}empty", "z"], 1) == (b"z", b"c", 3.0)
     result = await client.bzpopmin(["z"], timeout=0)
     assert result == (b"z", b"b", 2.5)
     assert type(result[2]) is float
 
 
 async def test_zunionstore_zinterstore(client: RedisClient) -> None:
-    await client.zadd("a", {"x": 1, "y": 2})
-    await client.zadd("b", {"y": 3, "z": 4})
-    assert await client.zunionstore("u", ["a", "b"]) == 3
-    assert await client.zrange("u", 0, -1, withscores=True) == [
+    # one slot ({z}) on a cluster: a command of several keys needs them in one slot
+    await client.zadd("{z}a", {"x": 1, "y": 2})
+    await client.zadd("{z}b", {"y": 3, "z": 4})
+    assert await client.zunionstore("{z}u", ["{z}a", "{z}b"]) == 3
+    assert await client.zrange("{z}u", 0, -1, withscores=True) == [
         (b"x", 1.0),
         (b"z", 4.0),
         (b"y", 5.0),
     ]
-    assert await client.zunionstore("u", {"a": 2, "b": 1}) == 3
-    assert await client.zrange("u", 0, -1, withscores=True) == [
+    assert await client.zunionstore("{z}u", {"{z}a": 2, "{z}b": 1}) == 3
+    assert await client.zrange("{z}u", 0, -1, withscores=True) == [
         (b"x", 2.0),
         (b"z", 4.0),
         (b"y", 7.0),
     ]
-    assert await client.zunionstore("u", ["a", "b"], "MAX") == 3
-    assert await client.zscore("u", "y") == 3.0
-    assert await client.zunionstore("u", ["a", "b"], aggregate="min", weights=[1, 0.5]) == 3
-    assert await client.zrange("u", 0, -1, withscores=True) == [
+    assert await client.zunionstore("{z}u", ["{z}a", "{z}b"], "MAX") == 3
+    assert await client.zscore("{z}u", "y") == 3.0
+    assert (
+        await client.zunionstore("{z}u", ["{z}a", "{z}b"], aggregate="min", weights=[1, 0.5]) == 3
+    )
+    assert await client.zrange("{z}u", 0, -1, withscores=True) == [
         (b"x", 1.0),
         (b"y", 1.5),
         (b"z", 2.0),
     ]
-    assert await client.zinterstore("i", ["a", "b"]) == 1
-    assert await client.zrange("i", 0, -1, withscores=True) == [(b"y", 5.0)]
-    assert await client.zinterstore("i", ["a", "b"], aggregate="MIN") == 1
-    assert await client.zscore("i", "y") == 2.0
-    assert await client.zinterstore("i", ["a", "b"], weights=[1, 10]) == 1
-    assert await client.zscore("i", "y") == 32.0
-    assert await client.zinterstore("i", {"a": 1, "b": 0}, "SUM") == 1
-    assert await client.zscore("i", "y") == 2.0
-    assert await client.zinterstore("i", ["a", "missing"]) == 0
-    assert await client.exists("i") == 0
+    assert await client.zinterstore("{z}i", ["{z}a", "{z}b"]) == 1
+    assert await client.zrange("{z}i", 0, -1, withscores=True) == [(b"y", 5.0)]
+    assert await client.zinterstore("{z}i", ["{z}a", "{z}b"], aggregate="MIN") == 1
+    assert await client.zscore("{z}i", "y") == 2.0
+    assert await client.zinterstore("{z}i", ["{z}a", "{z}b"], weights=[1, 10]) == 1
+    assert await client.zscore("{z}i", "y") == 32.0
+    assert await client.zinterstore("{z}i", {"{z}a": 1, "{z}b": 0}, "SUM") == 1
+    assert await client.zscore("{z}i", "y") == 2.0
+    assert await client.zinterstore("{z}i", ["{z}a", "{z}missing"]) == 0
+    assert await client.exists("{z}i") == 0
 
 
 async def test_zscan(client: RedisClient) -> None:
@@ -731,6 +754,10 @@ async def test_ping_echo_dbsize_flush(client: RedisClient) -> None:
     assert await client.flushall(asynchronous=True) is True
 
 
+@pytest.mark.single_node(
+    "INFO describes one node: the cluster store asks a random primary, which may "
+    "hold none of the keys (its keyspace section is then empty)"
+)
 async def test_info(client: RedisClient) -> None:
     await client.set("k", "v")
     info = await client.info()
@@ -762,6 +789,11 @@ async def test_time_lastsave_command_count(client: RedisClient) -> None:
     assert count > 100
 
 
+@pytest.mark.single_node(
+    "CONFIG SET and CONFIG GET go to a random primary each: a value set on one "
+    "node is read back from another (and the shared cluster's nodes must not be "
+    "reconfigured)"
+)
 async def test_config(client: RedisClient) -> None:
     config = await client.config_get("maxmemory")
     assert config == {"maxmemory": "0"}
@@ -778,6 +810,9 @@ async def test_config(client: RedisClient) -> None:
         await client.config_set("no-such-option", "1")
 
 
+@pytest.mark.single_node(
+    "CLIENT ID and CLIENT LIST go to a random primary each: the id may be another node's"
+)
 async def test_client_commands(client: RedisClient) -> None:
     client_id = await client.client_id()
     assert isinstance(client_id, int)
@@ -790,6 +825,10 @@ async def test_client_commands(client: RedisClient) -> None:
     assert [entry["id"] for entry in only] == [str(client_id)]
 
 
+@pytest.mark.single_node(
+    "a client name belongs to one connection of one node: CLIENT GETNAME goes "
+    "to a random primary, maybe not the one named"
+)
 async def test_client_setname_getname(store_factory: Factory) -> None:
     # a name belongs to one connection: keep the store to one
     c = store_factory(max_connections=1).client()
@@ -901,6 +940,14 @@ async def test_decode_responses_gives_str(store_factory: Factory) -> None:
     assert await c.incrbyfloat("n", 0.5) == 0.5
     assert await c.config_get("maxmemory") == {"maxmemory": "0"}
     assert isinstance((await c.info())["redis_version"], str)
+
+
+@pytest.mark.single_node(
+    "a client name belongs to one connection of one node: CLIENT GETNAME goes to a random "
+    "primary, maybe not the one named"
+)
+async def test_decoded_client_name_is_str(store_factory: Factory) -> None:
+    c = store_factory(decode_responses=True, max_connections=1).client()
     assert await c.client_setname("decoded") is True
     assert await c.client_getname() == "decoded"
 

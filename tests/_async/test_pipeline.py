@@ -22,6 +22,8 @@ from store.aio import (
     WrongTypeError,
 )
 
+from .conftest import command_calls, connections, pool_of
+
 StoreFactory = Callable[..., RedisStore]
 
 # a Lua busy loop: keeps the server from answering for about ``ARGV[1]`` milliseconds
@@ -33,12 +35,6 @@ repeat
 until t[1] * 1000 + t[2] / 1000 - start >= tonumber(ARGV[1])
 return 1
 """
-
-
-async def command_calls(store: RedisStore, *names: str) -> dict[str, int]:
-    """How many times the server ran each command (INFO commandstats)."""
-    info = await store.client().info("commandstats")
-    return {name: info.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names}
 
 
 # -- pipelines ---------------------------------------------------------------------------
@@ -67,8 +63,9 @@ async def test_ten_thousand_commands_keep_their_order(store: RedisStore) -> None
     results = await pipe.commit()
     assert results == expected
     assert len(pipe) == 0
-    # one pooled connection carried all of it, and it went back to the pool
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    # one pooled connection (of each node, on a cluster) carried all of it, and went back
+    pool = pool_of(store, "counter")
+    assert pool.in_use == 0 and pool.idle == 1
     assert await store.execute("GET", "counter") == str(counter).encode()
 
 
@@ -125,6 +122,10 @@ async def test_callbacks_with_decoded_replies(store_factory: StoreFactory) -> No
     assert await pipe.commit() == [1, {"f": "é"}, 1, [("m", 3.0)]]
 
 
+@pytest.mark.single_node(
+    "CLIENT ID goes to a random primary: two ids may come from two nodes, so they "
+    "cannot tell whether one connection served both"
+)
 async def test_error_reply_raised_after_every_reply_was_read(store: RedisStore) -> None:
     client_id = await store.execute("CLIENT", "ID")
     pipe = store.pipeline()
@@ -186,7 +187,7 @@ async def test_discarded_pipeline_sends_nothing(store: RedisStore) -> None:
     assert await reset.commit() == []
     assert await command_calls(store, *names) == before
     assert await store.execute("EXISTS", "never", "never-counter") == 0
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 async def test_pipeline_is_reusable_after_commit(store: RedisStore) -> None:
@@ -209,7 +210,7 @@ async def test_empty_commit_makes_no_round_trip(store_factory: StoreFactory) -> 
     assert await store.pipeline().commit() == []
     assert await store.pipeline(transaction=True).commit() == []
     # no connection was ever opened
-    assert store.pool.idle == 0 and store.pool.in_use == 0
+    assert connections(store) == (0, 0)
 
 
 async def test_bad_argument_is_refused_when_queued(store: RedisStore) -> None:
@@ -232,7 +233,7 @@ async def test_blocking_command_outlives_the_socket_timeout(store_factory: Store
     results = await pipe.commit()
     assert results[0] == 1 and results[1] is None
     assert list(results[2]) == [b"q", b"x"]
-    assert store.pool.idle == 1
+    assert pool_of(store, "q").idle == 1
 
 
 async def test_failure_in_flight_discards_the_connection(store_factory: StoreFactory) -> None:
@@ -240,11 +241,13 @@ async def test_failure_in_flight_discards_the_connection(store_factory: StoreFac
     await store.flush()
     pipe = store.pipeline()
     await pipe.set("a", "before")
-    await pipe.execute("EVAL", BUSY, 0, 600)
+    # BUSY reads no key: "a" only sends it where "a" is, on a cluster
+    await pipe.execute("EVAL", BUSY, 1, "a", 600)
     await pipe.get("a")
     with pytest.raises(TimeoutError):
         await pipe.commit()
-    assert store.pool.idle == 0 and store.pool.in_use == 0
+    pool = pool_of(store, "a")
+    assert pool.idle == 0 and pool.in_use == 0
     await async_sleep(0.8)  # the script is over
     # a new connection: the late replies of the pipeline are never read by anyone
     assert await store.execute("SET", "a", "after") in (b"OK", "OK")
@@ -256,14 +259,15 @@ async def test_failure_in_flight_discards_the_connection(store_factory: StoreFac
 
 
 async def test_multi_exec_results_are_shaped(store: RedisStore) -> None:
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
     pipe = store.pipeline(transaction=True)
-    await pipe.set("a", 1)
-    await pipe.incr("a")
-    await pipe.hset("h", "f", "v")
-    await pipe.hgetall("h")
-    await pipe.zadd("z", {"m": 1.5})
-    await pipe.zrange("z", 0, -1, withscores=True)
-    await pipe.get("missing")
+    await pipe.set("{t}a", 1)
+    await pipe.incr("{t}a")
+    await pipe.hset("{t}h", "f", "v")
+    await pipe.hgetall("{t}h")
+    await pipe.zadd("{t}z", {"m": 1.5})
+    await pipe.zrange("{t}z", 0, -1, withscores=True)
+    await pipe.get("{t}missing")
     assert await pipe.commit() == [True, 2, 1, {b"f": b"v"}, 1, [(b"m", 1.5)], None]
 
 
@@ -281,38 +285,41 @@ async def test_transaction_sends_one_multi_and_one_exec(store: RedisStore) -> No
 
 
 async def test_errors_inside_exec_are_per_command(store: RedisStore) -> None:
-    await store.execute("SET", "s", "x")
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
+    await store.execute("SET", "{t}s", "x")
     pipe = store.pipeline(transaction=True, raise_on_error=False)
-    await pipe.incr("n")
-    await pipe.lpush("s", "y")  # fails when EXEC runs it
-    await pipe.incr("n")
+    await pipe.incr("{t}n")
+    await pipe.lpush("{t}s", "y")  # fails when EXEC runs it
+    await pipe.incr("{t}n")
     first, error, second = await pipe.commit()
     assert (first, second) == (1, 2)
     assert isinstance(error, WrongTypeError)
     strict = store.pipeline(transaction=True)
-    await strict.incr("n")
-    await strict.lpush("s", "y")
-    await strict.incr("n")
+    await strict.incr("{t}n")
+    await strict.lpush("{t}s", "y")
+    await strict.incr("{t}n")
     with pytest.raises(WrongTypeError):
         await strict.commit()
     # the others were applied all the same (that is what EXEC does)
-    assert await store.execute("GET", "n") == b"4"
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    assert await store.execute("GET", "{t}n") == b"4"
+    pool = pool_of(store, "{t}n")
+    assert pool.in_use == 0 and pool.idle == 1
 
 
 async def test_queueing_error_aborts_the_transaction(store: RedisStore) -> None:
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
     pipe = store.pipeline(transaction=True, raise_on_error=False)
-    await pipe.incr("n")
-    await pipe.execute("SET", "only-a-key")  # wrong number of arguments: refused at once
-    await pipe.incr("n")
+    await pipe.incr("{t}n")
+    await pipe.execute("SET", "{t}only-a-key")  # wrong number of arguments: refused at once
+    await pipe.incr("{t}n")
     with pytest.raises(ResponseError) as info:
         await pipe.commit()
     assert info.value.code == "EXECABORT"
     assert isinstance(info.value.__cause__, ResponseError)
     assert "wrong number of arguments" in str(info.value.__cause__)
-    assert await store.execute("EXISTS", "n") == 0  # nothing applied
-    assert store.pool.idle == 1
-    await pipe.incr("n")
+    assert await store.execute("EXISTS", "{t}n") == 0  # nothing applied
+    assert pool_of(store, "{t}n").idle == 1
+    await pipe.incr("{t}n")
     assert await pipe.commit() == [1]
 
 
@@ -324,17 +331,17 @@ async def test_watch_detects_a_concurrent_writer(store_factory: StoreFactory) ->
     pipe = store.pipeline(transaction=True)
     assert await pipe.watch("k") is True
     assert pipe.watching
-    assert store.pool.in_use == 1  # the watching connection is held
+    assert pool_of(store, "k").in_use == 1  # the watching connection is held
     # immediate mode: commands run at once and return their replies
     assert await pipe.get("k") == b"1"
-    assert await pipe.hgetall("nothing") == {}
+    assert await pipe.hgetall("{k}nothing") == {}  # "k"'s slot: a cluster transaction has one
     await other.execute("SET", "k", "changed")
     pipe.multi()
     assert await pipe.set("k", "mine") is pipe
     with pytest.raises(WatchError):
         await pipe.commit()
     assert await store.execute("GET", "k") == b"changed"
-    assert not pipe.watching and store.pool.in_use == 0
+    assert not pipe.watching and connections(store)[0] == 0
     # the same pipeline again, this time without interference
     await pipe.watch("k")
     value = await pipe.get("k")
@@ -342,7 +349,7 @@ async def test_watch_detects_a_concurrent_writer(store_factory: StoreFactory) ->
     await pipe.set("k", value + b"+mine")
     await pipe.get("k")
     assert await pipe.commit() == [True, b"changed+mine"]
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 async def test_watch_with_nothing_queued_still_checks(store_factory: StoreFactory) -> None:
@@ -375,7 +382,8 @@ async def test_reset_and_unwatch_forget_the_watch(store_factory: StoreFactory) -
                 assert not pipe.watching
             elif how == "commit":
                 assert await pipe.commit() == []  # nothing queued: just unwatch
-        assert store.pool.in_use == 0 and store.pool.idle == 1
+        pool = pool_of(store, "k")
+        assert pool.in_use == 0 and pool.idle == 1
         await other.execute("SET", "k", how)
         # the pooled connection that watched "k" must not make this transaction fail
         tx = store.pipeline(transaction=True)
@@ -397,7 +405,7 @@ async def test_watch_rules(store: RedisStore) -> None:
     with pytest.raises(StoreError):
         await pipe.watch("a")
     await pipe.reset()
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 async def test_multi_turns_a_plain_pipeline_into_a_transaction(store: RedisStore) -> None:
@@ -412,6 +420,10 @@ async def test_multi_turns_a_plain_pipeline_into_a_transaction(store: RedisStore
     assert await command_calls(store, "multi") == {"multi": before["multi"] + 1}
 
 
+@pytest.mark.single_node(
+    "CLIENT KILL goes to a random primary, not necessarily the node of the "
+    "watching connection it names"
+)
 async def test_lost_watch_connection_never_runs_unguarded(store_factory: StoreFactory) -> None:
     store = store_factory()
     killer = store_factory()
@@ -462,7 +474,7 @@ async def test_transaction_retries_against_a_concurrent_writer(
     assert calls == 2
     # 10, +1 by the other writer, +1 by us on the second attempt: no update was lost
     assert await store.execute("GET", "counter") == b"12"
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 async def test_transaction_retries_are_bounded(store_factory: StoreFactory) -> None:
@@ -487,24 +499,25 @@ async def test_transaction_retries_are_bounded(store_factory: StoreFactory) -> N
         await store.transaction(always_disturbed, "k", retries=0)
     assert calls == 1
     assert await store.execute("GET", "k") == b"4"
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
     with pytest.raises(ValueError):
         await store.transaction(always_disturbed, "k", retries=-1)
 
 
 async def test_transaction_calls_multi_when_func_did_not(store: RedisStore) -> None:
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
     async def read_only(pipe: Any) -> None:
-        assert await pipe.get("k") is None
+        assert await pipe.get("{t}k") is None
 
-    assert await store.transaction(read_only, "k") == []
+    assert await store.transaction(read_only, "{t}k") == []
 
     async def queue_only(pipe: Any) -> None:
-        await pipe.set("k", "v")
-        await pipe.incr("n")
+        await pipe.set("{t}k", "v")
+        await pipe.incr("{t}n")
 
     # no keys: nothing to watch, the commands queue and run as MULTI/EXEC
     assert await store.transaction(queue_only) == [True, 1]
-    assert await store.execute("GET", "k") == b"v"
+    assert await store.execute("GET", "{t}k") == b"v"
 
 
 async def test_transaction_error_gives_the_connection_back(store: RedisStore) -> None:
@@ -514,4 +527,5 @@ async def test_transaction_error_gives_the_connection_back(store: RedisStore) ->
 
     with pytest.raises(RuntimeError):
         await store.transaction(broken, "k")
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    pool = pool_of(store, "k")
+    assert pool.in_use == 0 and pool.idle == 1

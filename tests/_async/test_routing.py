@@ -13,6 +13,8 @@ import pytest
 from store.aio import RedisStore, StatefulCommandError
 from store.errors import ResponseError
 
+from .conftest import connections
+
 Factory = Callable[..., RedisStore]
 
 
@@ -28,6 +30,7 @@ async def test_blocking_command_in_any_case_outlives_the_socket_timeout(
     assert await store.execute("get", "routing:empty") is None  # the store is still usable
 
 
+@pytest.mark.single_node("a cluster has only database 0: the cluster store refuses another")
 @pytest.mark.parametrize("name", ["SELECT", "select", b"Select"])
 async def test_select_is_refused_and_the_database_stays(
     store_factory: Factory, server_url: str, name: Any
@@ -70,7 +73,7 @@ async def test_connection_state_commands_are_refused(
     # nothing was sent: the connections are as they were
     for _ in range(3):
         assert await store.execute("GET", "routing:k") == b"v"
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 async def test_pipelines_refuse_connection_state_commands(store_factory: Factory) -> None:
@@ -110,6 +113,10 @@ async def test_hello_runs_on_a_connection_closed_afterwards(
     assert await store.execute("HGETALL", "routing:h") == before
 
 
+@pytest.mark.single_node(
+    "a cluster store has no single connection: connect() is refused (and a cluster has only "
+    "database 0)"
+)
 async def test_a_connection_of_ones_own_takes_every_command(
     store_factory: Factory, server_url: str
 ) -> None:

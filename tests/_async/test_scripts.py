@@ -9,6 +9,8 @@ import pytest
 
 from store.aio import NoScriptError, RedisStore, ResponseError
 
+from .conftest import command_calls, pool_of
+
 StoreFactory = Callable[..., RedisStore]
 
 INCR_BY = """
@@ -18,9 +20,7 @@ return {KEYS[1], value}
 
 
 async def script_calls(store: RedisStore) -> dict[str, int]:
-    info = await store.client().info("commandstats")
-    names = ("evalsha", "eval", "script|load", "script|exists")
-    return {name: info.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names}
+    return await command_calls(store, "evalsha", "eval", "script|load", "script|exists")
 
 
 async def test_sha_is_computed_locally(store: RedisStore) -> None:
@@ -85,9 +85,16 @@ async def test_lua_errors_surface(store: RedisStore) -> None:
         await syntax()
     assert "compiling" in str(bad.value) or "syntax" in str(bad.value).lower()
     assert await store.ping() is True
-    assert store.pool.idle == 1
+    assert pool_of(store, "s").idle == 1
 
 
+@pytest.mark.cluster_bug(
+    "SCRIPT EXISTS (script.exists()) goes to one random primary (it is not in cluster.py's "
+    "_EVERY_PRIMARY, nor merged), while the cluster pipeline's reload (_send_group: the node "
+    "pipeline's _load_scripts) loads the script only on the node that runs it: exists() says "
+    "True on 1 primary of 3 (the test passes by chance 1 time in 9, hence not strict)",
+    strict=False,
+)
 async def test_script_in_a_pipeline_after_script_flush(store: RedisStore) -> None:
     script = store.register_script(INCR_BY)
     for transaction in (False, True):
@@ -114,7 +121,8 @@ async def test_pipeline_loads_only_missing_scripts(store: RedisStore) -> None:
     before = await script_calls(store)
     pipe = store.pipeline()
     await script(keys=["n"], args=[1], client=pipe)
-    await other(args=["x"], client=pipe)
+    # "n", unused by the script, sends it where the other one runs, on a cluster
+    await other(keys=["n"], args=["x"], client=pipe)
     await script(keys=["n"], args=[1], client=pipe)
     assert await pipe.commit() == [[b"n", 1], b"x", [b"n", 2]]
     after = await script_calls(store)
@@ -150,7 +158,8 @@ async def test_script_that_does_not_compile_fails_the_commit(store: RedisStore) 
     with pytest.raises(ResponseError):
         await pipe.commit()
     assert await store.execute("EXISTS", "a") == 0  # nothing was sent
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    pool = pool_of(store, "a")
+    assert pool.in_use == 0 and pool.idle == 1
     await pipe.set("a", 1)
     assert await pipe.commit() == [True]
 

@@ -75,10 +75,11 @@ def test_mget_mset_msetnx(client: RedisClient) -> None:
     assert client.mget(["a", "b", "c", "missing"]) == [b"1", b"two", b"3", None]
     assert client.mget("a", "b") == [b"1", b"two"]
     assert client.mget(["a"], "b") == [b"1", b"two"]
-    assert client.msetnx({"a": 9, "d": 4}) is False
-    assert client.get("d") is None
-    assert client.msetnx({"d": 4, "e": 5}) is True
-    assert client.mget("d", "e") == [b"4", b"5"]
+    # "{a}d" and "{a}e" hash like "a": MSETNX, which a cluster cannot split, in one slot
+    assert client.msetnx({"a": 9, "{a}d": 4}) is False
+    assert client.get("{a}d") is None
+    assert client.msetnx({"{a}d": 4, "{a}e": 5}) is True
+    assert client.mget("{a}d", "{a}e") == [b"4", b"5"]
 
 
 def test_setnx_setex_psetex(client: RedisClient) -> None:
@@ -214,7 +215,7 @@ def test_expire_conditions(client: RedisClient) -> None:
     assert 0 < client.ttl("k") <= 60
 
 
-def test_type_keys_randomkey(client: RedisClient) -> None:
+def test_type_keys(client: RedisClient) -> None:
     assert client.randomkey() is None
     client.set("s", "v")
     client.rpush("l", "x")
@@ -229,23 +230,33 @@ def test_type_keys_randomkey(client: RedisClient) -> None:
     assert client.type("missing") == b"none"
     assert sorted(client.keys()) == [b"h", b"l", b"s", b"set", b"z"]
     assert sorted(client.keys("s*")) == [b"s", b"set"]
+
+
+@pytest.mark.single_node(
+    "RANDOMKEY goes to one random primary, which may hold none of the keys: None then"
+)
+def test_randomkey_is_one_of_the_keys(client: RedisClient) -> None:
+    assert client.randomkey() is None
+    for key in ("s", "l", "h", "set", "z"):
+        client.set(key, "v")
     assert client.randomkey() in {b"h", b"l", b"s", b"set", b"z"}
 
 
 def test_rename_copy_object_encoding(client: RedisClient) -> None:
-    client.set("a", "1")
-    assert client.rename("a", "b") is True
-    assert client.get("b") == b"1"
+    # one slot ({r}) on a cluster: RENAME and COPY take keys of one slot only
+    client.set("{r}a", "1")
+    assert client.rename("{r}a", "{r}b") is True
+    assert client.get("{r}b") == b"1"
     with pytest.raises(ResponseError):
-        client.rename("a", "c")
-    client.set("c", "3")
-    assert client.renamenx("b", "c") is False
-    assert client.renamenx("b", "d") is True
-    assert client.copy("d", "c") is False
-    assert client.copy("d", "c", replace=True) is True
-    assert client.get("c") == b"1"
-    assert client.copy("d", "e") is True
-    assert client.get("e") == b"1"
+        client.rename("{r}a", "{r}c")
+    client.set("{r}c", "3")
+    assert client.renamenx("{r}b", "{r}c") is False
+    assert client.renamenx("{r}b", "{r}d") is True
+    assert client.copy("{r}d", "{r}c") is False
+    assert client.copy("{r}d", "{r}c", replace=True) is True
+    assert client.get("{r}c") == b"1"
+    assert client.copy("{r}d", "{r}e") is True
+    assert client.get("{r}e") == b"1"
     client.set("n", 12)
     assert client.object_encoding("n") == b"int"
     client.set("s", "hello")
@@ -253,6 +264,10 @@ def test_rename_copy_object_encoding(client: RedisClient) -> None:
     assert client.object_encoding("missing") is None
 
 
+@pytest.mark.single_node(
+    "SCAN's cursor belongs to one node: the cluster store refuses SCAN "
+    "(scan_iter, tested next, scans every primary)"
+)
 def test_scan(client: RedisClient) -> None:
     client.mset({f"key:{i}": i for i in range(20)})
     client.rpush("list", "x")
@@ -412,40 +427,43 @@ def test_lpos(client: RedisClient) -> None:
 
 
 def test_lmove_rpoplpush(client: RedisClient) -> None:
-    client.rpush("a", "1", "2", "3")
-    assert client.lmove("a", "b") == b"1"
-    assert client.lmove("a", "b", "RIGHT", "LEFT") == b"3"
-    assert client.rpoplpush("a", "b") == b"2"
-    assert client.lrange("b", 0, -1) == [b"2", b"3", b"1"]
-    assert client.lmove("a", "b") is None
-    assert client.rpoplpush("a", "b") is None
+    # one slot ({l}) on a cluster: a command of several keys needs them in one slot
+    client.rpush("{l}a", "1", "2", "3")
+    assert client.lmove("{l}a", "{l}b") == b"1"
+    assert client.lmove("{l}a", "{l}b", "RIGHT", "LEFT") == b"3"
+    assert client.rpoplpush("{l}a", "{l}b") == b"2"
+    assert client.lrange("{l}b", 0, -1) == [b"2", b"3", b"1"]
+    assert client.lmove("{l}a", "{l}b") is None
+    assert client.rpoplpush("{l}a", "{l}b") is None
 
 
 def test_blocking_pops_time_out_with_none(client: RedisClient) -> None:
-    assert client.blpop("empty", timeout=0.1) is None
-    assert client.brpop(["empty", "other"], timeout=0.1) is None
-    assert client.blmove("empty", "dst", 0.1) is None
-    assert client.brpoplpush("empty", "dst", timeout=0.1) is None
-    assert client.bzpopmin("empty", timeout=0.1) is None
-    assert client.bzpopmax(["empty"], timeout=0.1) is None
-    assert client.exists("dst") == 0
+    # one slot ({q}) on a cluster: a command of several keys needs them in one slot
+    assert client.blpop("{q}empty", timeout=0.1) is None
+    assert client.brpop(["{q}empty", "{q}other"], timeout=0.1) is None
+    assert client.blmove("{q}empty", "{q}dst", 0.1) is None
+    assert client.brpoplpush("{q}empty", "{q}dst", timeout=0.1) is None
+    assert client.bzpopmin("{q}empty", timeout=0.1) is None
+    assert client.bzpopmax(["{q}empty"], timeout=0.1) is None
+    assert client.exists("{q}dst") == 0
     # the connection is still in step after the timeouts
     assert client.ping() is True
 
 
 def test_blocking_pops_with_data(client: RedisClient) -> None:
-    client.rpush("l1", "a", "b", "c")
-    client.rpush("l2", "x")
-    assert client.blpop("l1", timeout=1) == (b"l1", b"a")
-    assert client.brpop("l1", 1) == (b"l1", b"c")
-    assert client.blpop(["empty", "l2"], timeout=1) == (b"l2", b"x")
-    assert client.brpop(["empty", "l1"], timeout=0) == (b"l1", b"b")
-    client.rpush("src", "1", "2")
-    assert client.blmove("src", "dst", 1) == b"1"
-    assert client.blmove("src", "dst", 1, "RIGHT", "LEFT") == b"2"
-    assert client.lrange("dst", 0, -1) == [b"2", b"1"]
-    assert client.brpoplpush("dst", "src", 1) == b"1"
-    assert client.lrange("src", 0, -1) == [b"1"]
+    # one slot ({q}) on a cluster: a command of several keys needs them in one slot
+    client.rpush("{q}l1", "a", "b", "c")
+    client.rpush("{q}l2", "x")
+    assert client.blpop("{q}l1", timeout=1) == (b"{q}l1", b"a")
+    assert client.brpop("{q}l1", 1) == (b"{q}l1", b"c")
+    assert client.blpop(["{q}empty", "{q}l2"], timeout=1) == (b"{q}l2", b"x")
+    assert client.brpop(["{q}empty", "{q}l1"], timeout=0) == (b"{q}l1", b"b")
+    client.rpush("{q}src", "1", "2")
+    assert client.blmove("{q}src", "{q}dst", 1) == b"1"
+    assert client.blmove("{q}src", "{q}dst", 1, "RIGHT", "LEFT") == b"2"
+    assert client.lrange("{q}dst", 0, -1) == [b"2", b"1"]
+    assert client.brpoplpush("{q}dst", "{q}src", 1) == b"1"
+    assert client.lrange("{q}src", 0, -1) == [b"1"]
 
 
 # ---------------------------------------------------------------------------- sets
@@ -468,9 +486,10 @@ def test_set_commands(client: RedisClient) -> None:
     assert set(two) < {b"a", b"b", b"c"}
     assert len(client.srandmember("s", -5)) == 5
     assert client.srandmember("missing") is None
-    assert client.smove("s", "t", "a") is True
-    assert client.smove("s", "t", "a") is False
-    assert client.smembers("t") == {b"a"}
+    # "{s}t" hashes like "s": SMOVE needs both keys in one slot on a cluster
+    assert client.smove("s", "{s}t", "a") is True
+    assert client.smove("s", "{s}t", "a") is False
+    assert client.smembers("{s}t") == {b"a"}
     popped = client.spop("s")
     assert popped in {b"b", b"c"}
     assert client.spop("s", 5) == [({b"b", b"c"} - {popped}).pop()]
@@ -479,22 +498,23 @@ def test_set_commands(client: RedisClient) -> None:
 
 
 def test_set_algebra(client: RedisClient) -> None:
-    client.sadd("a", "1", "2", "3")
-    client.sadd("b", "2", "3", "4")
-    client.sadd("c", "3", "5")
-    assert client.sinter("a", "b") == {b"2", b"3"}
-    assert client.sinter(["a", "b", "c"]) == {b"3"}
-    assert client.sinter(["a", "missing"]) == set()
-    assert client.sunion(["a", "b"], "c") == {b"1", b"2", b"3", b"4", b"5"}
-    assert client.sdiff("a", "b") == {b"1"}
-    assert client.sinterstore("i", ["a", "b"]) == 2
-    assert client.smembers("i") == {b"2", b"3"}
-    assert client.sunionstore("u", "a", "c") == 4
-    assert client.sdiffstore("d", ["a", "c"]) == 2
-    assert client.smembers("d") == {b"1", b"2"}
-    assert client.sintercard(2, ["a", "b"]) == 2
-    assert client.sintercard(2, ["a", "b"], limit=1) == 1
-    assert client.sintercard(3, ["a", "b", "c"]) == 1
+    # one slot ({s}) on a cluster: a command of several keys needs them in one slot
+    client.sadd("{s}a", "1", "2", "3")
+    client.sadd("{s}b", "2", "3", "4")
+    client.sadd("{s}c", "3", "5")
+    assert client.sinter("{s}a", "{s}b") == {b"2", b"3"}
+    assert client.sinter(["{s}a", "{s}b", "{s}c"]) == {b"3"}
+    assert client.sinter(["{s}a", "{s}missing"]) == set()
+    assert client.sunion(["{s}a", "{s}b"], "{s}c") == {b"1", b"2", b"3", b"4", b"5"}
+    assert client.sdiff("{s}a", "{s}b") == {b"1"}
+    assert client.sinterstore("{s}i", ["{s}a", "{s}b"]) == 2
+    assert client.smembers("{s}i") == {b"2", b"3"}
+    assert client.sunionstore("{s}u", "{s}a", "{s}c") == 4
+    assert client.sdiffstore("{s}d", ["{s}a", "{s}c"]) == 2
+    assert client.smembers("{s}d") == {b"1", b"2"}
+    assert client.sintercard(2, ["{s}a", "{s}b"]) == 2
+    assert client.sintercard(2, ["{s}a", "{s}b"], limit=1) == 1
+    assert client.sintercard(3, ["{s}a", "{s}b", "{s}c"]) == 1
 
 
 def test_sscan(client: RedisClient) -> None:
@@ -644,45 +664,48 @@ def test_zpop(client: RedisClient) -> None:
 def test_bzpop(client: RedisClient) -> None:
     client.zadd("z", {"a": 1, "b": 2.5, "c": 3})
     assert client.bzpopmin("z", timeout=1) == (b"z", b"a", 1.0)
-    assert client.bzpopmax(["empty", "z"], 1) == (b"z", b"c", 3.0)
+    assert client.bzpopmax(["{z}empty", "z"], 1) == (b"z", b"c", 3.0)
     result = client.bzpopmin(["z"], timeout=0)
     assert result == (b"z", b"b", 2.5)
     assert type(result[2]) is float
 
 
 def test_zunionstore_zinterstore(client: RedisClient) -> None:
-    client.zadd("a", {"x": 1, "y": 2})
-    client.zadd("b", {"y": 3, "z": 4})
-    assert client.zunionstore("u", ["a", "b"]) == 3
-    assert client.zrange("u", 0, -1, withscores=True) == [
+    # one slot ({z}) on a cluster: a command of several keys needs them in one slot
+    client.zadd("{z}a", {"x": 1, "y": 2})
+    client.zadd("{z}b", {"y": 3, "z": 4})
+    assert client.zunionstore("{z}u", ["{z}a", "{z}b"]) == 3
+    assert client.zrange("{z}u", 0, -1, withscores=True) == [
         (b"x", 1.0),
         (b"z", 4.0),
         (b"y", 5.0),
     ]
-    assert client.zunionstore("u", {"a": 2, "b": 1}) == 3
-    assert client.zrange("u", 0, -1, withscores=True) == [
+    assert client.zunionstore("{z}u", {"{z}a": 2, "{z}b": 1}) == 3
+    assert client.zrange("{z}u", 0, -1, withscores=True) == [
         (b"x", 2.0),
         (b"z", 4.0),
         (b"y", 7.0),
     ]
-    assert client.zunionstore("u", ["a", "b"], "MAX") == 3
-    assert client.zscore("u", "y") == 3.0
-    assert client.zunionstore("u", ["a", "b"], aggregate="min", weights=[1, 0.5]) == 3
-    assert client.zrange("u", 0, -1, withscores=True) == [
+    assert client.zunionstore("{z}u", ["{z}a", "{z}b"], "MAX") == 3
+    assert client.zscore("{z}u", "y") == 3.0
+    assert (
+        client.zunionstore("{z}u", ["{z}a", "{z}b"], aggregate="min", weights=[1, 0.5]) == 3
+    )
+    assert client.zrange("{z}u", 0, -1, withscores=True) == [
         (b"x", 1.0),
         (b"y", 1.5),
         (b"z", 2.0),
     ]
-    assert client.zinterstore("i", ["a", "b"]) == 1
-    assert client.zrange("i", 0, -1, withscores=True) == [(b"y", 5.0)]
-    assert client.zinterstore("i", ["a", "b"], aggregate="MIN") == 1
-    assert client.zscore("i", "y") == 2.0
-    assert client.zinterstore("i", ["a", "b"], weights=[1, 10]) == 1
-    assert client.zscore("i", "y") == 32.0
-    assert client.zinterstore("i", {"a": 1, "b": 0}, "SUM") == 1
-    assert client.zscore("i", "y") == 2.0
-    assert client.zinterstore("i", ["a", "missing"]) == 0
-    assert client.exists("i") == 0
+    assert client.zinterstore("{z}i", ["{z}a", "{z}b"]) == 1
+    assert client.zrange("{z}i", 0, -1, withscores=True) == [(b"y", 5.0)]
+    assert client.zinterstore("{z}i", ["{z}a", "{z}b"], aggregate="MIN") == 1
+    assert client.zscore("{z}i", "y") == 2.0
+    assert client.zinterstore("{z}i", ["{z}a", "{z}b"], weights=[1, 10]) == 1
+    assert client.zscore("{z}i", "y") == 32.0
+    assert client.zinterstore("{z}i", {"{z}a": 1, "{z}b": 0}, "SUM") == 1
+    assert client.zscore("{z}i", "y") == 2.0
+    assert client.zinterstore("{z}i", ["{z}a", "{z}missing"]) == 0
+    assert client.exists("{z}i") == 0
 
 
 def test_zscan(client: RedisClient) -> None:
@@ -733,6 +756,10 @@ def test_ping_echo_dbsize_flush(client: RedisClient) -> None:
     assert client.flushall(asynchronous=True) is True
 
 
+@pytest.mark.single_node(
+    "INFO describes one node: the cluster store asks a random primary, which may "
+    "hold none of the keys (its keyspace section is then empty)"
+)
 def test_info(client: RedisClient) -> None:
     client.set("k", "v")
     info = client.info()
@@ -764,6 +791,11 @@ def test_time_lastsave_command_count(client: RedisClient) -> None:
     assert count > 100
 
 
+@pytest.mark.single_node(
+    "CONFIG SET and CONFIG GET go to a random primary each: a value set on one "
+    "node is read back from another (and the shared cluster's nodes must not be "
+    "reconfigured)"
+)
 def test_config(client: RedisClient) -> None:
     config = client.config_get("maxmemory")
     assert config == {"maxmemory": "0"}
@@ -780,6 +812,9 @@ def test_config(client: RedisClient) -> None:
         client.config_set("no-such-option", "1")
 
 
+@pytest.mark.single_node(
+    "CLIENT ID and CLIENT LIST go to a random primary each: the id may be another node's"
+)
 def test_client_commands(client: RedisClient) -> None:
     client_id = client.client_id()
     assert isinstance(client_id, int)
@@ -792,6 +827,10 @@ def test_client_commands(client: RedisClient) -> None:
     assert [entry["id"] for entry in only] == [str(client_id)]
 
 
+@pytest.mark.single_node(
+    "a client name belongs to one connection of one node: CLIENT GETNAME goes "
+    "to a random primary, maybe not the one named"
+)
 def test_client_setname_getname(store_factory: Factory) -> None:
     # a name belongs to one connection: keep the store to one
     c = store_factory(max_connections=1).client()
@@ -903,6 +942,14 @@ def test_decode_responses_gives_str(store_factory: Factory) -> None:
     assert c.incrbyfloat("n", 0.5) == 0.5
     assert c.config_get("maxmemory") == {"maxmemory": "0"}
     assert isinstance((c.info())["redis_version"], str)
+
+
+@pytest.mark.single_node(
+    "a client name belongs to one connection of one node: CLIENT GETNAME goes to a random "
+    "primary, maybe not the one named"
+)
+def test_decoded_client_name_is_str(store_factory: Factory) -> None:
+    c = store_factory(decode_responses=True, max_connections=1).client()
     assert c.client_setname("decoded") is True
     assert c.client_getname() == "decoded"
 

@@ -24,6 +24,8 @@ from store.sync import (
     WrongTypeError,
 )
 
+from .conftest import command_calls, connections, pool_of
+
 StoreFactory = Callable[..., RedisStore]
 
 # a Lua busy loop: keeps the server from answering for about ``ARGV[1]`` milliseconds
@@ -35,12 +37,6 @@ repeat
 until t[1] * 1000 + t[2] / 1000 - start >= tonumber(ARGV[1])
 return 1
 """
-
-
-def command_calls(store: RedisStore, *names: str) -> dict[str, int]:
-    """How many times the server ran each command (INFO commandstats)."""
-    info = store.client().info("commandstats")
-    return {name: info.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names}
 
 
 # -- pipelines ---------------------------------------------------------------------------
@@ -69,8 +65,9 @@ def test_ten_thousand_commands_keep_their_order(store: RedisStore) -> None:
     results = pipe.commit()
     assert results == expected
     assert len(pipe) == 0
-    # one pooled connection carried all of it, and it went back to the pool
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    # one pooled connection (of each node, on a cluster) carried all of it, and went back
+    pool = pool_of(store, "counter")
+    assert pool.in_use == 0 and pool.idle == 1
     assert store.execute("GET", "counter") == str(counter).encode()
 
 
@@ -127,6 +124,10 @@ def test_callbacks_with_decoded_replies(store_factory: StoreFactory) -> None:
     assert pipe.commit() == [1, {"f": "é"}, 1, [("m", 3.0)]]
 
 
+@pytest.mark.single_node(
+    "CLIENT ID goes to a random primary: two ids may come from two nodes, so they "
+    "cannot tell whether one connection served both"
+)
 def test_error_reply_raised_after_every_reply_was_read(store: RedisStore) -> None:
     client_id = store.execute("CLIENT", "ID")
     pipe = store.pipeline()
@@ -188,7 +189,7 @@ def test_discarded_pipeline_sends_nothing(store: RedisStore) -> None:
     assert reset.commit() == []
     assert command_calls(store, *names) == before
     assert store.execute("EXISTS", "never", "never-counter") == 0
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 def test_pipeline_is_reusable_after_commit(store: RedisStore) -> None:
@@ -211,7 +212,7 @@ def test_empty_commit_makes_no_round_trip(store_factory: StoreFactory) -> None:
     assert store.pipeline().commit() == []
     assert store.pipeline(transaction=True).commit() == []
     # no connection was ever opened
-    assert store.pool.idle == 0 and store.pool.in_use == 0
+    assert connections(store) == (0, 0)
 
 
 def test_bad_argument_is_refused_when_queued(store: RedisStore) -> None:
@@ -234,7 +235,7 @@ def test_blocking_command_outlives_the_socket_timeout(store_factory: StoreFactor
     results = pipe.commit()
     assert results[0] == 1 and results[1] is None
     assert list(results[2]) == [b"q", b"x"]
-    assert store.pool.idle == 1
+    assert pool_of(store, "q").idle == 1
 
 
 def test_failure_in_flight_discards_the_connection(store_factory: StoreFactory) -> None:
@@ -242,11 +243,13 @@ def test_failure_in_flight_discards_the_connection(store_factory: StoreFactory) 
     store.flush()
     pipe = store.pipeline()
     pipe.set("a", "before")
-    pipe.execute("EVAL", BUSY, 0, 600)
+    # BUSY reads no key: "a" only sends it where "a" is, on a cluster
+    pipe.execute("EVAL", BUSY, 1, "a", 600)
     pipe.get("a")
     with pytest.raises(TimeoutError):
         pipe.commit()
-    assert store.pool.idle == 0 and store.pool.in_use == 0
+    pool = pool_of(store, "a")
+    assert pool.idle == 0 and pool.in_use == 0
     sleep(0.8)  # the script is over
     # a new connection: the late replies of the pipeline are never read by anyone
     assert store.execute("SET", "a", "after") in (b"OK", "OK")
@@ -258,14 +261,15 @@ def test_failure_in_flight_discards_the_connection(store_factory: StoreFactory) 
 
 
 def test_multi_exec_results_are_shaped(store: RedisStore) -> None:
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
     pipe = store.pipeline(transaction=True)
-    pipe.set("a", 1)
-    pipe.incr("a")
-    pipe.hset("h", "f", "v")
-    pipe.hgetall("h")
-    pipe.zadd("z", {"m": 1.5})
-    pipe.zrange("z", 0, -1, withscores=True)
-    pipe.get("missing")
+    pipe.set("{t}a", 1)
+    pipe.incr("{t}a")
+    pipe.hset("{t}h", "f", "v")
+    pipe.hgetall("{t}h")
+    pipe.zadd("{t}z", {"m": 1.5})
+    pipe.zrange("{t}z", 0, -1, withscores=True)
+    pipe.get("{t}missing")
     assert pipe.commit() == [True, 2, 1, {b"f": b"v"}, 1, [(b"m", 1.5)], None]
 
 
@@ -283,38 +287,41 @@ def test_transaction_sends_one_multi_and_one_exec(store: RedisStore) -> None:
 
 
 def test_errors_inside_exec_are_per_command(store: RedisStore) -> None:
-    store.execute("SET", "s", "x")
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
+    store.execute("SET", "{t}s", "x")
     pipe = store.pipeline(transaction=True, raise_on_error=False)
-    pipe.incr("n")
-    pipe.lpush("s", "y")  # fails when EXEC runs it
-    pipe.incr("n")
+    pipe.incr("{t}n")
+    pipe.lpush("{t}s", "y")  # fails when EXEC runs it
+    pipe.incr("{t}n")
     first, error, second = pipe.commit()
     assert (first, second) == (1, 2)
     assert isinstance(error, WrongTypeError)
     strict = store.pipeline(transaction=True)
-    strict.incr("n")
-    strict.lpush("s", "y")
-    strict.incr("n")
+    strict.incr("{t}n")
+    strict.lpush("{t}s", "y")
+    strict.incr("{t}n")
     with pytest.raises(WrongTypeError):
         strict.commit()
     # the others were applied all the same (that is what EXEC does)
-    assert store.execute("GET", "n") == b"4"
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    assert store.execute("GET", "{t}n") == b"4"
+    pool = pool_of(store, "{t}n")
+    assert pool.in_use == 0 and pool.idle == 1
 
 
 def test_queueing_error_aborts_the_transaction(store: RedisStore) -> None:
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
     pipe = store.pipeline(transaction=True, raise_on_error=False)
-    pipe.incr("n")
-    pipe.execute("SET", "only-a-key")  # wrong number of arguments: refused at once
-    pipe.incr("n")
+    pipe.incr("{t}n")
+    pipe.execute("SET", "{t}only-a-key")  # wrong number of arguments: refused at once
+    pipe.incr("{t}n")
     with pytest.raises(ResponseError) as info:
         pipe.commit()
     assert info.value.code == "EXECABORT"
     assert isinstance(info.value.__cause__, ResponseError)
     assert "wrong number of arguments" in str(info.value.__cause__)
-    assert store.execute("EXISTS", "n") == 0  # nothing applied
-    assert store.pool.idle == 1
-    pipe.incr("n")
+    assert store.execute("EXISTS", "{t}n") == 0  # nothing applied
+    assert pool_of(store, "{t}n").idle == 1
+    pipe.incr("{t}n")
     assert pipe.commit() == [1]
 
 
@@ -326,17 +333,17 @@ def test_watch_detects_a_concurrent_writer(store_factory: StoreFactory) -> None:
     pipe = store.pipeline(transaction=True)
     assert pipe.watch("k") is True
     assert pipe.watching
-    assert store.pool.in_use == 1  # the watching connection is held
+    assert pool_of(store, "k").in_use == 1  # the watching connection is held
     # immediate mode: commands run at once and return their replies
     assert pipe.get("k") == b"1"
-    assert pipe.hgetall("nothing") == {}
+    assert pipe.hgetall("{k}nothing") == {}  # "k"'s slot: a cluster transaction has one
     other.execute("SET", "k", "changed")
     pipe.multi()
     assert pipe.set("k", "mine") is pipe
     with pytest.raises(WatchError):
         pipe.commit()
     assert store.execute("GET", "k") == b"changed"
-    assert not pipe.watching and store.pool.in_use == 0
+    assert not pipe.watching and connections(store)[0] == 0
     # the same pipeline again, this time without interference
     pipe.watch("k")
     value = pipe.get("k")
@@ -344,7 +351,7 @@ def test_watch_detects_a_concurrent_writer(store_factory: StoreFactory) -> None:
     pipe.set("k", value + b"+mine")
     pipe.get("k")
     assert pipe.commit() == [True, b"changed+mine"]
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 def test_watch_with_nothing_queued_still_checks(store_factory: StoreFactory) -> None:
@@ -377,7 +384,8 @@ def test_reset_and_unwatch_forget_the_watch(store_factory: StoreFactory) -> None
                 assert not pipe.watching
             elif how == "commit":
                 assert pipe.commit() == []  # nothing queued: just unwatch
-        assert store.pool.in_use == 0 and store.pool.idle == 1
+        pool = pool_of(store, "k")
+        assert pool.in_use == 0 and pool.idle == 1
         other.execute("SET", "k", how)
         # the pooled connection that watched "k" must not make this transaction fail
         tx = store.pipeline(transaction=True)
@@ -399,7 +407,7 @@ def test_watch_rules(store: RedisStore) -> None:
     with pytest.raises(StoreError):
         pipe.watch("a")
     pipe.reset()
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 def test_multi_turns_a_plain_pipeline_into_a_transaction(store: RedisStore) -> None:
@@ -414,6 +422,10 @@ def test_multi_turns_a_plain_pipeline_into_a_transaction(store: RedisStore) -> N
     assert command_calls(store, "multi") == {"multi": before["multi"] + 1}
 
 
+@pytest.mark.single_node(
+    "CLIENT KILL goes to a random primary, not necessarily the node of the "
+    "watching connection it names"
+)
 def test_lost_watch_connection_never_runs_unguarded(store_factory: StoreFactory) -> None:
     store = store_factory()
     killer = store_factory()
@@ -464,7 +476,7 @@ def test_transaction_retries_against_a_concurrent_writer(
     assert calls == 2
     # 10, +1 by the other writer, +1 by us on the second attempt: no update was lost
     assert store.execute("GET", "counter") == b"12"
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
 
 
 def test_transaction_retries_are_bounded(store_factory: StoreFactory) -> None:
@@ -489,24 +501,25 @@ def test_transaction_retries_are_bounded(store_factory: StoreFactory) -> None:
         store.transaction(always_disturbed, "k", retries=0)
     assert calls == 1
     assert store.execute("GET", "k") == b"4"
-    assert store.pool.in_use == 0
+    assert connections(store)[0] == 0
     with pytest.raises(ValueError):
         store.transaction(always_disturbed, "k", retries=-1)
 
 
 def test_transaction_calls_multi_when_func_did_not(store: RedisStore) -> None:
+    # one slot ({t}) on a cluster: a transaction needs all its keys in one slot
     def read_only(pipe: Any) -> None:
-        assert pipe.get("k") is None
+        assert pipe.get("{t}k") is None
 
-    assert store.transaction(read_only, "k") == []
+    assert store.transaction(read_only, "{t}k") == []
 
     def queue_only(pipe: Any) -> None:
-        pipe.set("k", "v")
-        pipe.incr("n")
+        pipe.set("{t}k", "v")
+        pipe.incr("{t}n")
 
     # no keys: nothing to watch, the commands queue and run as MULTI/EXEC
     assert store.transaction(queue_only) == [True, 1]
-    assert store.execute("GET", "k") == b"v"
+    assert store.execute("GET", "{t}k") == b"v"
 
 
 def test_transaction_error_gives_the_connection_back(store: RedisStore) -> None:
@@ -516,4 +529,5 @@ def test_transaction_error_gives_the_connection_back(store: RedisStore) -> None:
 
     with pytest.raises(RuntimeError):
         store.transaction(broken, "k")
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    pool = pool_of(store, "k")
+    assert pool.in_use == 0 and pool.idle == 1

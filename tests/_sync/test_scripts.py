@@ -11,6 +11,8 @@ import pytest
 
 from store.sync import NoScriptError, RedisStore, ResponseError
 
+from .conftest import command_calls, pool_of
+
 StoreFactory = Callable[..., RedisStore]
 
 INCR_BY = """
@@ -20,9 +22,7 @@ return {KEYS[1], value}
 
 
 def script_calls(store: RedisStore) -> dict[str, int]:
-    info = store.client().info("commandstats")
-    names = ("evalsha", "eval", "script|load", "script|exists")
-    return {name: info.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names}
+    return command_calls(store, "evalsha", "eval", "script|load", "script|exists")
 
 
 def test_sha_is_computed_locally(store: RedisStore) -> None:
@@ -87,9 +87,16 @@ def test_lua_errors_surface(store: RedisStore) -> None:
         syntax()
     assert "compiling" in str(bad.value) or "syntax" in str(bad.value).lower()
     assert store.ping() is True
-    assert store.pool.idle == 1
+    assert pool_of(store, "s").idle == 1
 
 
+@pytest.mark.cluster_bug(
+    "SCRIPT EXISTS (script.exists()) goes to one random primary (it is not in cluster.py's "
+    "_EVERY_PRIMARY, nor merged), while the cluster pipeline's reload (_send_group: the node "
+    "pipeline's _load_scripts) loads the script only on the node that runs it: exists() says "
+    "True on 1 primary of 3 (the test passes by chance 1 time in 9, hence not strict)",
+    strict=False,
+)
 def test_script_in_a_pipeline_after_script_flush(store: RedisStore) -> None:
     script = store.register_script(INCR_BY)
     for transaction in (False, True):
@@ -116,7 +123,8 @@ def test_pipeline_loads_only_missing_scripts(store: RedisStore) -> None:
     before = script_calls(store)
     pipe = store.pipeline()
     script(keys=["n"], args=[1], client=pipe)
-    other(args=["x"], client=pipe)
+    # "n", unused by the script, sends it where the other one runs, on a cluster
+    other(keys=["n"], args=["x"], client=pipe)
     script(keys=["n"], args=[1], client=pipe)
     assert pipe.commit() == [[b"n", 1], b"x", [b"n", 2]]
     after = script_calls(store)
@@ -152,7 +160,8 @@ def test_script_that_does_not_compile_fails_the_commit(store: RedisStore) -> Non
     with pytest.raises(ResponseError):
         pipe.commit()
     assert store.execute("EXISTS", "a") == 0  # nothing was sent
-    assert store.pool.in_use == 0 and store.pool.idle == 1
+    pool = pool_of(store, "a")
+    assert pool.in_use == 0 and pool.idle == 1
     pipe.set("a", 1)
     assert pipe.commit() == [True]
 
