@@ -41,6 +41,12 @@ def log_path(config: ServerConfig) -> str:
     return os.path.join(config.dir, config.appendfilename)
 
 
+def _function_codes(server: PulsarDS) -> list[bytes]:
+    from .commands.functions import function_codes
+
+    return function_codes(server)
+
+
 def _select(db_index: int) -> bytes:
     return pack_command(b"SELECT", b"%d" % db_index)
 
@@ -48,12 +54,17 @@ def _select(db_index: int) -> bytes:
 # -- the rewrite -----------------------------------------------------------------------------
 
 
-def encode_commands(databases: Sequence[Database]) -> tuple[bytes, int]:
-    """The dataset as the commands that rebuild it (an AOF rewrite), and the database
+def encode_commands(
+    databases: Sequence[Database], functions: Sequence[bytes] = ()
+) -> tuple[bytes, int]:
+    """The dataset as the commands that rebuild it (an AOF rewrite): the function
+    libraries first (FUNCTION LOAD, as Redis writes them), then the keys; and the database
     the last SELECT chose (-1 if none)."""
     now = now_ms()
     out: list[bytes] = []
     put = out.append
+    for code in functions:
+        put(pack_command(b"FUNCTION", b"LOAD", code))
     selected = -1
     for index, db in enumerate(databases):
         if not db.data:
@@ -268,7 +279,7 @@ class AppendOnlyLog:
         """Start a new AOF from the dataset in memory (CONFIG SET appendonly yes): any
         older file describes an older dataset and is replaced."""
         path = log_path(server.config)
-        body, selected = encode_commands(server.databases)
+        body, selected = encode_commands(server.databases, _function_codes(server))
         write_file(path + ".tmp", [body], None)
         install(path + ".tmp", path)
         log = cls(server, path, os.open(path, os.O_WRONLY | os.O_APPEND))
@@ -284,7 +295,7 @@ class AppendOnlyLog:
             if os.path.exists(path):
                 _replay(server, path)
             else:
-                body, _ = encode_commands(server.databases)
+                body, _ = encode_commands(server.databases, _function_codes(server))
                 write_file(path + ".tmp", [body], None)
                 install(path + ".tmp", path)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

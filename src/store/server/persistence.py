@@ -117,12 +117,28 @@ class SnapshotManager:
             log.info("appendonly is on and the AOF exists: the snapshot is not loaded")
             return
         try:
-            load_snapshot(self.server.databases, self.path)
+            functions = load_snapshot(self.server.databases, self.path)
+            if functions:
+                from .commands.functions import restore_functions
+                from .lua import FunctionError
+
+                try:
+                    restore_functions(self.server, functions)
+                except FunctionError as exc:
+                    raise PersistenceError(
+                        f"snapshot {self.path}: a function library does not load: {exc}"
+                    ) from None
         except PersistenceError as exc:
             self.refuse(str(exc))
             raise PersistenceError(f"{exc}; start-up stopped, the file is left untouched") from exc
 
     # -- saving ------------------------------------------------------------------------
+
+    def _functions(self) -> list[bytes]:
+        """The code of the function libraries, saved with the data."""
+        from .commands.functions import function_codes
+
+        return function_codes(self.server)
 
     def save(self) -> None:
         """Write a snapshot now, on the calling thread (SAVE, SHUTDOWN)."""
@@ -136,7 +152,7 @@ class SnapshotManager:
         path = self.path
         started = time.monotonic()
         try:
-            write_snapshot(path, encode_snapshot(self.server.databases), None)
+            write_snapshot(path, encode_snapshot(self.server.databases, self._functions()), None)
         except OSError as exc:
             raise PersistenceError(f"cannot save the snapshot {path}: {exc}") from exc
         self.server.dirty = 0
@@ -153,7 +169,7 @@ class SnapshotManager:
         self.bgsave_scheduled = False
         self.last_bgsave_try = time.time()
         try:
-            body = encode_snapshot(self.server.databases)
+            body = encode_snapshot(self.server.databases, self._functions())
         except PersistenceError:
             self.last_bgsave_ok = False
             raise
@@ -174,7 +190,7 @@ class SnapshotManager:
         aof = self.server.aof
         config = self.server.config
         path = aof.path if aof is not None else log_path(config)
-        body, selected = encode_commands(self.server.databases)
+        body, selected = encode_commands(self.server.databases, self._functions())
         temp = temp_path(path)
 
         def work(cancel: threading.Event) -> None:

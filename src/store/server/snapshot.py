@@ -10,6 +10,8 @@ Snapshot file, format version 1 (all integers little-endian)::
              list, set: <strings>
              hash: <strings> fields | <strings> values
              zset: <strings> members | one f64 score per member
+    function library (type 6, a string record with db 0, no deadline and an empty key): the
+             library's code, as FUNCTION LOAD took it; files without functions are as before
     strings  u32 count | count x u32 lengths | the bytes one after another
     trailer  u32 CRC-32 of header and body
 
@@ -56,7 +58,7 @@ _HEADER = struct.Struct("<8sIQ")  # magic, version, body length
 _RECORD = struct.Struct("<BHqI")  # type, db, deadline (-1: none), key length
 _STRING_RECORD = struct.Struct("<BHqII")  # the same and the value's length
 _U32 = struct.Struct("<I")
-_STRING, _LIST, _HASH, _SET, _ZSET = 1, 2, 3, 4, 5
+_STRING, _LIST, _HASH, _SET, _ZSET, _FUNCTION = 1, 2, 3, 4, 5, 6
 _END = 0xFF
 _NO_DEADLINE = -1
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -82,12 +84,14 @@ def _put_strings(put: Callable[[bytes], None], items: Collection[bytes]) -> None
     put(b"".join(items))
 
 
-def encode_snapshot(databases: Sequence[Database]) -> bytes:
-    """The body of a snapshot of ``databases`` (records and the END byte). Keys whose
-    deadline has passed are left out."""
+def encode_snapshot(databases: Sequence[Database], functions: Sequence[bytes] = ()) -> bytes:
+    """The body of a snapshot of ``databases`` and the function libraries' code (records
+    and the END byte). Keys whose deadline has passed are left out."""
     now = now_ms()
     out: list[bytes] = []
     put = out.append
+    for code in functions:
+        put(_STRING_RECORD.pack(_FUNCTION, 0, _NO_DEADLINE, 0, len(code)) + code)
     record = _RECORD.pack
     string_record = _STRING_RECORD.pack
     try:
@@ -188,6 +192,7 @@ class _Body:
 
 
 Record = tuple[int, bytes, Any, int]  # db, key, value, deadline (-1: none)
+FUNCTIONS_DB = -1  # the db of a function library's record (its code is the value)
 
 
 def _read_container(body: _Body, kind: int, start: int, key: bytes) -> Any:
@@ -251,12 +256,15 @@ def decode_snapshot(data: bytes) -> list[Record]:
             return records
         kind = data[start]
         value: Any
-        if kind == _STRING:
+        if kind == _STRING or kind == _FUNCTION:
             _, db, deadline, key_size, size = _STRING_RECORD.unpack_from(
                 data, body.take(_STRING_RECORD.size)
             )
             key = data[body.take(key_size) : body.pos]
             value = data[body.take(size) : body.pos]
+            if kind == _FUNCTION:
+                records.append((FUNCTIONS_DB, key, value, _NO_DEADLINE))
+                continue
         elif _LIST <= kind <= _ZSET:
             _, db, deadline, key_size = _RECORD.unpack_from(data, body.take(_RECORD.size))
             key = data[body.take(key_size) : body.pos]
@@ -279,14 +287,15 @@ def write_snapshot(path: str, body: bytes, cancel: threading.Event | None) -> No
     install(temp, path)
 
 
-def load_snapshot(databases: Sequence[Database], path: str) -> None:
+def load_snapshot(databases: Sequence[Database], path: str) -> list[bytes]:
     """Load the snapshot at ``path`` into the (empty) ``databases``; a missing file is an
-    empty dataset. A file that cannot be used raises PersistenceError saying why."""
+    empty dataset. Returns the code of the function libraries it holds. A file that cannot
+    be used raises PersistenceError saying why."""
     try:
         with open(path, "rb") as file:
             data = file.read()
     except FileNotFoundError:
-        return
+        return []
     except OSError as exc:
         raise PersistenceError(f"cannot read the snapshot {path}: {exc}") from exc
     try:
@@ -305,7 +314,11 @@ def load_snapshot(databases: Sequence[Database], path: str) -> None:
         )
     now = now_ms()
     loaded = expired = 0
+    functions: list[bytes] = []
     for index, key, value, deadline in records:
+        if index == FUNCTIONS_DB:
+            functions.append(value)
+            continue
         if deadline != _NO_DEADLINE and deadline <= now:
             expired += 1
             continue
@@ -315,3 +328,4 @@ def load_snapshot(databases: Sequence[Database], path: str) -> None:
             db.set_deadline(key, deadline)
         loaded += 1
     log.info("loaded %d keys from %s (%d already expired)", loaded, path, expired)
+    return functions

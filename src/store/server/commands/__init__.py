@@ -100,7 +100,9 @@ class Command:
 
 COMMANDS: dict[bytes, Command] = {}
 # the commands made of subcommands (CLIENT LIST, CONFIG GET...)
-CONTAINERS = frozenset({"client", "command", "config", "debug", "object", "pubsub", "script"})
+CONTAINERS = frozenset(
+    {"client", "command", "config", "debug", "function", "object", "pubsub", "script"}
+)
 
 
 def command(
@@ -215,6 +217,7 @@ FAMILIES = (
     "pubsub",
     "transactions",
     "scripting",
+    "functions",
     "server",
     "persistence",
 )

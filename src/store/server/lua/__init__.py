@@ -1,5 +1,22 @@
-"""PulsarDS's Lua script engine (``engine.py``, with its Lua side in ``bootstrap.lua``)."""
+"""PulsarDS's Lua script engine (``engine.py``, with its Lua side in ``bootstrap.lua`` and
+the cjson and cmsgpack libraries in ``libs.lua``)."""
 
-from .engine import Script, ScriptEngine, ScriptError, script_engine
+from .engine import (
+    Function,
+    FunctionError,
+    Library,
+    Script,
+    ScriptEngine,
+    ScriptError,
+    script_engine,
+)
 
-__all__ = ["Script", "ScriptEngine", "ScriptError", "script_engine"]
+__all__ = [
+    "Function",
+    "FunctionError",
+    "Library",
+    "Script",
+    "ScriptEngine",
+    "ScriptError",
+    "script_engine",
+]

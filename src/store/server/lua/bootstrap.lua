@@ -1,5 +1,5 @@
 -- PulsarDS's Lua side (see engine.py): the sandbox, the redis library and reply encoding.
-local python_functions, version, version_num, max_depth, hook_every = ...
+local python_functions, version, version_num, max_depth, hook_every, json_null, lib_impl = ...
 -- Real C functions around the Python callables: a C function called in tail position
 -- leaves the script's frame on the stack, which error positions need.
 local py = {}
@@ -16,12 +16,24 @@ local co_create, co_resume, co_wrap = coroutine.create, coroutine.resume, corout
 local sbyte, ssub, smatch = string.byte, string.sub, string.match
 local concat = table.concat
 
+-- Scripts are compiled without tail calls (see _untail in engine.py).
+local py_untail, sdump = py.untail, string.dump
+local function compile_text(body, chunkname)
+  local f, e = raw_loadstring(body, chunkname)
+  if not f then return f, e end
+  return raw_loadstring(py_untail(sdump(f)), chunkname)
+end
+
+
 local INTERNAL = '=pulsards'
 local READONLY = 'Attempt to modify a readonly table'
 
 local killed = false  -- the kill message once the time limit has passed
 local readonly = {}  -- read-only proxy -> the table it shows
-local genv = {}  -- the scripts' global environment
+local gtable = {}  -- the globals scripts see (through genv, read-only)
+local genv = {}  -- the scripts' global environment: an empty read-only proxy of gtable
+local ftable = {}  -- the globals functions see when they run
+local fenv = {}  -- the functions' environment: its __index is switched to lib_api on load
 
 local function bad(i, fname, expected, ...)
   local got
@@ -62,7 +74,7 @@ local function protect(real)
   return proxy
 end
 
-local function is_readonly(t) return readonly[t] ~= nil or rawequal(t, genv) end
+local function is_readonly(t) return readonly[t] ~= nil end
 
 -- Base library replacements that know about read-only tables.
 
@@ -154,7 +166,7 @@ local function s_loadstring(...)
     -- Bytecode is compiled as text, as Redis does, so it never reaches the undumper.
     return nil, chunkid(chunkname or s) .. ":1: unexpected symbol near 'char(27)'"
   end
-  local f, e = raw_loadstring(s, chunkname)
+  local f, e = compile_text(s, chunkname)
   if f then setfenv(f, genv) end
   return f, e
 end
@@ -228,8 +240,20 @@ local function status_reply(...)
   return {ok = s}
 end
 
+-- More arguments than lupa hands to Python (it needs stack room of its own) go in a table.
+local MANY_ARGS = 7900
+local py_call, py_pcall, py_call_args = py.call, py.pcall, py.call_args
+local function redis_call(...)
+  if select('#', ...) < MANY_ARGS then return py_call(...) end
+  return py_call_args(false, {...}, select('#', ...))
+end
+local function redis_pcall(...)
+  if select('#', ...) < MANY_ARGS then return py_pcall(...) end
+  return py_call_args(true, {...}, select('#', ...))
+end
+
 local s_redis = {
-  call = py.call, pcall = py.pcall, error_reply = error_reply,
+  call = redis_call, pcall = redis_pcall, error_reply = error_reply,
   status_reply = status_reply, sha1hex = py.sha1hex, log = py.log, setresp = py.setresp,
   set_repl = py.set_repl, acl_check_cmd = py.acl_check_cmd,
   replicate_commands = function() return true end,
@@ -252,12 +276,64 @@ for _, name in ipairs({'tobit', 'tohex', 'bnot', 'band', 'bor', 'bxor', 'lshift'
   s_bit[name] = py['bit.' .. name]
 end
 
+-- cjson and cmsgpack (libs.lua) behind wrappers that raise their errors as luaL_error and
+-- luaL_argerror do (at the caller's position, with the name it used); struct (Python).
+local function pack(...) return {n = select('#', ...), ...} end
+
+local function lib_function(f)
+  return function(...)
+    local results = pack(pcall(f, ...))
+    if results[1] then return unpack(results, 2, results.n) end
+    check_kill()
+    local e = results[2]
+    if type(e) ~= 'string' then error(e, 0) end
+    local index, message = smatch(e, "^bad argument #(%d+) to '[^']*' %((.*)%)$")
+    if index then
+      local info = getinfo(1, 'n')
+      local name = info and info.name or '?'
+      index = tonumber(index)
+      if info and info.namewhat == 'method' then
+        index = index - 1
+        if index == 0 then error("calling '" .. name .. "' on bad self (" .. message .. ')', 2) end
+      end
+      e = 'bad argument #' .. index .. " to '" .. name .. "' (" .. message .. ')'
+    end
+    error(e, 2)
+  end
+end
+
+local libs = {cjson = {}, cmsgpack = {}, struct = {}}
+for lib, functions in next, lib_impl do
+  for fname, f in next, functions do libs[lib][fname] = lib_function(f) end
+end
+for name, f in next, py do
+  local lib, fname = smatch(name, '^(%a+)%.([%w_]+)$')
+  if lib and libs[lib] then libs[lib][fname] = f end
+end
+libs.cjson.null, libs.cjson._NAME, libs.cjson._VERSION = json_null, 'cjson', '2.1.0'
+libs.cjson.new = function() return libs.cjson end
+libs.cmsgpack._NAME, libs.cmsgpack._VERSION = 'cmsgpack', 'lua-cmsgpack 0.4.0'
+libs.cmsgpack._COPYRIGHT = 'Copyright (C) 2012, Salvatore Sanfilippo'
+libs.cmsgpack._DESCRIPTION = 'MessagePack C implementation for Lua'
+
 local s_math = copy(math)
 s_math.random, s_math.randomseed = py.random, py.randomseed
 local s_coroutine = copy(coroutine)
 s_coroutine.create, s_coroutine.resume, s_coroutine.wrap = s_co_create, s_co_resume, s_co_wrap
 
-local string_proxy = protect(copy(string))
+-- string.dump of the engine's own functions fails as it does on Redis's C functions.
+local s_string = copy(string)
+s_string.dump = function(...)
+  local f = ...
+  if type(f) == 'function' then
+    local info = getinfo(f, 'S')
+    if info.what == 'C' or info.source == INTERNAL then
+      error('unable to dump given function', 2)
+    end
+  end
+  return sdump(...)
+end
+local string_proxy = protect(s_string)
 local string_meta = getmetatable('')
 string_meta.__index = string_proxy
 string_meta.__metatable = protect({__index = string_proxy})
@@ -270,15 +346,112 @@ local pristine = {
   tostring = tostring, type = type, unpack = unpack, xpcall = s_xpcall, _VERSION = _VERSION,
   string = string_proxy, table = protect(copy(table)), math = protect(s_math),
   coroutine = protect(s_coroutine), redis = protect(s_redis), bit = protect(s_bit),
-  _G = genv,
+  cjson = protect(libs.cjson), cmsgpack = protect(libs.cmsgpack), struct = protect(libs.struct),
 }
 
-setmetatable(genv, {
-  __index = function(_, name)
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-  end,
-  __newindex = function() error(READONLY, 2) end,
-  __metatable = protect({}),
+local function nonexistent(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+local function refuse_write() error(READONLY, 2) end
+
+-- Redis protects the global table itself: no global can be set, not even an existing one.
+local function proxy_env(env, real)
+  local meta = {__index = real, __newindex = refuse_write, __metatable = protect({})}
+  setmetatable(env, meta)
+  readonly[env] = real
+  return meta
+end
+
+for name, value in next, pristine do gtable[name] = value; ftable[name] = value end
+gtable._G, ftable._G = genv, fenv
+setmetatable(gtable, {__index = nonexistent})
+setmetatable(ftable, {__index = nonexistent})
+proxy_env(genv, gtable)
+local fmeta = proxy_env(fenv, ftable)
+
+-- What a library's code sees while FUNCTION LOAD runs it: redis.register_function, log
+-- and the version, nothing else.
+local registered = nil  -- the functions of the library being loaded
+local function register_function(...)
+  local count = select('#', ...)
+  if registered == nil then
+    error({err = 'ERR redis.register_function can only be called on FUNCTION LOAD command'})
+  end
+  local name, callback, flags, description
+  if count == 1 then
+    local args = ...
+    if type(args) ~= 'table' then
+      error({err = 'ERR calling redis.register_function with a single argument is only '
+        .. 'applicable to Lua table (representing named arguments).'})
+    end
+    for key, value in next, readonly[args] or args do
+      if type(key) ~= 'string' and type(key) ~= 'number' then
+        error({err = 'ERR named argument key given to redis.register_function is not a string'})
+      end
+      local lower = string.lower(tostring(key))
+      if lower == 'function_name' then
+        if type(value) ~= 'string' and type(value) ~= 'number' then
+          error({err = 'ERR function_name argument given to redis.register_function must be a string'})
+        end
+        name = tostring(value)
+      elseif lower == 'description' then
+        if type(value) ~= 'string' and type(value) ~= 'number' then
+          error({err = 'ERR description argument given to redis.register_function must be a string'})
+        end
+        description = tostring(value)
+      elseif lower == 'callback' then
+        if type(value) ~= 'function' then
+          error({err = 'ERR callback argument given to redis.register_function must be a function'})
+        end
+        callback = value
+      elseif lower == 'flags' then
+        if type(value) ~= 'table' then
+          error({err = 'ERR flags argument to redis.register_function must be a table representing function flags'})
+        end
+        flags = {}
+        local i = 1
+        while true do
+          local flag = value[i]
+          if flag == nil then break end
+          if type(flag) ~= 'string' and type(flag) ~= 'number' then
+            error({err = 'ERR unknown flag given'})
+          end
+          flags[i] = tostring(flag)
+          i = i + 1
+        end
+      else
+        error({err = 'ERR unknown argument given to redis.register_function'})
+      end
+    end
+    if name == nil then error({err = 'ERR redis.register_function must get a function name argument'}) end
+    if callback == nil then error({err = 'ERR redis.register_function must get a callback argument'}) end
+  elseif count == 2 then
+    name, callback = ...
+    if type(name) ~= 'string' and type(name) ~= 'number' then
+      error({err = 'ERR first argument to redis.register_function must be a string'})
+    end
+    name = tostring(name)
+    if type(callback) ~= 'function' then
+      error({err = 'ERR second argument to redis.register_function must be a function'})
+    end
+  else
+    error({err = 'ERR wrong number of arguments to redis.register_function'})
+  end
+  local problem = py.check_function(name, flags or {}, registered)
+  if problem then error({err = problem}) end
+  registered[#registered + 1] = {name, callback, flags or {}, description}
+end
+
+local function api_table(t)
+  setmetatable(t, {__index = nonexistent})
+  return protect(t)
+end
+local lib_api = api_table({
+  redis = api_table({
+    register_function = register_function, log = py.log,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
+  }),
 })
 
 -- Errors become {err=..., source=..., line=...}: the position is the first frame that is
@@ -368,24 +541,17 @@ encode = function(v, out, n, depth)
   return n
 end
 
-local function compile(body)
-  local f, e = raw_loadstring(body, '@user_script')
+-- Redis 7.0 leaves its error handler among the scripts' globals.
+rawset(gtable, '__redis__err__handler', handler)
+
+local function compile(body, chunkname, env)
+  local f, e = compile_text(body, chunkname or '@user_script')
   if not f then return false, e end
-  setfenv(f, genv)
+  setfenv(f, env or genv)
   return f, nil
 end
 
-local function run(f, keys, argv)
-  -- Scripts cannot assign globals, but every run starts from the pristine set anyway.
-  for name in next, genv do
-    if pristine[name] == nil then rawset(genv, name, nil) end
-  end
-  for name, value in next, pristine do rawset(genv, name, value) end
-  rawset(genv, 'KEYS', keys)
-  rawset(genv, 'ARGV', argv)
-  killed = false
-  sethook(hook, '', hook_every)
-  local ok, result = xpcall(f, handler)
+local function finish(ok, result)
   sethook()
   killed = false
   if not ok then
@@ -400,6 +566,42 @@ local function run(f, keys, argv)
   return true, out, n
 end
 
+local function run(f, keys, argv, is_function)
+  killed = false
+  sethook(hook, '', hook_every)
+  if is_function then
+    return finish(xpcall(function() return f(keys, argv) end, handler))
+  end
+  rawset(gtable, 'KEYS', keys)
+  rawset(gtable, 'ARGV', argv)
+  return finish(xpcall(f, handler))
+end
+
+-- FUNCTION LOAD: run a library's code with the load API as its globals; the functions it
+-- registered, or false and the error.
+local function load_library(f)
+  registered = {}
+  fmeta.__index, readonly[fenv] = lib_api, lib_api
+  killed = false
+  sethook(hook, '', hook_every)
+  local ok, e = xpcall(f, handler)
+  sethook()
+  killed = false
+  fmeta.__index, readonly[fenv] = ftable, ftable
+  local functions = registered
+  registered = nil
+  if not ok then
+    if type(e) == 'table' then
+      local message = rawget(e, 'err')
+      if type(message) == 'number' then message = tostring(message) end
+      if type(message) ~= 'string' then message = 'ERR the error raised has no err field' end
+      e = message
+    end
+    return false, tostring(e)
+  end
+  return true, functions
+end
+
 -- luaL_where(1) for a Python function: the position of the code that called it.
 local function where()
   local info = getinfo(3, 'Sl')
@@ -410,4 +612,14 @@ end
 -- Hands a table's items to Python many at a time (each item fetched alone costs more).
 local function slice(t, i, j) return unpack(t, i, j) end
 
-return compile, run, where, slice
+local function readonly_of(t) return readonly[t] or t end
+
+-- What luaL_argerror calls the C function that is running (a Python one): its name as the
+-- caller spelled it, or nil, and how ("method", "field", "local"...).
+local function callee()
+  local info = getinfo(2, 'n')
+  if info == nil then return nil, nil end
+  return info.name, info.namewhat
+end
+
+return compile, run, where, slice, load_library, fenv, readonly_of, callee

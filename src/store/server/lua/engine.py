@@ -1,22 +1,32 @@
-"""The script engine: Lua 5.1 (``lupa``) running scripts as Redis 7.0 does.
+"""The script engine: Lua 5.1 (``lupa``) running scripts and functions as Redis 7.0 does.
 
 This module holds the runtime, the sandbox, the conversion of values between Lua and RESP
-and the engine's state (compiled scripts, the running script, lrand48). The Lua side
-(sandbox, redis library, reply encoding) is ``bootstrap.lua`` beside it; the commands
-(EVAL, EVALSHA, SCRIPT ...) are in ``commands/scripting.py``.
+and the engine's state (compiled scripts, function libraries, the running script,
+lrand48). The Lua side (sandbox, redis library, reply encoding, FUNCTION LOAD's
+environment) is ``bootstrap.lua`` beside it, cjson and cmsgpack are ``libs.lua``; the
+commands are in ``commands/scripting.py`` (EVAL, EVALSHA, SCRIPT ...) and
+``commands/functions.py`` (FUNCTION, FCALL).
 
 Scripts see Redis 7.0.15's environment: KEYS, ARGV, the ``redis`` library, the base
-library without file or module access, and string, table, math, coroutine and bit. New
-globals and changes to the library tables are refused ("Attempt to modify a readonly
-table"); assigning an existing global name is not refused, but lasts for that run only.
-``math.random`` is Redis's lrand48 (one sequence for the server), and ``pcall`` turns
-error tables into their message, as in 7.0.
+library without file or module access, and string, table, math, coroutine, cjson,
+cmsgpack, struct and bit. The global table is read-only, as in Redis: setting any global,
+new or existing, fails with "Attempt to modify a readonly table", and so does changing the
+library tables. ``math.random`` is Redis's lrand48 (one sequence for the server), and
+``pcall`` turns error tables into their message, as in 7.0.
 
-The redis library functions are Python functions wrapped as Lua C functions, so an error
-they raise points at the script's line even from a tail call (``return redis.call(...)``);
-such an error travels through Lua as a Python object, and every place Lua code can catch
-it (pcall, xpcall, coroutine.resume/wrap, the top-level handler) turns it back into the
-table or string Redis would have raised.
+Functions (FUNCTION LOAD) run in an environment of their own: while the library's code
+runs, its globals are only ``redis.register_function``, ``redis.log`` and the version;
+when a function is called it sees the script globals without KEYS and ARGV, and gets the
+keys and arguments as its two parameters.
+
+Redis's library functions are C functions, and a C function called in tail position
+(``return redis.call(...)``) leaves the script's frame on the stack, which error positions
+need. The Python functions here are wrapped as Lua C functions; the ones written in Lua
+(cjson, cmsgpack, redis.call's wrapper for big argument lists) cannot be, so scripts are
+compiled without tail calls instead (``_untail``). An error a Python function raises
+travels through Lua as a Python object, and every place Lua code can catch it (pcall,
+xpcall, coroutine.resume/wrap, the top-level handler) turns it back into the table or
+string Redis would have raised.
 
 Sandbox: scripts run in an environment of their own holding only those names; the Python
 functions are reachable only through the wrappers, the ``debug`` library and ``getfenv``
@@ -27,9 +37,12 @@ A script that runs longer than ``busy_reply_threshold`` ms (Redis's lua-time-lim
 default 5000) is killed with an error. Redis instead answers BUSY to other clients until
 SCRIPT KILL, but PulsarDS runs commands on one thread, so no SCRIPT KILL could ever arrive
 while a script runs: without the limit a runaway script would hang the server. Writes the
-script made before being killed stay (as when a script fails in Redis).
+script made before being killed stay (as when a script fails in Redis). FUNCTION LOAD
+stops a library's code after 500 ms, as Redis does.
 
-Not provided: cjson, cmsgpack and struct, and the script debugger (SCRIPT DEBUG YES).
+Not provided: the script debugger (SCRIPT DEBUG YES). Known differences: -0.0 passed
+straight to or from struct (a Python function) loses its sign (lupa hands it over as the
+integer 0); a script cannot recurse without bound through tail calls.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ import importlib
 import importlib.resources
 import logging
 import math
+import re
 import struct
 import time
 import weakref
@@ -55,7 +69,15 @@ if TYPE_CHECKING:
     from ..client import Client
     from ..core import PulsarDS
 
-__all__ = ["Script", "ScriptEngine", "ScriptError", "script_engine"]
+__all__ = [
+    "Function",
+    "FunctionError",
+    "Library",
+    "Script",
+    "ScriptEngine",
+    "ScriptError",
+    "script_engine",
+]
 
 log = logging.getLogger("store.server.script")
 
@@ -96,6 +118,78 @@ class Script:
 
 
 @dataclass(slots=True)
+class Function:
+    """A function a library registered (FUNCTION LOAD)."""
+
+    name: str
+    library: str
+    callback: Any
+    flags: frozenset[str]
+    description: bytes | None
+
+
+@dataclass(slots=True)
+class Library:
+    name: str
+    code: bytes
+    functions: dict[str, Function]
+
+
+class FunctionError(Exception):
+    """FUNCTION LOAD could not create the library: Redis's message, without "ERR "."""
+
+
+_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_BAD_NAME = (
+    "Library names can only contain letters, numbers, or underscores(_) and must be at "
+    "least one character long"
+)
+LOAD_TIMEOUT_MS = 500  # Redis's limit on the run of a library's code by FUNCTION LOAD
+
+
+def _valid_name(name: bytes) -> bool:
+    return bool(name) and all(byte in _NAME_CHARS for byte in name)
+
+
+def _split_args(line: bytes) -> list[bytes] | None:
+    """sdssplitargs for a shebang line (quotes as Redis reads them), None if unbalanced."""
+    parts: list[bytes] = []
+    pos, size = 0, len(line)
+    while True:
+        while pos < size and line[pos : pos + 1].isspace():
+            pos += 1
+        if pos >= size:
+            return parts
+        current = bytearray()
+        quote = 0
+        while pos < size:
+            ch = line[pos]
+            if quote:
+                if ch == 92 and quote == 34 and pos + 1 < size:  # backslash in "..."
+                    pos += 1
+                    current.append(line[pos])
+                elif ch == quote:
+                    if pos + 1 < size and not line[pos + 1 : pos + 2].isspace():
+                        return None
+                    quote = 0
+                    pos += 1
+                    break
+                else:
+                    current.append(ch)
+            elif ch in (32, 9, 10, 13, 11, 12):
+                break
+            elif ch in (34, 39):
+                quote = ch
+            else:
+                current.append(ch)
+            pos += 1
+        else:
+            if quote:
+                return None
+        parts.append(bytes(current))
+
+
+@dataclass(slots=True)
 class _Run:
     """The state of the script being run."""
 
@@ -123,9 +217,9 @@ class ScriptError(Exception):
 
 
 @functools.cache
-def _bootstrap() -> bytes:
+def _package_file(name: str) -> bytes:
     """The Lua side of the engine, shipped as package data beside this module."""
-    return importlib.resources.files(__package__ or "").joinpath("bootstrap.lua").read_bytes()
+    return importlib.resources.files(__package__ or "").joinpath(name).read_bytes()
 
 
 def _lua_module() -> Any:
@@ -229,6 +323,10 @@ class ScriptEngine:
     def __init__(self, server: PulsarDS) -> None:
         self.server = server
         self.functions: dict[str, Script] = {}
+        self.libraries: dict[str, Library] = {}  # FUNCTION LOAD's, by name
+        # every library's functions, by lower-case name (FCALL's names ignore case)
+        self.function_index: dict[str, Function] = {}
+        self.load_deadline: float | None = None
         self.current: _Run | None = None
         self.rand_state = _INITIAL_RAND
         self.lua = _lua_module().LuaRuntime(
@@ -239,16 +337,34 @@ class ScriptEngine:
             attribute_filter=_no_attributes,
         )
         major, minor, patch = (int(part) for part in VERSION.split(b"."))
-        # bootstrap.lua returns the functions the engine uses; its chunk name marks its
-        # frames, which error positions skip.
-        bootstrap = self.lua.globals().loadstring(_bootstrap(), b"=pulsards")
-        self._compile, self._run, self._where, self._slice = bootstrap(
-            self.lua.table_from(_callbacks(self)),
+        lua_globals = self.lua.globals()
+        # libs.lua (cjson, cmsgpack) and bootstrap.lua return what the engine uses; their
+        # chunk name marks their frames, which error positions skip.
+        self.json_null = lua_globals.newproxy(False)
+        libs, configure = lua_globals.loadstring(_package_file("libs.lua"), b"=pulsards")(
+            self.json_null
+        )
+        callbacks = _callbacks(self)
+        bootstrap = lua_globals.loadstring(_package_file("bootstrap.lua"), b"=pulsards")
+        (
+            self._compile,
+            self._run,
+            self._where,
+            self._slice,
+            self._load_library,
+            self._function_env,
+            readonly_of,
+            self._callee,
+        ) = bootstrap(
+            self.lua.table_from(callbacks),
             VERSION,
             (major << 16) | (minor << 8) | patch,
             MAX_REPLY_DEPTH,
             HOOK_EVERY,
+            self.json_null,
+            libs,
         )
+        configure(readonly_of, _strtod, _mp_pack_number, _mp_unpack_number)
         # Scripts never see the real globals; drop what could reach the host anyway.
         self.lua.execute(
             b"for _, name in ipairs({'os', 'io', 'package', 'require', 'module', 'dofile',"
@@ -285,10 +401,116 @@ class ScriptEngine:
         self.functions.clear()
         self.lua.execute(b"collectgarbage()")
 
+    # -- function libraries (FUNCTION LOAD) ------------------------------------------------
+
+    def create_library(
+        self,
+        code: bytes,
+        replace: bool,
+        libraries: dict[str, Library] | None = None,
+        index: dict[str, Function] | None = None,
+        timeout_ms: int = LOAD_TIMEOUT_MS,
+    ) -> str:
+        """Compile ``code`` (``#!lua name=...``) and add its library to ``libraries`` (the
+        server's by default): its name, or FunctionError with Redis's message."""
+        libraries = self.libraries if libraries is None else libraries
+        index = self.function_index if index is None else index
+        if not code.startswith(b"#!"):
+            raise FunctionError("Missing library metadata")
+        end = code.find(b"\n")
+        if end < 0:
+            raise FunctionError("Invalid library metadata")
+        parts = _split_args(code[:end])
+        if not parts:
+            raise FunctionError("Invalid library metadata")
+        engine_name = parts[0][2:]
+        name: bytes | None = None
+        for part in parts[1:]:
+            if part[:5].lower() == b"name=":
+                if name is not None:
+                    raise FunctionError(
+                        "Invalid metadata value, name argument was given multiple times"
+                    )
+                name = part[5:]
+                continue
+            raise FunctionError(f"Invalid metadata value given: {_text(part)}")
+        if name is None:
+            raise FunctionError("Library name was not given")
+        if not _valid_name(name):
+            raise FunctionError(_BAD_NAME)
+        if engine_name.lower() != b"lua":
+            raise FunctionError(f"Engine '{_text(engine_name)}' not found")
+        library_name = name.decode()
+        old = libraries.get(library_name)
+        if old is not None and not replace:
+            raise FunctionError(f"Library '{library_name}' already exists")
+        function, message = self._compile(code[end:], b"@user_function", self._function_env)
+        if not function:
+            raise FunctionError(f"Error compiling function: {_text(message)}")
+        self.load_deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms > 0 else None
+        try:
+            ok, registered = self._load_library(function)
+        finally:
+            self.load_deadline = None
+        if not ok:
+            raise FunctionError(f"Error registering functions: {_text(registered)}")
+        functions: dict[str, Function] = {}
+        for entry in registered.values():
+            fname = _text(entry[1])
+            flags = frozenset(_text(flag).lower() for flag in entry[3].values())
+            functions[fname] = Function(fname, library_name, entry[2], flags, entry[4])
+        if not functions:
+            raise FunctionError("No functions registered")
+        for fname in functions:
+            owner = index.get(fname.lower())
+            if owner is not None and owner.library != library_name:
+                raise FunctionError(f"Function {fname} already exists")
+        if old is not None:
+            self.unlink_library(old, libraries, index)
+        libraries[library_name] = Library(library_name, code, functions)
+        for fname, function in functions.items():
+            # as Redis's dictAdd: of two names differing in case only, the first one counts
+            index.setdefault(fname.lower(), function)
+        return library_name
+
+    @staticmethod
+    def unlink_library(
+        library: Library, libraries: dict[str, Library], index: dict[str, Function]
+    ) -> None:
+        libraries.pop(library.name, None)
+        for fname, function in library.functions.items():
+            if index.get(fname.lower()) is function:
+                del index[fname.lower()]
+
+    def check_function(self, args: tuple[Any, ...]) -> bytes | None:
+        """redis.register_function's checks of a name and flags (None: fine)."""
+        name, flags, registered = args
+        if not isinstance(name, bytes) or not _valid_name(name):
+            return b"ERR " + _BAD_NAME.encode()
+        for flag in flags.values():
+            if _text(flag).lower() not in SHEBANG_FLAGS:
+                return b"ERR unknown flag given"
+        for entry in registered.values():
+            if entry[1] == name:
+                return b"ERR Function already exists in the library"
+        return None
+
+    def call_function(
+        self, client: Client, function: Function, keys: list[bytes], argv: list[bytes], ro: bool
+    ) -> Any:
+        script = Script(function.name, function.callback, function.flags, False)
+        return self.run(client, script, keys, argv, ro, is_function=True)
+
     # -- running -------------------------------------------------------------------------
 
     def run(
-        self, client: Client, script: Script, keys: list[bytes], argv: list[bytes], ro: bool
+        self,
+        client: Client,
+        script: Script,
+        keys: list[bytes],
+        argv: list[bytes],
+        ro: bool,
+        is_function: bool = False,
     ) -> Any:
         if ro and not script.compat and "no-writes" not in script.flags:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
@@ -306,7 +528,10 @@ class ScriptEngine:
         client.in_script = True
         try:
             result = self._run(
-                script.function, self.lua.table_from(keys), self.lua.table_from(argv)
+                script.function,
+                self.lua.table_from(keys),
+                self.lua.table_from(argv),
+                is_function,
             )
         finally:
             self.current = outer
@@ -446,6 +671,18 @@ class ScriptEngine:
             run.aof_db = client.db.index
         return self._to_lua(reply, run.resp3)
 
+    def call_args(self, args: tuple[Any, ...]) -> Any:
+        """redis.call or redis.pcall with more arguments than lupa passes to Python (about
+        8000): the arguments come in a table."""
+        protected, table, count = args
+        items: list[Any] = []
+        for start in range(1, int(count) + 1, _SLICE):
+            chunk = self._slice(table, start, min(start + _SLICE - 1, int(count)))
+            items.extend(chunk if isinstance(chunk, tuple) else (chunk,))
+        if protected:
+            return self.redis_pcall(tuple(items))
+        return self.redis_call(tuple(items))
+
     def redis_pcall(self, args: tuple[Any, ...]) -> Any:
         """redis.pcall: like redis.call, but errors are returned as {err=...}."""
         try:
@@ -544,6 +781,15 @@ class ScriptEngine:
     # -- the C libraries Redis adds or replaces (errors as luaL_error makes them) ---------
 
     def _argerror(self, index: int, fname: str, message: str) -> ScriptError:
+        """luaL_argerror's message: the function named as its caller named it ("?" when
+        it did not, as through pcall), with the position of the call."""
+        name, namewhat = self._callee()
+        fname = _text(name) if name is not None else "?"
+        if namewhat == b"method":
+            index -= 1
+            if index == 0:
+                text = f"calling '{fname}' on bad self ({message})".encode()
+                return ScriptError(self._where() + text, is_table=False)
         text = f"bad argument #{index} to '{fname}' ({message})".encode()
         return ScriptError(self._where() + text, is_table=False)
 
@@ -622,6 +868,8 @@ class ScriptEngine:
     # -- internal callbacks ----------------------------------------------------------------
 
     def time_up(self) -> bytes | None:
+        if self.load_deadline is not None and time.monotonic() >= self.load_deadline:
+            return b"ERR FUNCTION LOAD timeout"
         run = self.current
         if run is None or run.deadline is None or time.monotonic() < run.deadline:
             return None
@@ -631,6 +879,342 @@ class ScriptEngine:
             "script time limit (busy-reply-threshold)"
         ).encode()
         return run.killed
+
+
+_MAXINTSIZE = 32  # lua_struct.c's limit on i<n> / I<n>
+_MAXALIGN = 8
+_STRUCT_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "T": 8, "f": 4, "d": 8, "x": 1}
+_U64 = (1 << 64) - 1
+_STRTOD = re.compile(
+    rb"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
+    rb"|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    rb"|(?i:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))"
+)
+
+
+def _strtod(text: bytes, pos: int) -> tuple[float, int] | None:
+    """C's strtod on ``text`` from the 1-based ``pos``: (value, position after it)."""
+    found = _STRTOD.match(text, pos - 1)
+    if found is None:
+        return None
+    number = found.group()
+    body = number.lstrip(b"+-")
+    if body[:2].lower() == b"0x":
+        value = float.fromhex(number.decode())
+    else:
+        value = float(number.split(b"(")[0])
+    return value, found.end() + 1
+
+
+def _to_float32(value: float) -> bytes:
+    """C's (float) cast of a double, as 4 big-endian bytes (too large: infinity)."""
+    try:
+        return struct.pack(">f", value)
+    except OverflowError:
+        return struct.pack(">f", math.copysign(math.inf, value))
+
+
+def _mp_pack_number(value: Any) -> bytes:
+    """lua-cmsgpack's encoding of a Lua number: an integer if int64 holds it exactly."""
+    number = float(value)
+    if number == number and -(2.0**63) <= number < 2.0**63 and int(number) == number:
+        n = int(number)
+        if n >= 0:
+            if n <= 127:
+                return bytes((n,))
+            for code, size in ((0xCC, 1), (0xCD, 2), (0xCE, 4)):
+                if n < 1 << (8 * size):
+                    return bytes((code,)) + n.to_bytes(size, "big")
+            return b"\xcf" + n.to_bytes(8, "big")
+        if n >= -32:
+            return bytes((n & 0xFF,))
+        for code, size in ((0xD0, 1), (0xD1, 2), (0xD2, 4)):
+            if n >= -(1 << (8 * size - 1)):
+                return bytes((code,)) + n.to_bytes(size, "big", signed=True)
+        return b"\xd3" + n.to_bytes(8, "big", signed=True)
+    single = _to_float32(number)
+    if number != number or struct.unpack(">f", single)[0] != number:
+        return b"\xcb" + struct.pack(">d", number)
+    return b"\xca" + single
+
+
+def _mp_unpack_number(code: int, data: bytes) -> float:
+    if code == 0xCA:
+        return float(struct.unpack(">f", data)[0])
+    if code == 0xCB:
+        return float(struct.unpack(">d", data)[0])
+    # uint64 goes through lua_Integer (int64): it wraps, as in Redis
+    return float(int.from_bytes(data, "big", signed=True))
+
+
+_LUA51_HEADER = b"\x1bLua\x51\x00\x01\x04\x08\x04\x08\x00"  # x86-64 PUC Lua 5.1
+_OP_CALL, _OP_TAILCALL = 28, 29
+
+
+def _untail(chunk: bytes) -> bytes:
+    """A dumped Lua 5.1 chunk with its tail calls made plain calls (OP_TAILCALL A B 0 is
+    always followed by OP_RETURN A 0, so OP_CALL A B 0 returns the same values). Redis's
+    library functions are C functions, and a C function called in tail position leaves
+    the caller's frame on the stack: errors name the script's line even after
+    ``return redis.call(...)``. PulsarDS's wrappers are Lua functions, so the script's
+    tail calls go (a script can no longer recurse without bound through tail calls)."""
+    if not chunk.startswith(_LUA51_HEADER):
+        return chunk
+    data = bytearray(chunk)
+    pos = len(_LUA51_HEADER)
+
+    def integer() -> int:
+        nonlocal pos
+        value = int.from_bytes(data[pos : pos + 4], "little", signed=True)
+        pos += 4
+        return value
+
+    def string() -> None:
+        nonlocal pos
+        size = int.from_bytes(data[pos : pos + 8], "little")
+        pos += 8 + size
+
+    def function() -> None:
+        nonlocal pos
+        string()  # source
+        pos += 8 + 4  # line defined, last line defined, 4 bytes of counts
+        count = integer()
+        for at in range(pos, pos + 4 * count, 4):
+            if data[at] & 0x3F == _OP_TAILCALL:
+                data[at] = (data[at] & 0xC0) | _OP_CALL
+        pos += 4 * count
+        for _ in range(integer()):  # constants
+            kind = data[pos]
+            pos += 1
+            if kind == 1:
+                pos += 1
+            elif kind == 3:
+                pos += 8
+            elif kind == 4:
+                string()
+        for _ in range(integer()):  # nested functions
+            function()
+        lines = integer()  # line info
+        pos += 4 * lines
+        for _ in range(integer()):  # local variables
+            string()
+            pos += 8
+        for _ in range(integer()):  # upvalue names
+            string()
+
+    function()
+    return bytes(data) if pos == len(data) else chunk
+
+
+def _c_u64(value: float) -> int:
+    """C's (unsigned long) cast of a double, on x86-64."""
+    if value != value:
+        return 0
+    if value < 2.0**63:
+        return int(value) & _U64
+    if value >= 2.0**64:
+        return 0
+    return int(value)
+
+
+def _c_i64(value: float) -> int:
+    if value != value or not -(2.0**63) <= value < 2.0**63:
+        return -(1 << 63)
+    return int(value)
+
+
+class _Struct:
+    """Roberto Ierusalimschy's struct library as Redis ships it (lua_struct.c)."""
+
+    def __init__(self, engine: ScriptEngine, fname: str, fmt: bytes) -> None:
+        self.engine = engine
+        self.fname = fname
+        self.fmt = fmt
+        self.pos = 0
+        self.little = True
+        self.align = 1
+
+    def error(self, message: str) -> ScriptError:
+        return ScriptError(self.engine._where() + message.encode(), is_table=False)
+
+    def getnum(self, default: int) -> int:
+        fmt = self.fmt
+        if self.pos >= len(fmt) or not 48 <= fmt[self.pos] <= 57:
+            return default
+        value = 0
+        while self.pos < len(fmt) and 48 <= fmt[self.pos] <= 57:
+            digit = fmt[self.pos] - 48
+            if value > 2147483647 // 10 or value * 10 > 2147483647 - digit:
+                raise self.error("integral size overflow")
+            value = value * 10 + digit
+            self.pos += 1
+        return value
+
+    def optsize(self, opt: str) -> int:
+        if opt in _STRUCT_SIZES:
+            return _STRUCT_SIZES[opt]
+        if opt == "c":
+            return self.getnum(1)
+        if opt in "iI":
+            size = self.getnum(4)
+            if size > _MAXINTSIZE:
+                raise self.error(f"integral size {size} is larger than limit of {_MAXINTSIZE}")
+            return size
+        return 0
+
+    def toalign(self, length: int, opt: str, size: int) -> int:
+        if size == 0 or opt == "c":
+            return 0
+        size = min(size, self.align)
+        return (size - (length & (size - 1))) & (size - 1)
+
+    def control(self, opt: str) -> None:
+        if opt == " ":
+            return
+        if opt == ">":
+            self.little = False
+        elif opt == "<":
+            self.little = True
+        elif opt == "!":
+            align = self.getnum(_MAXALIGN)
+            if align <= 0 or align & (align - 1):
+                raise self.error(f"alignment {align} is not a power of 2")
+            self.align = align
+        else:
+            raise self.engine._argerror(1, self.fname, f"invalid format option '{opt}'")
+
+    def options(self) -> Any:
+        while self.pos < len(self.fmt):
+            opt = chr(self.fmt[self.pos])
+            self.pos += 1
+            yield opt, self.optsize(opt)
+
+
+def _check_string(engine: ScriptEngine, args: tuple[Any, ...], index: int, fname: str) -> bytes:
+    value = _lua_tostring(args[index]) if index < len(args) else None
+    if value is None:
+        got = _lua_type_name(args[index]) if index < len(args) else "no value"
+        raise engine._argerror(index + 1, fname, f"string expected, got {got}")
+    return value
+
+
+def _pack_number(engine: ScriptEngine, args: tuple[Any, ...], index: int) -> float:
+    # b_pack pushes a nil after its arguments: the first missing one is "nil"
+    if index == len(args):
+        raise engine._argerror(index + 1, "pack", "number expected, got nil")
+    return engine._number(args, index, "pack")
+
+
+def _struct_pack(engine: ScriptEngine, args: tuple[Any, ...]) -> bytes:
+    fmt = _check_string(engine, args, 0, "pack")
+    state = _Struct(engine, "pack", fmt)
+    out = bytearray()
+    arg = 1
+    for opt, size in state.options():
+        pad = state.toalign(len(out), opt, size)
+        out += bytes(pad)
+        if opt in "bBhHlLTiI":
+            number = _pack_number(engine, args, arg)
+            arg += 1
+            value = (_c_i64(number) & _U64) if number < 0 else _c_u64(number)
+            data = bytes((value >> (8 * i)) & 0xFF if i < 8 else 0 for i in range(size))
+            out += data if state.little else data[::-1]
+        elif opt == "x":
+            out += b"\0"
+        elif opt in "fd":
+            number = _pack_number(engine, args, arg)
+            arg += 1
+            data = _to_float32(number) if opt == "f" else struct.pack(">d", number)
+            out += data[::-1] if state.little else data
+        elif opt in "cs":
+            text = _check_string(engine, args, arg, "pack")
+            arg += 1
+            if size == 0:
+                size = len(text)
+            if len(text) < size:
+                raise engine._argerror(arg + 1, "pack", "string too short")
+            out += text[:size]
+            if opt == "s":
+                out += b"\0"
+        else:
+            state.control(opt)
+    return bytes(out)
+
+
+def _struct_unpack(engine: ScriptEngine, args: tuple[Any, ...]) -> Any:
+    fmt = _check_string(engine, args, 0, "unpack")
+    data = _check_string(engine, args, 1, "unpack")
+    start = 1
+    if len(args) > 2 and args[2] is not None:
+        start = _to_int(engine._number(args, 2, "unpack"))
+    pos = start & _U64
+    if pos == 0:
+        raise engine._argerror(3, "unpack", "offset must be 1 or greater")
+    pos -= 1
+    size_data = len(data)
+    state = _Struct(engine, "unpack", fmt)
+    results: list[Any] = []
+    for opt, size in state.options():
+        pos += state.toalign(pos, opt, size)
+        if not (size <= size_data and pos <= size_data - size):
+            raise engine._argerror(2, "unpack", "data string too short")
+        if opt in "bBhHlLTiI":
+            chunk = data[pos : pos + size]
+            if state.little:
+                chunk = chunk[::-1]
+            value = 0
+            for byte in chunk:
+                value = ((value << 8) | byte) & _U64
+            if opt.islower():
+                mask = (_U64 << ((size * 8 - 1) & 63)) & _U64
+                if value & mask:
+                    value |= mask
+                value = value - (1 << 64) if value >> 63 else value
+            results.append(float(value))
+        elif opt in "fd":
+            chunk = data[pos : pos + size]
+            results.append(
+                float(struct.unpack("<f" if opt == "f" else "<d", chunk)[0])
+                if state.little
+                else float(struct.unpack(">f" if opt == "f" else ">d", chunk)[0])
+            )
+        elif opt == "c":
+            if size == 0:
+                previous = _lua_tonumber(results[-1]) if results else None
+                if previous is None:
+                    raise state.error("format 'c0' needs a previous size")
+                size = _c_u64(previous)
+                results.pop()
+                if not (size <= size_data and pos <= size_data - size):
+                    raise engine._argerror(2, "unpack", "data string too short")
+            results.append(data[pos : pos + size])
+        elif opt == "s":
+            end = data.find(b"\0", pos)
+            if end < 0:
+                raise state.error("unfinished string in data")
+            size = end - pos + 1
+            results.append(data[pos:end])
+        elif opt != "x":
+            state.control(opt)
+        pos += size
+    results.append(pos + 1)
+    return tuple(results)
+
+
+def _struct_size(engine: ScriptEngine, args: tuple[Any, ...]) -> int:
+    fmt = _check_string(engine, args, 0, "size")
+    state = _Struct(engine, "size", fmt)
+    pos = 0
+    for opt, size in state.options():
+        pos += state.toalign(pos, opt, size)
+        if opt == "s":
+            raise engine._argerror(1, "size", "option 's' has no fixed size")
+        if opt == "c" and size == 0:
+            raise engine._argerror(1, "size", "option 'c0' has no fixed size")
+        if not opt.isalnum():
+            state.control(opt)
+        pos += size
+    return pos
 
 
 def _c_int(value: float) -> int:
@@ -699,6 +1283,9 @@ def _callbacks(engine: ScriptEngine) -> dict[bytes, Any]:
         b"randomseed": guarded(ScriptEngine.randomseed),
         b"error_text": guarded(lambda engine, args: _error_value(args[0])),
         b"time_up": guarded(lambda engine, args: engine.time_up()),
+        b"check_function": guarded(ScriptEngine.check_function),
+        b"untail": guarded(lambda engine, args: _untail(args[0])),
+        b"call_args": guarded(ScriptEngine.call_args),
     }
 
     def bit_function(name: str) -> Callable[[ScriptEngine, tuple[Any, ...]], Any]:
@@ -706,6 +1293,9 @@ def _callbacks(engine: ScriptEngine) -> dict[bytes, Any]:
 
     for name in _BIT_FUNCTIONS:
         functions[b"bit." + name.encode()] = guarded(bit_function(name))
+    functions[b"struct.pack"] = guarded(_struct_pack)
+    functions[b"struct.unpack"] = guarded(_struct_unpack)
+    functions[b"struct.size"] = guarded(_struct_size)
     return functions
 
 
