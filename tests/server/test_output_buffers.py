@@ -58,7 +58,7 @@ class Served:
         raise AssertionError(f"no {field} in /proc/{self.process.pid}/status")
 
     def stat(self, name: str) -> int:
-        info = RawClient(self.port).call("INFO", "stats").decode()
+        info = RawClient(self.port).call("INFO", "pulsards").decode()  # PulsarDS's own
         for line in info.splitlines():
             if line.startswith(name + ":"):
                 return int(line.split(":")[1])

@@ -3,10 +3,14 @@ CONFIG GET/SET. No I/O."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from .config_table import LISTED, PARAMS
+from .config_table import lookup as lookup_param
 
 __all__ = [
     "DEFAULT_PORT",
@@ -137,7 +141,12 @@ def _memory(text: str) -> int:
 
 @dataclass
 class ServerConfig:
-    """Every setting PulsarDS knows, with redis.conf's names (dashes become underscores)."""
+    """Every setting PulsarDS knows, with redis.conf's names (dashes become underscores).
+
+    The fields are the settings PulsarDS acts on; every other Redis 7.0 parameter
+    (config_table.PARAMS: encoding thresholds, replication, cluster...) is accepted,
+    checked as Redis checks it, kept as text in ``others`` and shown back by CONFIG GET.
+    """
 
     bind: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -167,49 +176,140 @@ class ServerConfig:
     # Reported for clients that read them; PulsarDS never evicts, so only 0 is accepted.
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
+    # the file CONFIG REWRITE writes ("": none, as a Redis started without one)
+    config_file: str = ""
+    # the other Redis parameters set away from their defaults: name -> CONFIG GET's text
+    others: dict[str, str] = field(default_factory=dict, repr=False)
 
     def copy(self, **changes: Any) -> ServerConfig:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["others"] = dict(self.others)
         values.update(changes)
         return ServerConfig(**values)
 
     # CONFIG GET/SET and the command line speak text.
     def get_text(self, name: str) -> str:
+        """The value of ``name`` (a field, or any Redis parameter or alias) as CONFIG GET
+        shows it."""
         attr = name.replace("-", "_")
+        if attr not in _FIELDS:
+            param = lookup_param(name)
+            if param is None:
+                raise ValueError(f"Unknown option '{name}'")
+            attr = param.name.replace("-", "_")
+            if attr not in _FIELDS:
+                return self.others.get(param.name, param.default)
         value = getattr(self, attr)
         if attr == "save":
             return format_save(value)
         if attr == "client_output_buffer_limit":
             return format_output_limits(value)
+        if attr == "dir":
+            return os.path.abspath(str(value))
         if isinstance(value, bool):
             return "yes" if value else "no"
         return str(value)
 
-    def set_text(self, name: str, text: str) -> None:
-        """Set ``name`` from its text form; ValueError names what was wrong."""
+    def set_text(self, name: str, text: str, strict: bool = False) -> None:
+        """Set ``name`` from its text form; ValueError names what was wrong. ``strict``
+        (CONFIG SET) checks the value of every parameter as Redis does; the command line
+        keeps PulsarDS's own, more lenient, reading of the settings it acts on."""
         attr = name.replace("-", "_")
+        param = None if attr in PULSAR_ONLY else lookup_param(name)
+        if param is not None:
+            attr = param.name.replace("-", "_")
+            if attr not in _FIELDS:
+                self.others[param.name] = param.parse(text, self.get_text(param.name))
+                if self.others[param.name] == param.default:
+                    del self.others[param.name]
+                return
+            if strict:
+                text = param.parse(text, self.get_text(param.name))
+        elif attr not in PULSAR_ONLY:
+            raise ValueError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
         if attr == "client_output_buffer_limit":  # merged into the limits it leaves alone
             self.client_output_buffer_limit = parse_output_limits(
                 text, self.client_output_buffer_limit
             )
             return
-        parse = PARSERS.get(attr)
-        if parse is None:
-            raise ValueError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
+        parse = PARSERS[attr]
         value = parse(text)
         if attr == "appendfsync" and value not in ("always", "everysec", "no"):
             raise ValueError(f"appendfsync must be always, everysec or no, got {text!r}")
         if attr == "maxmemory" and value != 0:
             raise ValueError("PulsarDS does not evict keys: maxmemory must be 0")
-        if attr == "maxmemory_policy" and value != "noeviction":
-            raise ValueError("PulsarDS does not evict keys: maxmemory-policy is noeviction")
         if attr == "databases" and not 1 <= value <= 1024:
             raise ValueError(f"databases must be 1-1024, got {text!r}")
         setattr(self, attr, value)
 
     @staticmethod
     def names() -> list[str]:
-        return [f.name.replace("_", "-") for f in fields(ServerConfig)]
+        """The settings PulsarDS acts on (the command line's options)."""
+        return [name.replace("_", "-") for name in _FIELDS]
+
+    @staticmethod
+    def parameter_names() -> tuple[str, ...]:
+        """What CONFIG GET's patterns match: Redis's parameters and aliases but the hidden
+        ones (those, and PulsarDS's own request limits, only by their exact name)."""
+        return LISTED
+
+    def rewrite_text(self) -> str:
+        """A redis.conf holding every setting away from its default (CONFIG REWRITE)."""
+        defaults = ServerConfig()
+        lines = ["# Generated by CONFIG REWRITE"]
+        for name in (*PARAMS, *(n.replace("_", "-") for n in sorted(PULSAR_ONLY))):
+            value = self.get_text(name)
+            if value == defaults.get_text(name):
+                continue
+            param = PARAMS.get(name)
+            if param is not None and param.multi and value:
+                if name in ("save", "client-output-buffer-limit"):
+                    words = value.split(" ")
+                    size = 2 if name == "save" else 4
+                    lines.extend(
+                        f"{name} {' '.join(words[i : i + size])}"
+                        for i in range(0, len(words), size)
+                    )
+                    continue
+                lines.append(f"{name} {value}")
+            else:
+                lines.append(f"{name} {_quote(value)}")
+        return "\n".join(lines) + "\n"
+
+    def load_text(self, text: str) -> None:
+        """Apply a redis.conf: one ``name value...`` per line, # comments."""
+        save_seen = False
+        for line in text.splitlines():
+            words = line.strip().split(None, 1)
+            if not words or words[0].startswith("#"):
+                continue
+            name = words[0].lower()
+            value = _unquote(words[1]) if len(words) > 1 else ""
+            if name == "save":  # several lines add rules; the first replaces the defaults
+                rules = [] if not save_seen else list(self.save)
+                save_seen = True
+                self.save = rules + parse_save(value)
+            elif name == "client-output-buffer-limit":
+                self.client_output_buffer_limit = parse_output_limits(
+                    value, self.client_output_buffer_limit
+                )
+            else:
+                self.set_text(name, value, strict=True)
+
+
+def _quote(value: str) -> str:
+    if value and not any(c in value for c in " \t\"'\\") and value.isprintable():
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        return inner.replace('\\"', '"').replace("\\\\", "\\")
+    return value
 
 
 def _integer(text: str) -> int:
@@ -242,6 +342,10 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "busy_reply_threshold": _integer,
     "maxmemory": _memory,
     "maxmemory_policy": str.lower,
+    "config_file": str,
 }
 # Settings a running server cannot change (they shape sockets and files already open).
 IMMUTABLE = frozenset({"bind", "port", "unixsocket", "databases"})
+# PulsarDS's settings that are not Redis parameters
+PULSAR_ONLY = frozenset({"max_multibulk_len", "max_inline_len"})
+_FIELDS = tuple(f.name for f in fields(ServerConfig) if f.name not in ("others", "config_file"))

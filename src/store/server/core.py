@@ -8,9 +8,10 @@ import logging
 import os
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..command_table import COMMANDS as REDIS_COMMANDS
 from .aof import AppendOnlyLog
 from .client import Blocked, Client
 from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, Command, load_families, lookup
@@ -42,6 +43,11 @@ _SUBSCRIBED_CONTEXT = (
 )
 
 
+_NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
+_SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+ERROR_CODES_KEPT = 128  # Redis's ERROR_STATS_NUMBER: distinct error codes counted
+
+
 @dataclass
 class Stats:
     connections_received: int = 0
@@ -49,6 +55,25 @@ class Stats:
     protocol_errors: int = 0
     output_buffer_kills: int = 0
     expired_keys: int = 0
+    # error replies (INFO's total_error_replies, errorstats) and commands that answered
+    # with one: refused before running (rejected_calls) or failed while running
+    # (failed_calls), by the name commandstats shows. Touched on error paths only.
+    error_replies: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    rejected_calls: dict[str, int] = field(default_factory=dict)
+    failed_calls: dict[str, int] = field(default_factory=dict)
+
+    def error(self, message: str) -> None:
+        """Count one error reply under its code, as Redis's afterErrorReply does: the
+        text before the first space (looked for in its first 31 characters), else ERR."""
+        self.error_replies += 1
+        space = message.find(" ", 0, 31)
+        code = message[:space] if space > 0 else "ERR"
+        errors = self.errors
+        if code in errors:
+            errors[code] += 1
+        elif len(errors) < ERROR_CODES_KEPT:
+            errors[code] = 1
 
 
 class PulsarDS:
@@ -85,6 +110,8 @@ class PulsarDS:
         self._unflushed: list[Client] = []
         self._batching = False  # the last batch had several clients: batch the next ones
         self._replies_sent = 0
+        self._last_error: CommandError | None = None  # counted already (see _failed)
+        self._script_error: str | None = None  # what a command inside a script answered
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -167,14 +194,14 @@ class PulsarDS:
     async def _run_cron(self) -> None:
         """Redis's serverCron: active expiry, save rules, AOF fsync, idle clients."""
         while True:
-            await asyncio.sleep(1 / max(1, self.config.hz))
+            await asyncio.sleep(1 / min(max(1, self.config.hz), 500))  # as Redis caps it
             try:
                 self.cron()
             except Exception:  # a bug in one tick must not stop the next
                 log.exception("server tick failed")
 
     def cron(self) -> None:
-        self._expire_budget = EXPIRE_SLOW_SHARE / max(1, self.config.hz)
+        self._expire_budget = EXPIRE_SLOW_SHARE / min(max(1, self.config.hz), 500)
         if self._expire_next is not None:  # one chain of slices at a time
             self._expire_next.cancel()
         self._expire_slice()
@@ -310,7 +337,8 @@ class PulsarDS:
     # -- running commands ------------------------------------------------------------------
 
     def call(self, client: Client, args: list[bytes]) -> Any:
-        """Run one command for ``client``: the checks Redis makes, then the handler."""
+        """Run one command for ``client``: the checks Redis makes, then the handler.
+        Every error it raises is counted once (INFO errorstats, commandstats)."""
         cmd = COMMANDS.get(args[0]) or lookup(args[0])
         if cmd is None:
             if client.multi is not None:
@@ -320,10 +348,12 @@ class PulsarDS:
                 if len(shown) >= 128:
                     break
                 shown += f"'{arg.decode('utf-8', 'replace')[: 128 - len(shown)]}' "
-            raise CommandError(
+            message = (
                 f"ERR unknown command '{args[0].decode('utf-8', 'replace')[:128]}', "
                 f"with args beginning with: {shown}"
             )
+            self.stats.error(message)
+            raise CommandError(message)
         if not cmd.arity_ok(len(args)):
             raise self._refuse(client, cmd, f"wrong number of arguments for '{cmd.name}' command")
         if not client.authenticated and NO_AUTH not in cmd.flags:
@@ -336,13 +366,17 @@ class PulsarDS:
             and not client.resp3
             and PUBSUB not in cmd.flags
         ):
-            raise CommandError(_SUBSCRIBED_CONTEXT.format(cmd.full_name(args)))
+            raise self._refuse(client, cmd, _SUBSCRIBED_CONTEXT.format(cmd.full_name(args)))
         cmd.calls += 1  # INFO's total_commands_processed is their sum
         client.last_command = args[0]
         if not cmd.is_write:
-            if cmd.subcommand_calls is None:
-                return cmd.handler(client, args)
-            reply = cmd.handler(client, args)
+            try:
+                if cmd.subcommand_calls is None:
+                    return cmd.handler(client, args)
+                reply = cmd.handler(client, args)
+            except CommandError as exc:
+                self._failed(client, cmd, args, exc)
+                raise
             # counted once it ran: an unknown subcommand raised, and is not kept
             name = cmd.full_name(args)
             cmd.subcommand_calls[name] = cmd.subcommand_calls.get(name, 0) + 1
@@ -350,8 +384,12 @@ class PulsarDS:
         self._depth += 1
         try:
             reply = cmd.handler(client, args)
-        except BaseException:
+        except CommandError as exc:
             client.propagate = None  # a failed command logs nothing, now or later
+            self._failed(client, cmd, args, exc)
+            raise
+        except BaseException:
+            client.propagate = None
             raise
         finally:
             self._depth -= 1
@@ -371,17 +409,59 @@ class PulsarDS:
         client.propagate = None
         return reply
 
+    def _failed(self, client: Client, cmd: Command, args: list[bytes], exc: CommandError) -> None:
+        """A command answered with an error while running: count the error and the
+        command's failed call. An error is counted once, as Redis counts it: not again
+        as it passes through the calls of EXEC, nor when a script fails (or returns
+        the error) because a command it called did."""
+        if exc is self._last_error:
+            return
+        self._last_error = exc
+        stats = self.stats
+        message = exc.message
+        script_error = self._script_error
+        if client.in_script:
+            self._script_error = message
+        elif script_error is not None:
+            self._script_error = None
+            if cmd.name in _SCRIPT_COMMANDS and message.startswith(script_error):
+                stats.failed_calls[cmd.name] = stats.failed_calls.get(cmd.name, 0) + 1
+                return
+        stats.error(message)
+        name = cmd.name
+        if cmd.subcommand_calls is not None:
+            name = cmd.full_name(args)
+            if name not in REDIS_COMMANDS:
+                cmd.calls -= 1  # an unknown subcommand: Redis refuses it before it runs
+                return
+            if exc.message.startswith("ERR wrong number of arguments"):
+                cmd.calls -= 1  # refused before it runs, in Redis
+                stats.rejected_calls[name] = stats.rejected_calls.get(name, 0) + 1
+                return
+            cmd.subcommand_calls[name] = cmd.subcommand_calls.get(name, 0) + 1
+        elif exc.message.startswith(_NOT_IN_MULTI):  # refused by its handler, not run
+            stats.rejected_calls[name] = stats.rejected_calls.get(name, 0) + 1
+            return
+        stats.failed_calls[name] = stats.failed_calls.get(name, 0) + 1
+
     def _refuse(self, client: Client, cmd: Command, reason: str) -> CommandError:
-        """The error for a command refused before it runs. Inside MULTI it fails the
-        transaction; a refused EXEC discards it at once, as Redis does."""
+        """The error for a command refused before it runs (counted as its rejected call).
+        Inside MULTI it fails the transaction; a refused EXEC discards it at once, as
+        Redis does."""
+        stats = self.stats
+        name = cmd.name
+        stats.rejected_calls[name] = stats.rejected_calls.get(name, 0) + 1
         if client.multi is not None:
             if cmd.name == "exec":
                 self.end_transaction(client)
-                return CommandError(f"EXECABORT Transaction discarded because of: {reason}")
+                message = f"EXECABORT Transaction discarded because of: {reason}"
+                stats.error(message)
+                return CommandError(message)
             client.multi_failed = True
-        if reason.startswith("NOAUTH"):
-            return CommandError(reason)
-        return CommandError(f"ERR {reason}")
+        if not reason.startswith(("NOAUTH", "ERR ")):
+            reason = f"ERR {reason}"
+        stats.error(reason)
+        return CommandError(reason)
 
     def wrote(self, db: Database, keys: list[bytes]) -> None:
         """After a change to ``keys``: drop emptied containers, signal WATCH and waiters."""
@@ -441,6 +521,7 @@ class PulsarDS:
                 try:
                     reply = blocked.retry(key)
                 except CommandError as exc:
+                    self.stats.error(exc.message)
                     client.unblock(None, error=exc.message)
                     continue
                 if reply is not NOT_READY:

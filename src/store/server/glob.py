@@ -1,5 +1,10 @@
-"""Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE): ``*``, ``?``, ``[abc]``,
-``[^a-z]``, and ``\\`` escapes, matched against bytes as Redis 7.0's stringmatchlen does.
+"""Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, PUBSUB CHANNELS, CONFIG GET):
+``*``, ``?``, ``[abc]``, ``[^a-z]``, and ``\\`` escapes, matched against bytes as Redis
+7.0's stringmatchlen does, ``nocase`` included (CONFIG GET, COMMAND LIST FILTERBY PATTERN,
+FUNCTION LIST LIBRARYNAME). Its C quirks are kept: a range compares bytes as signed chars
+(``[a-\\xff]`` is -1..97: NUL to ``a`` and 0xff, not 0x80), and with ``nocase`` a range is
+put in order before it is lowered (``[Z-a]`` is then ``z``..``a``: nothing) while an
+escaped byte inside a class is compared as it is.
 
 The cost is bounded for every pattern. Redis fixed exponential backtracking in its
 recursive matcher (CVE-2022-36021); here there is no backtracking at all: every atom
@@ -21,8 +26,9 @@ NESTING_LIMIT = 1000
 
 _ASTERISK, _QUESTION, _OPEN, _CLOSE, _CARET, _DASH, _BACKSLASH = 42, 63, 91, 93, 94, 45, 92
 
-# A segment is a run of atoms: literal bytes (``bytes``) or one byte of a set (_OneOf).
-_Segment = list["bytes | _OneOf"]
+# A segment is a run of atoms: literal bytes (``bytes``), literal bytes in any case
+# (_NoCase), or one byte of a set (_OneOf).
+_Segment = list["bytes | _NoCase | _OneOf"]
 Matcher = Callable[[bytes], bool]
 _SPECIAL = re.compile(rb"[*?\[\\]")
 _CACHED_UP_TO = 4096  # longer patterns are compiled each time rather than kept
@@ -40,6 +46,16 @@ class _OneOf:
 _ANY = _OneOf(b"\x01" * 256)
 
 
+class _NoCase:
+    """Literal bytes under ``nocase``, lowered: a key's bytes match once lowered too (C's
+    tolower in the C locale is bytes.lower: ASCII letters only)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text.lower()
+
+
 def _always(key: bytes) -> bool:
     return True
 
@@ -48,25 +64,34 @@ def _never(key: bytes) -> bool:
     return False
 
 
-def compile_glob(pattern: bytes) -> Matcher:
-    """A predicate telling whether a key matches ``pattern``, as Redis's stringmatchlen.
-    ``*`` alone matches every key, the empty one too, as KEYS and SCAN treat it."""
+def compile_glob(pattern: bytes, nocase: bool = False) -> Matcher:
+    """A predicate telling whether a key matches ``pattern``, as Redis's stringmatchlen:
+    no pattern but the empty one matches the empty key (``*`` neither: KEYS and SCAN,
+    which list every key for ``*`` without matching, check for it before they call this;
+    PSUBSCRIBE and PUBSUB CHANNELS do not)."""
     if len(pattern) > _CACHED_UP_TO:
-        return _compile(pattern)
-    return _cached(pattern)
+        return _compile(pattern, nocase)
+    return _cached(pattern, nocase)
 
 
 @lru_cache(maxsize=1024)
-def _cached(pattern: bytes) -> Matcher:
-    return _compile(pattern)
+def _cached(pattern: bytes, nocase: bool) -> Matcher:
+    return _compile(pattern, nocase)
 
 
-def _compile(pattern: bytes) -> Matcher:
+def _nonempty(key: bytes) -> bool:
+    return len(key) > 0
+
+
+def _compile(pattern: bytes, nocase: bool = False) -> Matcher:
     if pattern == b"*":
-        return _always
+        return _nonempty
     if _SPECIAL.search(pattern) is None:
+        if nocase:
+            lowered = pattern.lower()  # ASCII only, as C's tolower in the C locale
+            return lambda key: key.lower() == lowered
         return pattern.__eq__
-    segments = _parse(pattern)
+    segments = _parse(pattern, nocase)
     if segments is None:
         return _never
     if len(segments) == 1:
@@ -74,7 +99,7 @@ def _compile(pattern: bytes) -> Matcher:
     return _starred(segments)
 
 
-def _parse(pattern: bytes) -> list[_Segment] | None:
+def _parse(pattern: bytes, nocase: bool = False) -> list[_Segment] | None:
     """The pattern's segments: the runs of one-byte atoms between its stars (a run of
     stars is one star, as Redis skips them). None if it can never match: an atom after
     the star Redis's nesting limit refuses to recurse into."""
@@ -83,10 +108,13 @@ def _parse(pattern: bytes) -> list[_Segment] | None:
     star = False  # the previous token was a star
     i, n = 0, len(pattern)
 
-    def add(atom: bytes | _OneOf) -> None:
+    def flush() -> None:
         if literal:
-            segments[-1].append(bytes(literal))
+            segments[-1].append(_NoCase(bytes(literal)) if nocase else bytes(literal))
             literal.clear()
+
+    def add(atom: _OneOf) -> None:
+        flush()
         segments[-1].append(atom)
 
     while i < n:
@@ -103,9 +131,7 @@ def _parse(pattern: bytes) -> list[_Segment] | None:
             if not star:
                 if len(segments) > NESTING_LIMIT + 1:
                     return None
-                if literal:
-                    segments[-1].append(bytes(literal))
-                    literal.clear()
+                flush()
                 segments.append([])
             star, i = True, i + 1
             continue
@@ -116,7 +142,7 @@ def _parse(pattern: bytes) -> list[_Segment] | None:
             add(_ANY)
             i += 1
         elif ch == _OPEN:
-            table, i = _parse_class(pattern, i + 1)
+            table, i = _parse_class(pattern, i + 1, nocase)
             add(_OneOf(table))
         elif i + 1 < n:  # \x is the byte x
             literal.append(pattern[i + 1])
@@ -124,12 +150,11 @@ def _parse(pattern: bytes) -> list[_Segment] | None:
         else:  # a trailing backslash is itself
             literal.append(ch)
             i += 1
-    if literal:
-        segments[-1].append(bytes(literal))
+    flush()
     return segments
 
 
-def _parse_class(pattern: bytes, i: int) -> tuple[bytes, int]:
+def _parse_class(pattern: bytes, i: int, nocase: bool = False) -> tuple[bytes, int]:
     """The ``[...]`` starting after its ``[`` at ``i``, as a table, and the index after
     it. Redis's reading: ``\\x`` is x, ``a-z`` (either order) is a range as soon as two
     bytes follow the ``-`` (so ``[a-]`` is a range to ``]``), and a class left open
@@ -142,16 +167,17 @@ def _parse_class(pattern: bytes, i: int) -> tuple[bytes, int]:
     while True:
         if i + 1 < n and pattern[i] == _BACKSLASH:
             i += 1
-            members[pattern[i]] = 1
+            members[pattern[i]] = 1  # compared as it is, even with nocase
         elif i < n and pattern[i] == _CLOSE:
             i += 1
             break
         elif i >= n:
             break
         elif i + 2 < n and pattern[i + 1] == _DASH:
-            low, high = sorted((pattern[i], pattern[i + 2]))
-            members[low : high + 1] = b"\x01" * (high + 1 - low)
+            _add_range(members, pattern[i], pattern[i + 2], nocase)
             i += 2
+        elif nocase and _is_letter(pattern[i]):
+            members[pattern[i] | 0x20] = members[pattern[i] & ~0x20] = 1
         else:
             members[pattern[i]] = 1
         i += 1
@@ -160,8 +186,56 @@ def _parse_class(pattern: bytes, i: int) -> tuple[bytes, int]:
     return bytes(members), i
 
 
+_ALL = b"\x01" * 256
+
+
+def _signed(byte: int) -> int:
+    return byte - 256 if byte >= 128 else byte
+
+
+def _set_signed(members: bytearray, low: int, high: int) -> None:
+    """Mark the bytes whose value as a C (signed) char is in low..high."""
+    if low > high:
+        return
+    if low < 0:  # the bytes 0x80..0xff
+        top = min(high, -1)
+        members[low + 256 : top + 257] = _ALL[: top - low + 1]
+        low = 0
+    if high >= 0:
+        members[low : high + 1] = _ALL[: high - low + 1]
+
+
+def _add_range(members: bytearray, start: int, end: int, nocase: bool) -> None:
+    """stringmatchlen's range: bounds and byte compared as signed chars, put in order,
+    and only then lowered with ``nocase`` (the byte too)."""
+    low, high = sorted((_signed(start), _signed(end)))
+    if not nocase:
+        _set_signed(members, low, high)
+        return
+    low, high = _lower(low), _lower(high)
+    # the bytes that are not upper case letters, as they are ...
+    _set_signed(members, low, min(high, 64))
+    _set_signed(members, max(low, 91), high)
+    # ... and the upper case letters whose lower case is in the range
+    _set_signed(members, max(low - 32, 65), min(high - 32, 90))
+
+
+def _lower(value: int) -> int:
+    return value + 32 if 65 <= value <= 90 else value
+
+
+def _is_letter(byte: int) -> bool:
+    return 65 <= (byte & ~0x20) <= 90
+
+
+def _atom_width(atom: bytes | _NoCase | _OneOf) -> int:
+    if isinstance(atom, bytes):
+        return len(atom)
+    return len(atom.text) if isinstance(atom, _NoCase) else 1
+
+
 def _width(segment: _Segment) -> int:
-    return sum(len(atom) if isinstance(atom, bytes) else 1 for atom in segment)
+    return sum(map(_atom_width, segment))
 
 
 def _literal(segment: _Segment) -> bytes | None:
@@ -178,6 +252,11 @@ def _matches_at(segment: _Segment, key: bytes, pos: int) -> bool:
             if not key.startswith(atom, pos):
                 return False
             pos += len(atom)
+        elif isinstance(atom, _NoCase):
+            end = pos + len(atom.text)
+            if key[pos:end].lower() != atom.text:
+                return False
+            pos = end
         else:
             if not atom.table[key[pos]]:
                 return False
@@ -190,11 +269,17 @@ def _checker(segment: _Segment) -> Callable[[bytes, int], bool]:
     (faster, and with no quantifier there is nothing to backtrack into)."""
     if _width(segment) > 256:  # compiling a long regex costs more than it saves
         return lambda key, pos: _matches_at(segment, key, pos)
-    source = b"".join(
-        re.escape(atom) if isinstance(atom, bytes) else _class_regex(atom.table) for atom in segment
-    )
+    source = b"".join(map(_atom_regex, segment))
     regex = re.compile(source, re.DOTALL)
     return lambda key, pos: regex.match(key, pos) is not None
+
+
+def _atom_regex(atom: bytes | _NoCase | _OneOf) -> bytes:
+    if isinstance(atom, bytes):
+        return re.escape(atom)
+    if isinstance(atom, _NoCase):  # ASCII case folding, as bytes patterns do
+        return b"(?i:" + re.escape(atom.text) + b")"
+    return _class_regex(atom.table)
 
 
 def _class_regex(table: bytes) -> bytes:
@@ -285,7 +370,7 @@ def _finder(segment: _Segment) -> Callable[[bytes, int, int], int]:
         if isinstance(atom, bytes):
             anchor = atom
             break
-        offset += 1
+        offset += _atom_width(atom)
     if not anchor:
 
         def scan(key: bytes, pos: int, end: int) -> int:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import platform
-import sys
 import time
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from ..config import IMMUTABLE, ServerConfig
+from ...command_table import COMMANDS as REDIS_COMMANDS
+from ...command_table import CommandInfo as RedisCommand
+from ...command_table import KeySpec
+from ...command_table import lookup as lookup_command
+from ..config import IMMUTABLE, PULSAR_ONLY, ServerConfig
+from ..config_table import lookup as lookup_param
 from ..glob import compile_glob
-from ..protocol import OK, Verbatim
+from ..info import info_text
+from ..protocol import OK, SimpleString, Verbatim
 from . import (
     ADMIN,
     COMMANDS,
@@ -23,7 +29,6 @@ from . import (
     subcommand_error,
     syntax_error,
 )
-from .connection import VERSION
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -119,211 +124,449 @@ def shutdown(client: Client, args: list[bytes]) -> Any:
 
 # -- CONFIG ----------------------------------------------------------------------------------
 
-_ALIASES = {"save-params": "save"}
+_CONFIG_HELP = [
+    b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    b"GET <pattern>",
+    b"    Return parameters matching the glob-like <pattern> and their values.",
+    b"SET <directive> <value>",
+    b"    Set the configuration <directive> to <value>.",
+    b"RESETSTAT",
+    b"    Reset statistics reported by the INFO command.",
+    b"REWRITE",
+    b"    Rewrite the configuration file.",
+    b"HELP",
+    b"    Prints this help.",
+]
 
 
 @command("config", -2, ADMIN, NOSCRIPT)
 def config(client: Client, args: list[bytes]) -> Any:
     sub = args[1].lower()
-    settings = client.server.config
     if sub == b"get" and len(args) >= 3:
-        found: dict[bytes, bytes] = {}
-        for pattern in args[2:]:
-            match = compile_glob(pattern.lower())
-            for name in ServerConfig.names():
-                if match(name.encode()):
-                    found[name.encode()] = settings.get_text(name).encode()
-        return found
-    if sub == b"set" and len(args) >= 4 and len(args) % 2 == 0:
-        changes = {}
-        for raw_name, value in zip(args[2::2], args[3::2], strict=True):
-            text = raw_name.decode("utf-8", "replace").lower()
-            if text.replace("-", "_") in IMMUTABLE:
-                raise CommandError(
-                    f"ERR CONFIG SET failed (possibly related to argument '{text}') - "
-                    "can't set immutable config"
-                )
-            changes[text] = value.decode("utf-8", "replace")
-        trial = settings.copy()
-        for name, text in changes.items():
-            try:
-                trial.set_text(name, text)
-            except ValueError as exc:
-                if "Unknown option" in str(exc):
-                    raise CommandError(
-                        f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                    ) from None
-                raise CommandError(
-                    f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}"
-                ) from None
-        for name, text in changes.items():
-            settings.set_text(name, text)
-        client.server.config_changed(set(changes))
-        return OK
+        return _config_get(client.server.config, args[2:])
+    if sub == b"set" and len(args) >= 4:
+        if len(args) % 2:
+            raise syntax_error()
+        return _config_set(client, args[2:])
     if sub == b"resetstat" and len(args) == 2:
         client.server.reset_stats()
+        COMMANDS[b"config"].calls = 1  # this one, as Redis counts it after the reset
         return OK
     if sub == b"rewrite" and len(args) == 2:
+        return _config_rewrite(client.server.config)
+    if sub == b"help" and len(args) == 2:
+        return _CONFIG_HELP
+    raise subcommand_error(args, (b"get", b"set", b"resetstat", b"rewrite", b"help"))
+
+
+def _known(name: str) -> bool:
+    return lookup_param(name) is not None or name.lower().replace("-", "_") in PULSAR_ONLY
+
+
+def _config_get(settings: ServerConfig, patterns: list[bytes]) -> dict[bytes, bytes]:
+    """Redis's configGetCommand: a name without glob characters is looked up (and answered
+    under the spelling asked), a pattern matched against every name and alias but the
+    hidden ones; each parameter once."""
+    found: dict[bytes, bytes] = {}
+    for pattern in patterns:
+        if not any(char in pattern for char in b"[*?"):
+            text = pattern.decode("utf-8", "replace")
+            if pattern not in found and _known(text):
+                found[pattern] = settings.get_text(text).encode()
+            continue
+        match = compile_glob(pattern, nocase=True)
+        for name in ServerConfig.parameter_names():
+            key = name.encode()
+            if key not in found and match(key):
+                found[key] = settings.get_text(name).encode()
+    return found
+
+
+def _local(client: Client) -> bool:
+    address = client.address
+    return address.startswith(("127.", "[::1]", "/")) or not address
+
+
+def _config_set(client: Client, pairs: list[bytes]) -> Any:
+    """Redis's configSetCommand: every name is checked first (unknown, immutable,
+    protected, twice), then all values are set on a copy, which replaces the settings
+    only if every one was valid: all or nothing."""
+    server = client.server
+    settings = server.config
+    unknown: str | None = None
+    refused: tuple[str, str] | None = None  # (argument, reason)
+    changes: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for raw_name, raw_value in zip(pairs[::2], pairs[1::2], strict=True):
+        name = raw_name.decode("utf-8", "replace")
+        if not _known(name):
+            if unknown is None and refused is None:
+                unknown = name
+            continue
+        if unknown is not None or refused is not None:
+            continue
+        param = lookup_param(name)
+        attr = (param.name if param is not None else name.lower()).replace("-", "_")
+        if (param is not None and param.immutable) or attr in IMMUTABLE:
+            refused = (name, "can't set immutable config")
+            continue
+        if param is not None and param.protected:
+            allowed = settings.get_text("enable-protected-configs")
+            if not (allowed == "yes" or (allowed == "local" and _local(client))):
+                refused = (name, "can't set protected config")
+                continue
+        registered = name.lower()  # Redis registers an alias as a parameter of its own
+        if registered in seen:
+            refused = (name, "duplicate parameter")
+            continue
+        seen.add(registered)
+        changes.append((registered, raw_value.decode("utf-8", "replace")))
+    if unknown is not None:
+        raise CommandError(
+            f"ERR Unknown option or number of arguments for CONFIG SET - '{unknown}'"
+        )
+    if refused is not None:
+        raise CommandError(
+            f"ERR CONFIG SET failed (possibly related to argument '{refused[0]}') - {refused[1]}"
+        )
+    trial = settings.copy()
+    for name, text in changes:
+        try:
+            trial.set_text(name, text, strict=True)
+        except ValueError as exc:
+            raise CommandError(
+                f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}"
+            ) from None
+    for item in fields(ServerConfig):
+        setattr(settings, item.name, getattr(trial, item.name))
+    changed = set()
+    for name, _ in changes:
+        param = lookup_param(name)
+        changed.add(param.name if param is not None else name)
+    server.config_changed(changed)
+    return OK
+
+
+def _config_rewrite(settings: ServerConfig) -> Any:
+    path = settings.config_file
+    if not path:
         raise CommandError("ERR The server is running without a config file")
-    if sub == b"help":
-        return [b"CONFIG <subcommand> [<arg> ...]. Subcommands are: GET SET RESETSTAT HELP"]
-    raise subcommand_error(args, (b"get", b"set", b"resetstat", b"rewrite"))
+    temp = f"{path}.rewrite-{os.getpid()}"
+    try:
+        with open(temp, "w", encoding="utf-8") as file:
+            file.write(settings.rewrite_text())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise CommandError(f"ERR Rewriting config file: {exc.strerror}") from None
+    return OK
 
 
 # -- COMMAND ---------------------------------------------------------------------------------
 
+# The order Redis 7.0 lists command flags, key spec flags and ACL categories in.
+_FLAG_ORDER = (
+    "write readonly denyoom module admin pubsub noscript blocking loading stale skip_monitor "
+    "skip_slowlog asking fast no_auth no_mandatory_keys no_async_loading no_multi movablekeys "
+    "allow_busy"
+).split()
+_KEY_FLAG_ORDER = (
+    "RO RW OW RM access update insert delete not_key incomplete variable_flags".split()
+)
+_CATEGORY_ORDER = [
+    f"@{name}"
+    for name in (
+        "keyspace read write set sortedset list hash string bitmap hyperloglog geo stream "
+        "pubsub admin fast slow blocking dangerous connection transaction scripting"
+    ).split()
+]
+_COMMAND_HELP = [
+    b"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    b"(no subcommand)",
+    b"    Return details about all Redis commands.",
+    b"COUNT",
+    b"    Return the total number of commands in this Redis server.",
+    b"LIST",
+    b"    Return a list of all commands in this Redis server.",
+    b"INFO [<command-name> ...]",
+    b"    Return details about multiple Redis commands.",
+    b"    If no command names are given, documentation details for all",
+    b"    commands are returned.",
+    b"DOCS [<command-name> ...]",
+    b"    Return documentation details about multiple Redis commands.",
+    b"    If no command names are given, documentation details for all",
+    b"    commands are returned.",
+    b"GETKEYS <full-command>",
+    b"    Return the keys from a full Redis command.",
+    b"GETKEYSANDFLAGS <full-command>",
+    b"    Return the keys and the access flags from a full Redis command.",
+    b"HELP",
+    b"    Prints this help.",
+]
 
-def _command_info(name: bytes) -> Any:
-    entry = COMMANDS.get(name.lower())
-    if entry is None:
-        return None
-    flags = [flag.encode() for flag in sorted(entry.flags)] or [b"fast"]
+
+def _ordered(names: frozenset[str] | tuple[str, ...], order: list[str]) -> list[SimpleString]:
+    """Status replies in Redis's order. (Redis sends these as RESP3 sets; the protocol
+    module has no ordered set, so they go as arrays, which keep Redis's order.)"""
+    rank = {name: index for index, name in enumerate(order)}
+    return [SimpleString(n.encode()) for n in sorted(names, key=lambda n: rank.get(n, 99))]
+
+
+# Subcommands of a container PulsarDS has that it does not implement (it answers them
+# "unknown subcommand"): COMMAND leaves them out. test_differential_introspection checks
+# each is still unknown, and that every other one is known.
+UNIMPLEMENTED_SUBCOMMANDS = frozenset(
+    {"client|caching", "client|tracking", "client|trackinginfo", "pubsub|help"}
+)
+
+
+def _subcommands(info: RedisCommand) -> list[RedisCommand]:
+    """The subcommands of ``info`` PulsarDS implements, by name."""
     return [
-        entry.name.encode(),
-        entry.arity,
-        [b"write" if entry.is_write else b"readonly", *flags],
-        entry.first_key,
-        entry.last_key,
-        entry.step,
-        [],
-        [],
-        [],
-        [],
+        sub
+        for _, sub in sorted(info.subcommands.items())
+        if sub.name not in UNIMPLEMENTED_SUBCOMMANDS
     ]
 
 
-def _names() -> list[bytes]:
-    return sorted({entry.name.encode() for entry in COMMANDS.values()})
+def _implemented() -> list[RedisCommand]:
+    """The commands PulsarDS's dispatch table has, as Redis 7.0 describes them."""
+    found = {entry.name for entry in COMMANDS.values()}
+    return [REDIS_COMMANDS[name] for name in sorted(found) if name in REDIS_COMMANDS]
+
+
+def _find(name: bytes) -> RedisCommand | None:
+    """A command (``get``) or subcommand (``config|get``) PulsarDS has, any case."""
+    info = lookup_command(name.decode("utf-8", "replace").lower())
+    if info is None:
+        return None
+    container = info.container or info.name
+    if container.encode() not in COMMANDS or info.name in UNIMPLEMENTED_SUBCOMMANDS:
+        return None
+    return info
+
+
+def _legacy_range(info: RedisCommand) -> tuple[int, int, int]:
+    """(first key, last key, step) as Redis derives them from the key specs
+    (populateCommandLegacyRangeSpec)."""
+    specs = info.key_specs
+    if not specs:
+        return (0, 0, 0)
+    if len(specs) == 1 and specs[0].begin == "index" and specs[0].find == "range":
+        spec = specs[0]
+        last = spec.lastkey + spec.index if spec.lastkey >= 0 else spec.lastkey
+        return (spec.index, last, spec.keystep)
+    first, last, previous = 1 << 31, 0, 0
+    for spec in specs:
+        if spec.begin != "index" or spec.find != "range":
+            continue
+        if spec.keystep != 1 or (previous and previous != spec.index - 1):
+            continue
+        first = min(first, spec.index)
+        absolute = spec.lastkey + spec.index if spec.lastkey >= 0 else spec.lastkey
+        last = max(last & 0xFFFFFFFF, absolute & 0xFFFFFFFF)  # unsigned, as Redis compares
+        last = last - (1 << 32) if last >> 31 else last
+        previous = last
+    if first == 1 << 31:
+        return (0, 0, 0)
+    return (first, last, 1)
+
+
+def _key_spec_reply(spec: KeySpec) -> dict[bytes, Any]:
+    if spec.begin == "index":
+        begin: dict[bytes, Any] = {b"type": b"index", b"spec": {b"index": spec.index}}
+    elif spec.begin == "keyword":
+        begin = {
+            b"type": b"keyword",
+            b"spec": {b"keyword": spec.keyword.encode(), b"startfrom": spec.startfrom},
+        }
+    else:
+        begin = {b"type": b"unknown", b"spec": {}}
+    if spec.find == "range":
+        find: dict[bytes, Any] = {
+            b"type": b"range",
+            b"spec": {b"lastkey": spec.lastkey, b"keystep": spec.keystep, b"limit": spec.limit},
+        }
+    elif spec.find == "keynum":
+        find = {
+            b"type": b"keynum",
+            b"spec": {
+                b"keynumidx": spec.keynumidx,
+                b"firstkey": spec.firstkey,
+                b"keystep": spec.keystep,
+            },
+        }
+    else:
+        find = {b"type": b"unknown", b"spec": {}}
+    return {
+        b"flags": _ordered(spec.flags, _KEY_FLAG_ORDER),
+        b"begin_search": begin,
+        b"find_keys": find,
+    }
+
+
+def _command_info(info: RedisCommand | None) -> Any:
+    """One command as COMMAND INFO shows it (addReplyCommandInfo)."""
+    if info is None:
+        return None
+    first, last, step = _legacy_range(info)
+    subcommands = [_command_info(sub) for sub in _subcommands(info)]
+    return [
+        info.name.encode(),
+        info.arity,
+        _ordered(info.flags, _FLAG_ORDER),
+        first,
+        last,
+        step,
+        _ordered(info.acl_categories, _CATEGORY_ORDER),
+        [tip.encode() for tip in info.tips],
+        [_key_spec_reply(spec) for spec in info.key_specs],
+        subcommands,
+    ]
+
+
+def _command_docs(info: RedisCommand) -> dict[bytes, Any]:
+    """What the command table knows of COMMAND DOCS (no summaries nor arguments)."""
+    docs: dict[bytes, Any] = {b"since": info.since.encode(), b"group": info.group.encode()}
+    if info.subcommands:
+        docs[b"subcommands"] = {sub.name.encode(): _command_docs(sub) for sub in _subcommands(info)}
+    return docs
+
+
+def _all_names() -> list[bytes]:
+    names: list[bytes] = []
+    for info in _implemented():
+        names.append(info.name.encode())
+        names.extend(sub.name.encode() for sub in _subcommands(info))
+    return names
+
+
+def _command_list(args: list[bytes]) -> list[bytes]:
+    """COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]."""
+    if len(args) == 2:
+        return _all_names()
+    if len(args) != 5 or args[2].lower() != b"filterby":
+        raise syntax_error()
+    kind, value = args[3].lower(), args[4]
+    if kind == b"module":
+        return []  # PulsarDS has no modules
+    if kind == b"aclcat":
+        category = "@" + value.decode("utf-8", "replace").lower()
+        if category not in _CATEGORY_ORDER:
+            return []
+        return [
+            name
+            for name in _all_names()
+            if category in REDIS_COMMANDS[name.decode()].acl_categories
+        ]
+    if kind == b"pattern":
+        match = compile_glob(value, nocase=True)
+        return [name for name in _all_names() if match(name)]
+    raise syntax_error()
+
+
+def _set_key_flags(args: list[bytes]) -> frozenset[str]:
+    """SET's key: read too with GET (Redis's setGetKeys)."""
+    if any(arg.lower() == b"get" for arg in args[3:]):
+        return frozenset({"RW", "access", "update"})
+    return frozenset({"OW", "update"})
+
+
+def _bitfield_key_flags(args: list[bytes]) -> frozenset[str]:
+    """BITFIELD's key: read-only with GET and OVERFLOW only (Redis's bitfieldGetKeys)."""
+    index = 2
+    while index < len(args):
+        left = len(args) - index - 1
+        word = args[index].lower()
+        if word == b"get" and left >= 2:
+            index += 3
+        elif word == b"overflow" and left >= 1:
+            index += 2
+        else:
+            return frozenset({"RW", "access", "update"})
+    return frozenset({"RO", "access"})
+
+
+_VARIABLE_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
+
+
+def _getkeys(args: list[bytes], with_flags: bool) -> Any:
+    """COMMAND GETKEYS / GETKEYSANDFLAGS (getKeysSubcommandImpl)."""
+    command_args = args[2:]
+    info = _find(command_args[0])
+    if info is not None and info.subcommands:
+        if len(command_args) > 1:
+            info = _find(b"%s|%s" % (command_args[0], command_args[1]))
+    if info is None:
+        raise CommandError("ERR Invalid command specified")
+    specs = [spec for spec in info.key_specs if "not_key" not in spec.flags]
+    if not specs:
+        raise CommandError("ERR The command has no key arguments")
+    if not info.arity_ok(len(command_args)):
+        raise CommandError("ERR Invalid number of arguments specified for command")
+    found: list[tuple[int, frozenset[str]]] = []
+    variable = _VARIABLE_FLAGS.get(info.name)
+    if variable is not None:  # flags that depend on the arguments: found by code in Redis
+        flags = variable(command_args)
+        if not with_flags:
+            return [command_args[1]]
+        return [[command_args[1], _ordered(flags, _KEY_FLAG_ORDER)]]
+    if info.name in ("sort", "sort_ro", "migrate"):  # found by code in Redis too
+        positions = info.key_positions(command_args)
+        found = [
+            (p, specs[0 if p == (3 if info.name == "migrate" else 1) else -1].flags)
+            for p in positions
+        ]
+    else:
+        for spec in specs:
+            at = spec.positions(command_args)
+            if at is None:
+                found = []
+                break
+            found += [(position, spec.flags) for position in at]
+    if not found:
+        if "no_mandatory_keys" in info.flags:
+            return []
+        raise CommandError("ERR Invalid arguments specified for command")
+    if not with_flags:
+        return [command_args[position] for position, _ in found]
+    return [[command_args[position], _ordered(flags, _KEY_FLAG_ORDER)] for position, flags in found]
 
 
 @command("command", -1, NO_AUTH)
 def command_(client: Client, args: list[bytes]) -> Any:
     if len(args) == 1:
-        return [_command_info(name) for name in _names()]
+        return [_command_info(info) for info in _implemented()]
     sub = args[1].lower()
     if sub == b"count" and len(args) == 2:
-        return len(_names())
+        return len(_implemented())
     if sub == b"info":
-        return [_command_info(name) for name in (args[2:] or _names())]
+        if len(args) == 2:
+            return [_command_info(info) for info in _implemented()]
+        return [_command_info(_find(name)) for name in args[2:]]
     if sub == b"docs":
-        return {}
+        wanted = _implemented() if len(args) == 2 else [_find(name) for name in args[2:]]
+        return {info.name.encode(): _command_docs(info) for info in wanted if info is not None}
     if sub == b"list":
-        return _names()
-    if sub == b"getkeys" and len(args) >= 3:
-        entry = COMMANDS.get(args[2].lower())
-        if entry is None:
-            raise CommandError("ERR Invalid command specified")
-        if not entry.arity_ok(len(args) - 2):
-            raise CommandError("ERR Invalid number of arguments specified for command")
-        found = entry.keys(args[2:])
-        if not found:
-            raise CommandError("ERR The command has no key arguments")
-        return found
-    raise subcommand_error(args, (b"count", b"getkeys", b"list"))
+        return _command_list(args)
+    if sub in (b"getkeys", b"getkeysandflags") and len(args) >= 4:
+        return _getkeys(args, sub == b"getkeysandflags")
+    if sub == b"help" and len(args) == 2:
+        return _COMMAND_HELP
+    raise subcommand_error(
+        args, (b"count", b"docs", b"getkeys", b"getkeysandflags", b"help", b"info", b"list")
+    )
 
 
 # -- INFO ------------------------------------------------------------------------------------
 
 
-def _sections(client: Client) -> dict[str, list[tuple[str, Any]]]:
-    server = client.server
-    stats = server.stats
-    config = server.config
-    uptime = int(time.time() - server.started)
-    try:
-        import resource
-
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (usage.ru_stime, usage.ru_utime)
-    except ImportError:  # not on every platform
-        rss, cpu = 0, (0.0, 0.0)
-    keyspace = []
-    for db in server.databases:
-        if len(db):
-            keyspace.append(
-                (f"db{db.index}", f"keys={len(db)},expires={len(db.expires)},avg_ttl=0")
-            )
-    return {
-        "server": [
-            ("redis_version", VERSION.decode()),
-            ("pulsards_version", "1"),
-            ("redis_mode", "standalone"),
-            ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
-            ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
-            ("process_id", os.getpid()),
-            ("run_id", server.run_id),
-            ("tcp_port", server.port),
-            ("uptime_in_seconds", uptime),
-            ("uptime_in_days", uptime // 86400),
-            ("hz", config.hz),
-            ("executable", sys.executable),
-        ],
-        "clients": [
-            ("connected_clients", len(server.clients)),
-            ("maxclients", config.maxclients),
-            ("blocked_clients", sum(1 for c in server.clients.values() if c.blocked is not None)),
-        ],
-        "memory": [("used_memory_rss", rss), ("maxmemory", 0), ("maxmemory_policy", "noeviction")],
-        "persistence": [("loading", 0), *server.snapshots.info().items()],
-        "stats": [
-            ("total_connections_received", stats.connections_received),
-            ("total_commands_processed", sum(c.calls for c in _unique_commands())),
-            ("rejected_connections", stats.rejected_connections),
-            ("expired_keys", stats.expired_keys),
-            ("pubsub_channels", len(server.pubsub.channels)),
-            ("pubsub_patterns", len(server.pubsub.patterns)),
-            ("total_error_replies", stats.protocol_errors),
-            ("client_output_buffer_limit_disconnections", stats.output_buffer_kills),
-        ],
-        "replication": [("role", "master"), ("connected_slaves", 0)],
-        "cpu": [("used_cpu_sys", f"{cpu[0]:.6f}"), ("used_cpu_user", f"{cpu[1]:.6f}")],
-        "commandstats": [
-            (
-                f"cmdstat_{name}",
-                f"calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0",
-            )
-            for name, calls in _command_calls()
-        ],
-        "keyspace": keyspace,
-    }
-
-
-def _unique_commands() -> list[Any]:
-    """Each command once (COMMANDS holds two spellings of each name)."""
-    return list({id(e): e for e in COMMANDS.values()}.values())
-
-
-def _command_calls() -> list[tuple[str, int]]:
-    """(name, calls) of the commands called, a container's per subcommand, as Redis."""
-    counts: dict[str, int] = {}
-    for entry in _unique_commands():
-        if entry.subcommand_calls is not None:
-            counts.update(entry.subcommand_calls)
-        elif entry.calls:
-            counts[entry.name] = entry.calls
-    return sorted(counts.items())
-
-
 @command("info", -1)
 def info(client: Client, args: list[bytes]) -> Any:
-    sections = _sections(client)
-    wanted = {a.decode("utf-8", "replace").lower() for a in args[1:]}
-    if not wanted or "default" in wanted:
-        wanted = set(sections) - {"commandstats"}
-    elif wanted & {"all", "everything"}:
-        wanted = set(sections)
-    lines: list[str] = []
-    for name, fields in sections.items():
-        if name not in wanted:
-            continue
-        if lines:
-            lines.append("")
-        lines.append(f"# {name.capitalize()}")
-        lines.extend(f"{key}:{value}" for key, value in fields)
-    if not lines:  # only unknown sections: Redis answers an empty text
-        return Verbatim(b"")
-    return Verbatim(("\r\n".join(lines) + "\r\n").encode())
+    return Verbatim(info_text(client.server, args[1:]))
 
 
 @command("debug", -2, ADMIN, NOSCRIPT)
