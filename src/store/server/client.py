@@ -400,6 +400,7 @@ class Client(asyncio.Protocol):
     def protocol_error(self, message: str) -> None:
         log.info("protocol error from client id=%d addr=%s: %s", self.id, self.address, message)
         self.server.stats.protocol_errors += 1
+        self.server.stats.error("ERR Protocol error")
         if self.transport is not None:
             self.write([error_line(f"ERR Protocol error: {message}")])
             self.close()
