@@ -1,7 +1,7 @@
-"""``python -m store [URL] COMMAND [ARG...]``: run one command and print the reply like
-redis-cli does. Without a URL it uses the embedded default: PulsarDS on 127.0.0.1:6410,
-started for the command if none is running, keeping its data in a snapshot under
-``$XDG_DATA_HOME/pulsards``.
+"""``python -m store [OPTIONS] [URL] [COMMAND [ARG...]]``: the command line, like
+redis-cli (one command, a prompt, or commands piped in: ``store.cli``). Without a URL it
+uses the embedded default: PulsarDS on 127.0.0.1:6410, started if none is running, keeping
+its data in a snapshot under ``$XDG_DATA_HOME/pulsards``.
 
 ``python -m store serve [--port 6410] [--dir D] [--requirepass P] [--<setting> V ...]``
 runs PulsarDS in the foreground until SIGINT/SIGTERM or SHUTDOWN."""
@@ -17,54 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ResponseError, StoreError
-
 log = logging.getLogger("store.server")
-
-DEFAULT_URL = "pulsar://127.0.0.1:6410"
-# Replies do not tell a status (+OK) from a bulk string; redis-cli prints these statuses bare.
-STATUS_WORDS = frozenset({b"OK", b"PONG", b"QUEUED"})
-
-
-def format_reply(reply: Any, indent: int = 0) -> str:
-    """redis-cli's human format: (nil), (integer) 1, "text", numbered lists."""
-    if reply is None:
-        return "(nil)"
-    if isinstance(reply, ResponseError):
-        return f"(error) {reply.message}"
-    if isinstance(reply, bool):
-        return f"({'true' if reply else 'false'})"
-    if isinstance(reply, int):
-        return f"(integer) {reply}"
-    if isinstance(reply, float):
-        return f"(double) {reply!r}"
-    if isinstance(reply, bytes):
-        return '"' + reply.decode("utf-8", "backslashreplace").replace('"', '\\"') + '"'
-    if isinstance(reply, str):
-        return reply
-    if isinstance(reply, dict):
-        reply = [item for pair in reply.items() for item in pair]
-    if isinstance(reply, (list, tuple, set)):
-        items = list(reply)
-        if not items:
-            return "(empty array)"
-        width = len(str(len(items)))
-        pad = " " * indent
-        lines = []
-        for number, item in enumerate(items, 1):
-            prefix = f"{number:>{width}}) "
-            text = format_reply(item, indent + len(prefix))
-            lines.append((pad if number > 1 else "") + prefix + text)
-        return "\n".join(lines)
-    return repr(reply)
-
-
-def data_directory() -> str:
-    """Where the embedded default keeps its snapshot between commands."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
-    return os.path.join(base, "pulsards")
 
 
 def serve(argv: Sequence[str]) -> int:
@@ -196,39 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["serve"]:
         return serve(arguments[1:])
-    parser = argparse.ArgumentParser(
-        prog="python -m store",
-        description="Run one command against a Redis-protocol store and print the reply.",
-    )
-    parser.add_argument("words", nargs="+", metavar="[URL] COMMAND [ARG ...]")
-    args = parser.parse_args(arguments)
-    words: list[str] = args.words
-    url = os.environ.get("STORE_URL") or DEFAULT_URL
-    if "://" in words[0]:
-        url, words = words[0], words[1:]
-    if not words:
-        parser.error("no command given")
-    from .sync import start_store
+    from .cli import main as cli
 
-    # The embedded default keeps its data between commands, like a small database file.
-    server_options = {"dir": _ensure(data_directory()), "save": [(3600, 1)]}
-    try:
-        with start_store(url, server_options, retries=0) as store:
-            reply = store.execute(*words)
-    except ResponseError as exc:
-        print(format_reply(exc))
-        return 1
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    status = isinstance(reply, bytes) and reply in STATUS_WORDS
-    print(reply.decode() if status else format_reply(reply))
-    return 0
-
-
-def _ensure(directory: str) -> str:
-    os.makedirs(directory, exist_ok=True)
-    return directory
+    return cli(arguments)
 
 
 if __name__ == "__main__":
