@@ -102,6 +102,24 @@ COMMANDS = st.one_of(
     _command("ZCOUNT", KEYS, SCORES, SCORES),
     _command("ZPOPMIN", KEYS),
     _command("ZUNIONSTORE", KEYS, st.just("2"), KEYS, KEYS),
+    # issue 14's index handling: RENAMENX onto itself, ranges of negative indexes
+    _command("RENAMENX", KEYS, KEYS),
+    _command("BITCOUNT", KEYS, st.integers(-9, 9).map(str), st.integers(-9, 9).map(str)),
+    _command(
+        "BITCOUNT",
+        KEYS,
+        st.integers(-40, 40).map(str),
+        st.integers(-40, 40).map(str),
+        st.sampled_from(["BIT", "BYTE"]),
+    ),
+    _command(
+        "BITPOS",
+        KEYS,
+        st.sampled_from(["0", "1"]),
+        st.integers(-9, 9).map(str),
+        st.integers(-9, 9).map(str),
+    ),
+    _command("GETRANGE", KEYS, st.integers(-9, 9).map(str), st.integers(-9, 9).map(str)),
 )
 
 

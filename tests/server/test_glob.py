@@ -1,5 +1,7 @@
 """Glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE) match as redis-server 7.0's stringmatchlen
-does, and no pattern can make matching slow (CVE-2022-36021's class of bug)."""
+does, and no pattern can make matching slow (CVE-2022-36021's class of bug), with nocase
+too. tests/server/test_differential_state.py compares more: PUBSUB CHANNELS, signed
+ranges, nocase against COMMAND LIST FILTERBY PATTERN."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from store.resp import pack_command
+from store.server.glob import compile_glob
 from tests.server.conftest import RawClient
 from tests.server.test_shutdown import serve
 
@@ -210,3 +213,18 @@ def test_scan_match_and_psubscribe_match_like_redis(
 
     redis, mine = both
     assert observe(mine) == observe(redis)
+
+
+def test_nocase_patterns_cost_no_more() -> None:
+    # CONFIG GET, COMMAND LIST FILTERBY PATTERN and FUNCTION LIST LIBRARYNAME match with
+    # nocase: the same bound, literal runs kept whole rather than a class per letter
+    keys = [b"a" * n for n in range(40, 60)] + [b"A" * 60 + b"b", b"aB" * 30]
+    long_ones = [b"a*" * 200_000 + b"b", b"*?" + b"A" * 1_000_000 + b"*", b"x" * 1_000_000]
+    for pattern in WORST + long_ones:
+        started = time.monotonic()
+        match = compile_glob(pattern, nocase=True)
+        found = [key for key in keys if match(key)]
+        elapsed = time.monotonic() - started
+        assert elapsed < 0.1, f"{pattern[:40]!r}... took {elapsed:.3f} s"
+        if b"[" not in pattern:  # no class: nocase is matching the lowered key
+            assert found == [key for key in keys if compile_glob(pattern)(key.lower())]

@@ -6,19 +6,29 @@ import asyncio
 import logging
 import socket
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from .commands import COMMANDS, NO_AUTH, NO_MULTI, PUBSUB, lookup
 from .config import OutputLimit
 from .keyspace import CommandError, Database
-from .protocol import Push, RequestError, RequestParser, encode_reply, error_line
+from .protocol import (
+    ErrorReply,
+    Push,
+    Replies,
+    RequestError,
+    RequestParser,
+    encode_reply,
+    error_line,
+)
 
 if TYPE_CHECKING:
     from .core import PulsarDS
 
-__all__ = ["NOT_READY", "Blocked", "Client"]
+__all__ = ["NOT_READY", "Blocked", "Client", "pause_clients", "unpause_clients"]
 
 log = logging.getLogger("store.server")
 
@@ -78,6 +88,13 @@ class Client(asyncio.Protocol):
         self.in_script = False
         self.in_exec = False  # EXEC is running the queued commands
         self.closing = False
+        # CLIENT REPLY: replies are off, the next command's reply is skipped (SKIP was the
+        # last command), this command's reply is being skipped
+        self.reply_off = False
+        self.skip_armed = False
+        self.muted_now = False
+        self.no_evict = False
+        self._switching = False  # see switch_runner
         self.address = ""
         self.local_address = ""
         self.created = time.monotonic()
@@ -108,6 +125,8 @@ class Client(asyncio.Protocol):
             query_buffer_limit=config.client_query_buffer_limit,
             is_authenticated=lambda: self.authenticated,
         )
+        if server in _PAUSES:
+            self.run = self._run_slowly  # type: ignore[method-assign]
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -216,6 +235,13 @@ class Client(asyncio.Protocol):
                 counted = len(out)
             if self.closing:
                 self.write(out, size)
+                if self._switching:  # the rest runs as the command that ran decided
+                    self._switching = self.closing = False
+                    self.refresh_runner()
+                    if index + 1 < len(commands):
+                        self.run(commands[index + 1 :])
+                        return
+                    break
                 self.close()
                 return
             if size >= budget:
@@ -232,6 +258,85 @@ class Client(asyncio.Protocol):
             self.write(out, size if counted == len(out) else -1)
         if server.ready_keys:
             server.serve_blocked()
+
+    # -- CLIENT REPLY and CLIENT PAUSE --------------------------------------------------
+    #
+    # Both change how commands run, and cost nothing while neither is in use: ``run`` and
+    # ``write`` are then the class's own; otherwise the instance's ``run`` is
+    # _run_slowly (one command at a time, each checked against the pause, its reply muted
+    # as CLIENT REPLY says) and its ``write`` is _write_quietly.
+
+    def switch_runner(self) -> None:
+        """For a command that changes how the commands after it run: ``run`` stops after
+        it and hands the rest of the pipeline to ``self.run`` as it now is."""
+        self.closing = self._switching = True
+
+    def refresh_runner(self) -> None:
+        quiet = self.reply_off or self.skip_armed
+        if quiet:
+            self.write = self._write_quietly  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("write", None)
+            self.muted_now = False
+        if quiet or self.server in _PAUSES:
+            self.run = self._run_slowly  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("run", None)
+
+    def _write_quietly(self, chunks: list[bytes], size: int = -1) -> None:
+        if self.reply_off or self.muted_now:
+            chunks.clear()  # Redis drops them all: replies, errors, pub/sub messages
+            return
+        Client.write(self, chunks, size)
+
+    def _run_slowly(self, commands: list[list[bytes]]) -> None:
+        server = self.server
+        for index, args in enumerate(commands):
+            if self.transport is None or self._dropped or self.closing:
+                return
+            pause = _PAUSES.get(server)
+            if pause is not None and pause.holds(self, args):
+                self._queue = commands[index:]
+                pause.postpone(self)
+                return
+            # Redis's resetClient: a SKIP mutes the one command after it
+            self.muted_now, self.skip_armed = self.skip_armed, False
+            if not self._run_one(args):
+                self._queue = commands[index + 1 :]
+                return
+            if not (self.reply_off or self.skip_armed or server in _PAUSES):
+                self.refresh_runner()
+                if index + 1 < len(commands) and self.transport is not None:
+                    Client.run(self, commands[index + 1 :])
+                return
+        if server.ready_keys:
+            server.serve_blocked()
+
+    def _run_one(self, args: list[bytes]) -> bool:
+        """One command for _run_slowly; False if the client now waits (it blocked)."""
+        try:
+            reply = self.server.call(self, args)
+        except CommandError as exc:
+            reply = ErrorReply(exc.message)
+        except Exception as exc:  # a bug in one command must not take the server down
+            log.exception("command %r failed", args[0][:64])
+            reply = ErrorReply(f"ERR internal error in PulsarDS: {exc!r}")
+        if reply.__class__ is Blocked:
+            self._block(reply)
+            return False
+        if self.reply_off or self.muted_now:
+            reply = _pushes_in(reply)  # Redis sends these anyway (CLIENT_PUSHING)
+        if reply is not _NOTHING:
+            out: list[bytes] = []
+            encode_reply(reply, self.resp3, out)
+            Client.write(self, out)
+        if self.closing:
+            if not self._switching:
+                self.close()
+                return True
+            self._switching = self.closing = False
+            self.refresh_runner()
+        return True
 
     def write(self, chunks: list[bytes], size: int = -1) -> None:
         """Send encoded replies (``size`` bytes in all, if the caller counted them), now or
@@ -395,7 +500,10 @@ class Client(asyncio.Protocol):
         self.write(out)
 
     def push(self, *items: Any) -> None:
-        self.send(Push(items))
+        """A pub/sub message: sent even while CLIENT REPLY mutes replies, as in Redis."""
+        out: list[bytes] = []
+        encode_reply(Push(items), self.resp3, out)
+        Client.write(self, out)
 
     def protocol_error(self, message: str) -> None:
         log.info("protocol error from client id=%d addr=%s: %s", self.id, self.address, message)
@@ -478,34 +586,146 @@ class Client(asyncio.Protocol):
         return len(self.channels) + len(self.patterns) + len(self.shard_channels)
 
     def info_line(self) -> bytes:
-        """One line of CLIENT LIST. Arguments are never shown, so no password is either."""
+        """One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in its order.
+        Arguments are never shown, so no password is either."""
         now = time.monotonic()
         flags = (
             "".join(
                 flag
                 for flag, on in (
-                    ("b", self.blocked is not None),
-                    ("x", self.multi is not None),
                     ("P", self.subscriptions > 0),
+                    ("x", self.multi is not None),
+                    ("b", self.blocked is not None),
+                    ("d", self.dirty_cas),
+                    ("c", self.closing),
+                    ("e", self.no_evict),
                 )
                 if on
             )
             or "N"
         )
+        transport = self.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        fd = sock.fileno() if sock is not None else -1
+        queued = self.output_queued()
+        buffered = self.parser.buffered
+        multi = -1 if self.multi is None else len(self.multi)
+        multi_mem = sum(len(arg) for queued_args in self.multi or () for arg in queued_args)
         fields = (
-            f"id={self.id} addr={self.address} laddr={self.local_address} fd=-1 "
+            f"id={self.id} addr={self.address} laddr={self.local_address} fd={fd} "
             f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.index} "
             f"sub={len(self.channels)} psub={len(self.patterns)} ssub={len(self.shard_channels)} "
-            f"multi={-1 if self.multi is None else len(self.multi)} "
-            f"qbuf={self.parser.buffered} "
-            f"omem={self.output_queued()} "
-            f"resp={3 if self.resp3 else 2} "
-            f"cmd={self.last_command.decode('utf-8', 'replace').lower()} "
-            f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
-            f"lib-ver={self.lib_version.decode('utf-8', 'replace')}"
+            f"multi={multi} qbuf={buffered} qbuf-free=0 argv-mem=0 multi-mem={multi_mem} "
+            f"rbs={REPLY_BUFFER_BYTES} rbp=0 obl=0 oll={len(self._unsent)} omem={queued} "
+            f"tot-mem={queued + buffered + multi_mem} events=r "
+            f"cmd={self.last_command.decode('utf-8', 'replace').lower()} user=default "
+            f"redir=-1 resp={3 if self.resp3 else 2}"
         )
         return fields.encode()
+
+
+_NOTHING: Any = object()
+
+
+def _pushes_in(reply: Any) -> Any:
+    """What of a muted reply is still sent: its pushes (SUBSCRIBE's confirmations)."""
+    if reply.__class__ is Push:
+        return reply
+    if reply.__class__ is Replies:
+        pushes = Replies(item for item in reply if item.__class__ is Push)
+        return pushes if pushes else _NOTHING
+    return _NOTHING
+
+
+# -- CLIENT PAUSE -----------------------------------------------------------------------
+
+# Commands that CLIENT PAUSE WRITE holds besides the write ones (Redis's may-replicate).
+MAY_REPLICATE = frozenset({"eval", "evalsha", "fcall", "pfcount", "publish", "spublish"})
+
+
+class _Pause:
+    """A server's CLIENT PAUSE: until ``end`` (loop time), commands of every client
+    (write ones only with ``writes_only``) wait, in the order they came."""
+
+    def __init__(self, server: PulsarDS, writes_only: bool, end: float) -> None:
+        self.server = server
+        self.writes_only = writes_only
+        self.end = end
+        self.timer: asyncio.TimerHandle | None = None
+        self.postponed: list[Client] = []
+
+    def holds(self, client: Client, args: list[bytes]) -> bool:
+        """Whether the command waits. A command Redis refuses before it looks at the
+        pause (unknown, wrong arity, NOAUTH, no-multi in MULTI, subscribed context) does
+        not: it is answered now."""
+        cmd = COMMANDS.get(args[0]) or lookup(args[0])
+        if cmd is None or not cmd.arity_ok(len(args)):
+            return False
+        if not client.authenticated and NO_AUTH not in cmd.flags:
+            return False
+        if client.multi is not None and cmd.name in NO_MULTI:
+            return False
+        if client.subscriptions and not client.resp3 and PUBSUB not in cmd.flags:
+            return False
+        if not self.writes_only:
+            return True
+        if cmd.name == "exec" and client.multi:
+            return any(_may_write(queued) for queued in client.multi)
+        return _may_write(args)
+
+    def postpone(self, client: Client) -> None:
+        if client not in self.postponed:
+            self.postponed.append(client)
+        client._pause_reading()  # what it sends meanwhile stays in the socket
+
+    def schedule(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_at(self.end, unpause_clients, self.server)
+
+
+def _may_write(args: list[bytes]) -> bool:
+    cmd = COMMANDS.get(args[0]) or lookup(args[0])
+    return cmd is not None and (cmd.is_write or cmd.name in MAY_REPLICATE)
+
+
+_PAUSES: weakref.WeakKeyDictionary[PulsarDS, _Pause] = weakref.WeakKeyDictionary()
+
+
+def pause_clients(server: PulsarDS, milliseconds: int, writes_only: bool) -> None:
+    """CLIENT PAUSE: a pause already on keeps the stricter kind and the later end."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + min(milliseconds, 1 << 40) / 1000
+    pause = _PAUSES.get(server)
+    if pause is None:
+        if milliseconds <= 0:
+            return  # Redis's end time 0 has passed already
+        pause = _PAUSES[server] = _Pause(server, writes_only, end)
+        for client in server.clients.values():
+            client.refresh_runner()
+    else:
+        pause.writes_only = pause.writes_only and writes_only
+        pause.end = max(pause.end, end)
+    pause.schedule()
+
+
+def unpause_clients(server: PulsarDS) -> None:
+    """The pause ends (CLIENT UNPAUSE or its timeout): the postponed clients go on, in
+    the order they were stopped, each after the loop's pending work (none blocks it)."""
+    pause = _PAUSES.pop(server, None)
+    if pause is None:
+        return
+    if pause.timer is not None:
+        pause.timer.cancel()
+    for client in server.clients.values():
+        client.refresh_runner()
+    loop = asyncio.get_running_loop()
+    for client in pause.postponed:
+        if client.transport is not None:
+            client._resume_reading()
+            loop.call_soon(client._resume)
 
 
 def _format_address(address: Any) -> str:

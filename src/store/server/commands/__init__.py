@@ -99,6 +99,10 @@ class Command:
 
 
 COMMANDS: dict[bytes, Command] = {}
+# Redis's no-multi commands (flag no_multi in store.command_table): refused inside MULTI
+# with "Command not allowed inside a transaction", which fails the transaction. They run
+# at once (NO_QUEUE) behind a check of their own, so nothing is checked for the others.
+NO_MULTI = frozenset({"psync", "save", "shutdown", "sync"})
 # the commands made of subcommands (CLIENT LIST, CONFIG GET...)
 CONTAINERS = frozenset(
     {"client", "command", "config", "debug", "function", "object", "pubsub", "script"}
@@ -120,9 +124,13 @@ def command(
         finder = keys if callable(keys) else None
         first, last, step = keys if not callable(keys) else (0, 0, 0)
         flag_set = frozenset(flags)
+        if name.lower() in NO_MULTI:
+            flag_set |= {NO_QUEUE}
         entry = Command(
             name.lower(), handler, arity, flag_set, first, last, step, finder, WRITE in flag_set
         )
+        if entry.name in NO_MULTI:
+            entry.handler = _refused_in_multi(entry, handler)
         if entry.name in CONTAINERS:
             entry.subcommand_calls = {}
         if writes is not None:
@@ -135,6 +143,17 @@ def command(
         return handler
 
     return register
+
+
+def _refused_in_multi(entry: Command, handler: Handler) -> Handler:
+    def run(client: Client, args: list[bytes]) -> Any:
+        if client.multi is not None:
+            client.multi_failed = True
+            entry.calls -= 1  # refused before it ran, as Redis's rejected calls
+            raise CommandError("ERR Command not allowed inside a transaction")
+        return handler(client, args)
+
+    return run
 
 
 def lookup(name: bytes) -> Command | None:

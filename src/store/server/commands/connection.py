@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from ..protocol import OK, PONG, Push, SimpleString, Verbatim
+from ..client import pause_clients, unpause_clients
+from ..protocol import OK, PONG, QUEUED, Push, Replies, SimpleString, Verbatim
 from . import (
+    COMMANDS,
     NO_AUTH,
     NO_QUEUE,
     NOSCRIPT,
@@ -136,6 +138,9 @@ def reset(client: Client, args: list[bytes]) -> Any:
     client.resp3 = False
     client.name = b""
     client.authenticated = not server.config.requirepass
+    # Redis 7.0's clearClientConnectionState: replies back on (a SKIP in effect still
+    # mutes this reply), CLIENT NO-EVICT kept
+    client.reply_off = client.skip_armed = False
     return SimpleString(b"RESET")
 
 
@@ -147,25 +152,126 @@ def _valid_name(name: bytes) -> bytes:
     return name
 
 
-@command("client", -2, NOSCRIPT)
+# CLIENT's subcommands and their arity (Redis's client|... rows; SETINFO and NO-TOUCH are
+# Redis 7.2's, kept for clients that send them). Not CACHING, TRACKING, TRACKINGINFO:
+# PulsarDS has no client-side caching (commands/server.py's UNIMPLEMENTED_SUBCOMMANDS).
+_CLIENT_ARITY = {
+    b"getname": 2,
+    b"getredir": 2,
+    b"help": 2,
+    b"id": 2,
+    b"info": 2,
+    b"kill": -3,
+    b"list": -2,
+    b"no-evict": 3,
+    b"no-touch": 3,
+    b"pause": -3,
+    b"reply": 3,
+    b"setinfo": 4,
+    b"setname": 3,
+    b"unblock": -3,
+    b"unpause": 2,
+}
+
+_CLIENT_HELP = [
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+]
+
+
+def help_reply(name: bytes, lines: list[str]) -> list[SimpleString]:
+    """Redis's addReplyHelp: a header, the lines, and HELP itself, as status replies."""
+    header = f"{name.decode('utf-8', 'replace').upper()} <subcommand> [<arg> [value] [opt] ...]."
+    return [
+        SimpleString(f"{header} Subcommands are:".encode()),
+        *(SimpleString(line.encode()) for line in lines),
+        SimpleString(b"HELP"),
+        SimpleString(b"    Prints this help."),
+    ]
+
+
+def _on_off(value: bytes) -> bool:
+    word = value.lower()
+    if word not in (b"on", b"off"):
+        raise syntax_error()
+    return word == b"on"
+
+
+# NO_QUEUE: inside MULTI the handler queues the command itself once the subcommand and
+# its arity pass, as Redis checks them before queueing (a bad one fails the transaction).
+@command("client", -2, NOSCRIPT, NO_QUEUE)
 def client_(client: Client, args: list[bytes]) -> Any:
     sub = args[1].lower()
+    arity = _CLIENT_ARITY.get(sub)
+    if arity is None or not (len(args) == arity if arity > 0 else len(args) >= -arity):
+        if client.multi is not None:
+            client.multi_failed = True
+        if arity is None:
+            raise subcommand_error(args, ())
+        raise CommandError(
+            f"ERR wrong number of arguments for 'client|{sub.decode('utf-8', 'replace')}' command"
+        )
+    if client.multi is not None:
+        client.multi.append(args)
+        _CLIENT.calls -= 1  # counted when EXEC runs it
+        return QUEUED
+    client.last_command = b"client|" + sub  # CLIENT LIST shows the subcommand
     server = client.server
-    if sub == b"setname" and len(args) == 3:
+    if sub == b"setname":
         client.name = _valid_name(args[2])
         return OK
-    if sub == b"getname" and len(args) == 2:
+    if sub == b"getname":
         return client.name or None
-    if sub == b"id" and len(args) == 2:
+    if sub == b"id":
         return client.id
-    if sub == b"info" and len(args) == 2:
+    if sub == b"info":
         return Verbatim(client.info_line() + b"\n")
     if sub == b"list":
         chosen = list(server.clients.values())
-        if len(args) >= 4 and args[2].lower() == b"id":
-            wanted = {parse_int(a) for a in args[3:]}
-            chosen = [c for c in chosen if c.id in wanted]
-        elif len(args) >= 4 and args[2].lower() == b"type":
+        if len(args) == 4 and args[2].lower() == b"type":
             kind = args[3].lower()
             if kind == b"pubsub":
                 chosen = [c for c in chosen if c.subscriptions]
@@ -177,12 +283,41 @@ def client_(client: Client, args: list[bytes]) -> Any:
                 )
             else:
                 chosen = []
+        elif len(args) > 3 and args[2].lower() == b"id":
+            wanted = [parse_int(a, "Invalid client ID") for a in args[3:]]
+            chosen = [server.clients[i] for i in wanted if i in server.clients]
         elif len(args) != 2:
             raise syntax_error()
         return Verbatim(b"".join(c.info_line() + b"\n" for c in chosen))
     if sub == b"kill":
         return _client_kill(client, args)
-    if sub == b"setinfo" and len(args) == 4:
+    if sub == b"reply":
+        return _client_reply(client, args[2].lower())
+    if sub == b"no-evict":
+        client.no_evict = _on_off(args[2])
+        return OK
+    if sub == b"no-touch":
+        _on_off(args[2])
+        return OK
+    if sub == b"pause" and len(args) <= 4:
+        writes_only = False
+        if len(args) == 4:
+            mode = args[3].lower()
+            if mode not in (b"write", b"all"):
+                raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+            writes_only = mode == b"write"
+        timeout = parse_int(args[2], "timeout is not an integer or out of range")
+        if timeout < 0:
+            raise CommandError("ERR timeout is negative")
+        pause_clients(server, timeout, writes_only)
+        client.switch_runner()  # its own next commands wait too
+        return OK
+    if sub == b"unpause":
+        unpause_clients(server)
+        return OK
+    if sub == b"getredir":
+        return -1  # no tracking: PulsarDS has no client-side caching
+    if sub == b"setinfo":
         attr = args[2].lower()
         if attr == b"lib-name":
             client.lib_name = _valid_name(args[3])
@@ -192,40 +327,44 @@ def client_(client: Client, args: list[bytes]) -> Any:
             raise CommandError(f"ERR Unrecognized option '{args[2].decode('utf-8', 'replace')}'")
         return OK
     if sub == b"unblock" and len(args) in (3, 4):
+        how = args[3].lower() if len(args) == 4 else b"timeout"
+        if how not in (b"timeout", b"error"):
+            raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
         target = server.clients.get(parse_int(args[2]))
         if target is None or target.blocked is None:
             return 0
-        how = args[3].lower() if len(args) == 4 else b"timeout"
         if how == b"error":
             target.unblock(None, error="UNBLOCKED client unblocked via CLIENT UNBLOCK")
-        elif how == b"timeout":
-            target.unblock(target.blocked.timeout_reply)
         else:
-            raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            target.unblock(target.blocked.timeout_reply)
         return 1
-    if sub == b"reply" and len(args) == 3:
-        return OK
-    if sub in (b"no-evict", b"no-touch") and len(args) == 3:
-        return OK
     if sub == b"help":
-        return [
-            b"CLIENT <subcommand> [<arg> ...]. Subcommands are: ID GETNAME SETNAME INFO "
-            b"LIST KILL SETINFO UNBLOCK"
-        ]
-    raise subcommand_error(
-        args,
-        (
-            b"setname",
-            b"getname",
-            b"id",
-            b"info",
-            b"setinfo",
-            b"unblock",
-            b"reply",
-            b"no-evict",
-            b"no-touch",
-        ),
+        return help_reply(args[0], _CLIENT_HELP)
+    raise CommandError(
+        "ERR unknown subcommand or wrong number of arguments for "
+        f"'{args[1].decode('utf-8', 'replace')[:128]}'. Try CLIENT HELP."
     )
+
+
+_CLIENT = COMMANDS[b"client"]
+
+
+def _client_reply(client: Client, mode: bytes) -> Any:
+    """CLIENT REPLY: ON answers OK; OFF and SKIP answer nothing (SKIP mutes the next
+    command too). The commands after it run as the mode now says (client.py)."""
+    if mode == b"on":
+        client.reply_off = client.muted_now = client.skip_armed = False
+        client.switch_runner()
+        return OK
+    if mode == b"off":
+        client.reply_off = True
+    elif mode == b"skip":
+        if not client.reply_off:
+            client.skip_armed = True
+    else:
+        raise syntax_error()
+    client.switch_runner()
+    return Replies()
 
 
 def _client_kill(client: Client, args: list[bytes]) -> Any:

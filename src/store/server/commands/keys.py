@@ -150,6 +150,8 @@ def pexpiretime(client: Client, args: list[bytes]) -> Any:
 
 @command("keys", 2)
 def keys(client: Client, args: list[bytes]) -> Any:
+    if args[1] == b"*":  # every key, the empty one too: Redis does not match for "*"
+        return list(client.db.keys())
     match = compile_glob(args[1])
     return [key for key in client.db.keys() if match(key)]
 
@@ -186,10 +188,15 @@ def randomkey(client: Client, args: list[bytes]) -> Any:
 def _rename(client: Client, args: list[bytes], only_new: bool) -> Any:
     db = client.db
     source, target = args[1], args[2]
+    if source == target:  # nothing to do once the key is known to exist
+        if db.get(source) is None:
+            raise CommandError("ERR no such key")
+        client.propagate = []
+        return 0 if only_new else OK
     value, deadline = db.pop(source)
     if value is None:
         raise CommandError("ERR no such key")
-    if only_new and source != target and db.get(target) is not None:
+    if only_new and db.get(target) is not None:
         db.data[source] = value
         if deadline is not None:
             db.expires[source] = deadline

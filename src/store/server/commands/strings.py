@@ -19,6 +19,12 @@ def get_string(client: Client, key: bytes) -> bytes | None:
     return client.db.get_typed(key, bytes)  # type: ignore[no-any-return]
 
 
+def _check_length(client: Client, size: int, added: int) -> None:
+    """Redis's checkStringLength: a string may not grow past proto-max-bulk-len."""
+    if size + added > client.server.config.proto_max_bulk_len:
+        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+
 def _expire_deadline(value: bytes, unit_ms: int, absolute: bool, name: str) -> int:
     number = parse_int(value)
     if number <= 0 or number > (1 << 63) // unit_ms // 2:
@@ -186,8 +192,7 @@ def msetnx(client: Client, args: list[bytes]) -> Any:
 @command("append", 3, WRITE, keys=(1, 1, 1))
 def append(client: Client, args: list[bytes]) -> Any:
     old = get_string(client, args[1]) or b""
-    if len(old) + len(args[2]) > MAX_STRING:
-        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    _check_length(client, len(old), len(args[2]))
     value = old + args[2]
     client.db.set(args[1], value, keep_ttl=True)
     return len(value)
@@ -289,8 +294,7 @@ def setrange(client: Client, args: list[bytes]) -> Any:
     if not patch:
         client.propagate = []
         return 0 if old is None else len(old)
-    if offset + len(patch) > MAX_STRING:
-        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    _check_length(client, offset, len(patch))
     value = bytearray(old or b"")
     if len(value) < offset:
         value.extend(bytes(offset - len(value)))
@@ -335,36 +339,50 @@ def getbit(client: Client, args: list[bytes]) -> Any:
     return 1 if value[byte] & (0x80 >> bit) else 0
 
 
+def _clamp(total: int, start: int, end: int) -> tuple[int, int]:
+    """BITCOUNT/BITPOS's reading of a range over ``total`` units: negative indexes from
+    the end, then both clamped into the string (an empty range has start > end)."""
+    if start < 0:
+        start = max(total + start, 0)
+    if end < 0:
+        end = max(total + end, 0)
+    return start, min(end, total - 1)
+
+
+def _bits(value: bytes, first: int, last: int) -> int:
+    """The bits first..last (inclusive, 0 the most significant of byte 0) as an integer."""
+    chunk = int.from_bytes(value[first >> 3 : (last >> 3) + 1], "big")
+    return (chunk >> (7 - (last & 7))) & ((1 << (last - first + 1)) - 1)
+
+
+def _bit_unit(word: bytes) -> bool:
+    unit = word.lower()
+    if unit not in (b"byte", b"bit"):
+        raise syntax_error()
+    return unit == b"bit"
+
+
 @command("bitcount", -2, keys=(1, 1, 1))
 def bitcount(client: Client, args: list[bytes]) -> Any:
+    # Redis's order: the key first (a missing one answers 0 whatever follows), then the
+    # range, a range of two negative indexes the wrong way round (0 before the unit).
     value = get_string(client, args[1])
-    if len(args) not in (2, 4, 5):
-        raise syntax_error()
-    if len(args) >= 4:
-        start, end = parse_int(args[2]), parse_int(args[3])
-        by_bit = False
-        if len(args) == 5:
-            unit = args[4].upper()
-            if unit not in (b"BYTE", b"BIT"):
-                raise syntax_error()
-            by_bit = unit == b"BIT"
-        if value is None:
-            return 0
-        if by_bit:
-            total = len(value) * 8
-            start, end = _range(total, start, end)
-            if start > end:
-                return 0
-            return sum(
-                1 for offset in range(start, end + 1) if value[offset >> 3] & (0x80 >> (offset & 7))
-            )
-        start, end = _range(len(value), start, end)
-        if start > end:
-            return 0
-        value = value[start : end + 1]
     if value is None:
         return 0
-    return int.from_bytes(value, "big").bit_count()
+    if len(args) == 2:
+        return int.from_bytes(value, "big").bit_count()
+    if len(args) not in (4, 5):
+        raise syntax_error()
+    start, end = parse_int(args[2]), parse_int(args[3])
+    if start < 0 and end < 0 and start > end:
+        return 0
+    by_bit = len(args) == 5 and _bit_unit(args[4])
+    start, end = _clamp(len(value) * 8 if by_bit else len(value), start, end)
+    if start > end:
+        return 0
+    if by_bit:
+        return _bits(value, start, end).bit_count()
+    return int.from_bytes(value[start : end + 1], "big").bit_count()
 
 
 @command("bitop", -4, WRITE, keys=(2, -1, 1), writes=(2,))
@@ -398,32 +416,33 @@ def bitop(client: Client, args: list[bytes]) -> Any:
 
 @command("bitpos", -3, keys=(1, 1, 1))
 def bitpos(client: Client, args: list[bytes]) -> Any:
-    if args[2] not in (b"0", b"1"):
+    bit = parse_int(args[2])
+    if bit not in (0, 1):
         raise CommandError("ERR The bit argument must be 1 or 0.")
-    wanted = args[2] == b"1"
     value = get_string(client, args[1])
+    if value is None:  # an endless run of zeros
+        return -1 if bit else 0
     if len(args) > 6:
         raise syntax_error()
     by_bit = False
-    if len(args) == 6:
-        unit = args[5].upper()
-        if unit not in (b"BYTE", b"BIT"):
-            raise syntax_error()
-        by_bit = unit == b"BIT"
-    if value is None:
-        return -1 if wanted else 0
-    total = len(value) * 8 if by_bit else len(value)
     end_given = len(args) >= 5
-    start = parse_int(args[3]) if len(args) >= 4 else 0
-    end = parse_int(args[4]) if end_given else total - 1
-    start, end = _range(total, start, end)
+    if len(args) >= 4:
+        start = parse_int(args[3])
+        if len(args) == 6:
+            by_bit = _bit_unit(args[5])
+        end = parse_int(args[4]) if end_given else (len(value) * 8 if by_bit else len(value))
+    else:
+        start, end = 0, len(value)
+    start, end = _clamp(len(value) * 8 if by_bit else len(value), start, end)
     if start > end:
         return -1
-    first_bit, last_bit = (start, end) if by_bit else (start * 8, end * 8 + 7)
-    for offset in range(first_bit, last_bit + 1):
-        if bool(value[offset >> 3] & (0x80 >> (offset & 7))) == wanted:
-            return offset
-    # Looking for a 0 with no end given: the string is padded with zeros on the right.
-    if not wanted and not end_given:
-        return last_bit + 1
-    return -1
+    first, last = (start, end) if by_bit else (start * 8, end * 8 + 7)
+    width = last - first + 1
+    bits = _bits(value, first, last)
+    if bit:
+        return first + width - bits.bit_length() if bits else -1
+    zeros = bits ^ ((1 << width) - 1)
+    if zeros:
+        return first + width - zeros.bit_length()
+    # No 0 in the range: with no end given, the string goes on with zeros on its right.
+    return -1 if end_given else last + 1

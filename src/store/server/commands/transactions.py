@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import NULL_ARRAY, OK, ErrorReply
-from . import NO_PROPAGATE, NO_QUEUE, NOSCRIPT, CommandError, command, lookup
+from . import NO_PROPAGATE, NO_QUEUE, NOSCRIPT, PUBSUB, CommandError, command, lookup
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -79,7 +79,12 @@ def exec_(client: Client, args: list[bytes]) -> Any:
                 server.aof.append(client.db.index, [b"MULTI"])
                 logged_multi = True
             try:
-                replies.append(server.call(client, queued_args))
+                if not client.resp3 and (
+                    client.channels or client.patterns or client.shard_channels
+                ):
+                    replies.append(_call_subscribed(client, queued_args))
+                else:
+                    replies.append(server.call(client, queued_args))
             except CommandError as exc:
                 replies.append(ErrorReply(exc.message))
     finally:
@@ -88,6 +93,20 @@ def exec_(client: Client, args: list[bytes]) -> Any:
         if logged_multi and server.aof is not None:
             server.aof.append(client.db.index, [b"EXEC"])
     return replies
+
+
+def _call_subscribed(client: Client, args: list[bytes]) -> Any:
+    """A queued command after a SUBSCRIBE of the same transaction (RESP2): Redis checks
+    the subscribed context when a command arrives, not inside EXEC, so it runs."""
+    cmd = lookup(args[0])
+    if cmd is None or PUBSUB in cmd.flags:
+        return client.server.call(client, args)
+    saved = client.channels, client.patterns, client.shard_channels
+    client.channels, client.patterns, client.shard_channels = set(), set(), set()
+    try:
+        return client.server.call(client, args)
+    finally:
+        client.channels, client.patterns, client.shard_channels = saved
 
 
 @command("watch", -2, NO_QUEUE, NOSCRIPT, keys=(1, -1, 1))
