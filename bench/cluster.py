@@ -21,21 +21,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any
 
 from . import common
-from .server import free_port
+from .local_cluster import LocalRedisCluster, find_binary
 
 __all__ = ["CLIENTS", "WORKLOADS", "LocalCluster", "main"]
 
@@ -48,36 +44,35 @@ VALUE = b"v" * 10
 MANY = [f"bench:cluster:many:{i}" for i in range(100)]
 
 
-def _die_with_parent() -> None:
-    # Linux: a node gets SIGTERM if the benchmark is killed without cleaning up
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 class LocalCluster:
-    """``with LocalCluster() as cluster:`` runs a three-primary cluster on free loopback
-    ports (``cluster.ports``) in a temporary directory until exit."""
+    """``with LocalCluster() as cluster:`` runs a three-primary cluster without replicas on
+    free loopback ports (``cluster.ports``) in a temporary directory until exit: the
+    tests' cluster start (bench/local_cluster.py), its nodes detached from the terminal
+    and killed with the benchmark."""
 
     host = "127.0.0.1"
 
     def __init__(self, server: str | None = None, cli: str | None = None) -> None:
-        self.server = self._binary(server or os.environ.get("REDIS_SERVER") or "redis-server")
-        self.cli = self._binary(cli or os.environ.get("REDIS_CLI") or "redis-cli")
-        self.ports: list[int] = []
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.directory = ""
+        self.server = self._binary(server, "REDIS_SERVER", "redis-server")
+        self.cli = self._binary(cli, "REDIS_CLI", "redis-cli")
+        self.cluster = LocalRedisCluster(PRIMARIES, 0, detached=True)
 
     @staticmethod
-    def _binary(name: str) -> str:
-        found = shutil.which(name)
+    def _binary(given: str | None, variable: str, name: str) -> str:
+        found = shutil.which(given) if given else find_binary(variable, name)
         if found is None:
-            raise FileNotFoundError(f"{name} not found: install redis-server and redis-tools")
+            raise FileNotFoundError(
+                f"{given or name} not found: install redis-server and redis-tools"
+            )
         return found
 
     @property
+    def ports(self) -> list[int]:
+        return self.cluster.ports
+
+    @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(f"{self.host}:{port}" for port in self.ports)
+        return self.cluster.url
 
     @property
     def version(self) -> str:
@@ -90,99 +85,8 @@ class LocalCluster:
         return out.strip()
 
     def __enter__(self) -> LocalCluster:
-        self.directory = tempfile.mkdtemp(prefix="store-bench-cluster-")
-        try:
-            self._start()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+        self.cluster.start(self.server, self.cli)  # stops what it started if it fails
         return self
-
-    def _ports(self, count: int) -> list[int]:
-        ports: list[int] = []
-        while len(ports) < count:
-            port = free_port()
-            if port not in ports and port not in (6379, 16379):
-                ports.append(port)
-        return ports
-
-    def _start(self) -> None:
-        ports = self._ports(2 * PRIMARIES)
-        self.ports, buses = ports[:PRIMARIES], ports[PRIMARIES:]
-        for port, bus in zip(self.ports, buses, strict=True):
-            command = [
-                self.server,
-                "--port", str(port),
-                "--bind", self.host,
-                "--cluster-enabled", "yes",
-                "--cluster-port", str(bus),
-                "--cluster-config-file", os.path.join(self.directory, f"nodes-{port}.conf"),
-                "--cluster-node-timeout", "2000",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", self.directory,
-                "--logfile", os.path.join(self.directory, f"redis-{port}.log"),
-            ]  # fmt: skip
-            self.processes.append(
-                subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                )
-            )
-        deadline = time.monotonic() + 60
-        self._wait(deadline, "every node answers PING", lambda p: self._ask(p, b"PING") == "+PONG")
-        nodes = [f"{self.host}:{port}" for port in self.ports]
-        created = subprocess.run(
-            [self.cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if created.returncode != 0:
-            raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout[-3000:]}")
-        self._wait(deadline, "cluster_state:ok", self._ok)
-
-    def _ok(self, port: int) -> bool:
-        info = self._ask(port, b"CLUSTER INFO")
-        # every node knows every other one, and all slots are served
-        return "cluster_state:ok" in info and f"cluster_known_nodes:{PRIMARIES}" in info
-
-    def _ask(self, port: int, command: bytes) -> str:
-        """One inline command's reply as text ('' when the node does not answer)."""
-        try:
-            with socket.create_connection((self.host, port), timeout=2) as sock:
-                sock.sendall(command + b"\r\n")
-                data = b""
-                while True:
-                    chunk = sock.recv(65536)
-                    data += chunk
-                    if not chunk or (data.endswith(b"\r\n") and _complete(data)):
-                        return data.decode(errors="replace").strip()
-        except OSError:
-            return ""
-
-    def _wait(self, deadline: float, what: str, ready: Callable[[int], bool]) -> None:
-        while not all(ready(port) for port in self.ports):
-            for process in self.processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"a cluster node exited: {self._log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}: {self._log_tail()}")
-            time.sleep(0.05)
-
-    def _log_tail(self) -> str:
-        tails = []
-        for port in self.ports:
-            try:
-                with open(os.path.join(self.directory, f"redis-{port}.log")) as log:
-                    tails.append(f"--- {port}:\n{log.read()[-1000:]}")
-            except OSError:
-                pass
-        return "\n".join(tails)
 
     def __exit__(
         self,
@@ -190,28 +94,7 @@ class LocalCluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        processes, self.processes = self.processes, []
-        for process in processes:  # all told first: their shutdowns overlap
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self.directory:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = ""
-
-
-def _complete(data: bytes) -> bool:
-    """Whether ``data`` holds a whole simple reply or bulk string."""
-    if data[:1] != b"$":
-        return True
-    header, _, rest = data.partition(b"\r\n")
-    size = int(header[1:])
-    return size < 0 or len(rest) >= size + 2
+        self.cluster.stop()
 
 
 # -- clients ------------------------------------------------------------------------------

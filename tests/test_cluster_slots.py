@@ -13,14 +13,23 @@ from typing import Any
 import pytest
 
 from store.cluster import (
+    FIRST_KEY,
+    KEYED,
+    REFUSED_ROUTE,
+    ROUTES,
+    SCAN,
     SLOTS,
+    SPLIT,
     Redirect,
     SlotMap,
     command_slot,
     crc16,
+    group_by_slot,
     key_slot,
     merge_by_position,
+    merge_by_slot,
     parse_redirect,
+    route_of,
     slots_of,
     spans_slots,
     split_by_slot,
@@ -527,3 +536,41 @@ def test_split_command_makes_one_command_per_slot_keeping_the_pairs() -> None:
     assert split_command(tagged) == (split_by_slot(tagged[1:]), [(key_slot("{t}a"), tagged)])
     assert split_command(("MGET",)) is None
     assert split_command(("MSET", "a", "1", "b")) is None
+
+
+def test_routes_agree_with_the_command_table() -> None:
+    """FIRST_KEY (the slot of args[1], without the key specs) must find what command_slot
+    finds, whatever the arguments; the other routes are the command's own."""
+    first_key = [name for name, (info, route, _) in ROUTES.items() if route == FIRST_KEY]
+    assert {"get", "set", "hset", "zadd", "GET", b"get", b"INCR"} <= set(first_key)
+    shapes: list[tuple[Any, ...]] = [
+        (),
+        ("k",),
+        ("{tag}k", "a"),
+        ("k", "a", "b", "c"),
+        ("k", "STORE", "other", "KEYS", "x", "y", "1", "2"),
+    ]
+    for name in first_key:
+        for shape in shapes:
+            args = (name, *shape)
+            expected = command_slot(args)
+            assert (key_slot(args[1]) if len(args) > 1 else None) == expected, args
+    assert route_of(("GET", "k"))[1:] == (FIRST_KEY, True)
+    assert route_of(("SET", "k", "v"))[1:] == (FIRST_KEY, False)
+    assert route_of(("LMOVE", "a", "b", "LEFT", "RIGHT"))[1] == KEYED
+    assert route_of((b"Mget", "a", "b"))[1:] == (SPLIT, True)  # not a usual spelling
+    assert route_of(("SCRIPT", "LOAD", "return 1"))[1] != KEYED
+    assert route_of(("scan", 0))[1] == SCAN and route_of(("SELECT", 1))[1] == REFUSED_ROUTE
+
+
+def test_group_by_slot_and_merge_by_slot() -> None:
+    keys = [f"group:{n}" for n in range(50)] + ["{t}a", b"{t}b", 7, "{t}c"]
+    groups = group_by_slot(keys)
+    assert groups == {group.slot: group.positions for group in split_by_slot(keys)}
+    assert list(groups) == list(dict.fromkeys(key_slot(key) for key in keys))
+    replies = [[f"v{position}" for position in positions] for positions in groups.values()]
+    assert merge_by_slot(groups, replies, len(keys)) == [f"v{n}" for n in range(len(keys))]
+    with pytest.raises(ValueError):
+        merge_by_slot(groups, [[], *replies[1:]], len(keys))
+    with pytest.raises(ValueError):
+        merge_by_slot(groups, replies[1:], len(keys))

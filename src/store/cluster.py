@@ -4,7 +4,8 @@
 mod 16384), over the bytes the store would send for it. ``SlotMap`` reads the topology
 from a ``CLUSTER SHARDS`` or ``CLUSTER SLOTS`` reply (RESP2 or RESP3, bytes or str).
 ``parse_redirect`` reads MOVED and ASK error messages. ``slots_of``, ``command_slot`` and
-``split_by_slot`` apply the command table's keys to routing.
+``split_by_slot`` apply the command table's keys to routing; ``ROUTES`` and ``route_of``
+say how the cluster store sends each command, found by one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .command_table import CommandInfo, command_for
+from .command_table import PLAIN, REFUSED, CommandInfo, command_for
 from .errors import CrossSlotError, ProtocolError
 from .resp import _encode_arg
 
 __all__ = [
+    "CONCATENATED",
+    "EVERY_PRIMARY",
+    "FIRST_KEY",
+    "KEYED",
+    "REFUSED_ROUTE",
+    "ROUTES",
+    "SCAN",
     "SLOTS",
+    "SPLIT",
+    "SUMMED",
     "Address",
     "ClusterNode",
     "Redirect",
@@ -28,9 +38,12 @@ __all__ = [
     "command_slot",
     "crc16",
     "cross_slot_error",
+    "group_by_slot",
     "key_slot",
     "merge_by_position",
+    "merge_by_slot",
     "parse_redirect",
+    "route_of",
     "slots_of",
     "spans_slots",
     "split_by_slot",
@@ -452,5 +465,91 @@ def merge_by_position(groups: Sequence[SlotGroup], replies: Sequence[Sequence[An
         if len(reply) != len(group.positions):
             raise ValueError(f"slot {group.slot}: {len(reply)} replies for {len(group.keys)} keys")
         for position, item in zip(group.positions, reply, strict=True):
+            merged[position] = item
+    return merged
+
+
+# -- how the cluster store sends each command ---------------------------------------------
+
+# Routes: the first two go to one slot's owner (the usual case), the others have their
+# own paths; FIRST_KEY's slot is that of args[1] (the command's one key), KEYED's that of
+# the keys the command table finds (command_slot), None without keys (any primary)
+FIRST_KEY: Final = 0
+KEYED: Final = 1
+SPLIT: Final = 2  # MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one command per slot, merged
+SUMMED: Final = 3  # on every primary, the replies summed (DBSIZE)
+CONCATENATED: Final = 4  # on every primary, the replies concatenated (KEYS)
+EVERY_PRIMARY: Final = 5  # on every primary, the first reply (FLUSHDB, SCRIPT LOAD...)
+SCAN: Final = 6  # refused: its cursor belongs to one node
+REFUSED_ROUTE: Final = 7  # refused by the command table (SELECT, MULTI, SUBSCRIBE...)
+
+_NAMED_ROUTES: Final = {
+    **dict.fromkeys(("mget", "mset", "del", "unlink", "exists", "touch"), SPLIT),
+    "dbsize": SUMMED,
+    "keys": CONCATENATED,
+    **dict.fromkeys(("flushdb", "flushall", "script|load", "script|flush"), EVERY_PRIMARY),
+    "scan": SCAN,
+}
+
+
+def _first_key_only(info: CommandInfo) -> bool:
+    """Whether the command's one key is always ``args[1]``: one key spec, at index 1, a
+    range of one (GET, SET, HSET, ZADD... ; checked against ``command_slot`` by the tests)."""
+    if len(info.key_specs) != 1:
+        return False
+    spec = info.key_specs[0]
+    return spec.begin == "index" and spec.index == 1 and spec.find == "range" and not spec.lastkey
+
+
+def _route(info: CommandInfo) -> tuple[CommandInfo, int, bool]:
+    if info.route == REFUSED:
+        route = REFUSED_ROUTE
+    else:
+        route = _NAMED_ROUTES.get(info.name, FIRST_KEY if _first_key_only(info) else KEYED)
+    return info, route, info.readonly
+
+
+ROUTES: Final[Mapping[Any, tuple[CommandInfo, int, bool]]] = {
+    spelled: _route(info) for spelled, info in PLAIN.items()
+}
+"""``(row, route, read-only)`` of a command by the usual spellings of its name (those of
+``command_table.PLAIN``): the cluster store's first lookup, ``route_of`` when it fails."""
+
+
+def route_of(args: Sequence[Any]) -> tuple[CommandInfo, int, bool]:
+    """``(row, route, read-only)`` of the command ``args`` (see ``ROUTES``)."""
+    try:
+        return ROUTES[args[0]]
+    except (KeyError, TypeError):
+        return _route(command_for(args))
+
+
+def group_by_slot(keys: Sequence[Any], encoding: str = "utf-8") -> dict[int, list[int]]:
+    """The positions of ``keys`` by slot, the slots in the order of their first key: what
+    ``split_by_slot`` finds, without an object per group (the cluster store's MGET...)."""
+    groups: dict[int, list[int]] = {}
+    for position, key in enumerate(keys):
+        slot = key_slot(key, encoding)
+        found = groups.get(slot)
+        if found is None:
+            groups[slot] = [position]
+        else:
+            found.append(position)
+    return groups
+
+
+def merge_by_slot(
+    groups: Mapping[int, Sequence[int]], replies: Sequence[Any], total: int
+) -> list[Any]:
+    """The per-slot replies of MGETs split by ``group_by_slot`` (one list per slot, one
+    item per key) back in the order of the ``total`` original keys."""
+    merged: list[Any] = [None] * total
+    for (slot, positions), reply in zip(groups.items(), replies, strict=True):
+        if len(positions) == 1 and len(reply) == 1:  # the usual part: one key of its slot
+            merged[positions[0]] = reply[0]
+            continue
+        if len(reply) != len(positions):
+            raise ValueError(f"slot {slot}: {len(reply)} replies for {len(positions)} keys")
+        for position, item in zip(positions, reply, strict=True):
             merged[position] = item
     return merged

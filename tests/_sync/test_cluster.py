@@ -3,7 +3,8 @@
 """The cluster store (``redis+cluster://``) against a real three-primary cluster
 (tests/cluster_fixture.py): URLs, routing by slot checked on the owning node, multi-key
 commands split and merged, CROSSSLOT refused before sending, keyless commands on every
-primary, MOVED and ASK followed while a slot moves, single-flight topology refreshes."""
+primary, MOVED and ASK followed while a slot moves, single-flight topology refreshes, reads
+from replicas (READONLY, the fallback to the primary, MOVED from a replica)."""
 
 from __future__ import annotations
 
@@ -284,14 +285,12 @@ def test_lock_and_scripts_route_by_their_keys(
         assert owner is not None and owner_has(redis_cluster, owner, name) == b"7"
 
 
-def test_stateful_and_later_features_are_refused(store: ClusterStore) -> None:
+def test_stateful_commands_are_refused(store: ClusterStore) -> None:
+    # (pub/sub and channels exist now: tests/_async/test_cluster_pubsub.py)
     with pytest.raises(StatefulCommandError, match="MULTI"):
         store.execute("MULTI")
     with pytest.raises(StatefulCommandError):
         store.execute("SELECT", 0)
-    for later in (store.pubsub, store.channels):
-        with pytest.raises(NotImplementedError, match="issue 13's next step"):
-            later()
 
 
 # -- redirections and refreshes -------------------------------------------------------------
@@ -424,3 +423,150 @@ def test_unreachable_startup_nodes_then_a_good_one(
         assert "cluster topology refresh 1 from" in caplog.text
     finally:
         made.close()
+
+
+# -- reads from replicas --------------------------------------------------------------------
+
+
+def command_calls(cluster: RedisCluster, port: int, command: str) -> int:
+    """How many times the node ran ``command`` (INFO commandstats)."""
+    info = cluster.command(port, "INFO", "commandstats").decode()
+    for line in info.splitlines():
+        if line.startswith(f"cmdstat_{command}:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def moved_errors(cluster: RedisCluster, port: int) -> int:
+    """How many MOVED error replies the node gave (INFO errorstats)."""
+    info = cluster.command(port, "INFO", "errorstats").decode()
+    for line in info.splitlines():
+        if line.startswith("errorstat_MOVED:"):
+            return int(line.split("count=")[1].split(",")[0])
+    return 0
+
+
+def replica_of(cluster: RedisCluster, primary: Address) -> Address:
+    (replica,) = [
+        address
+        for start, _, owner, replicas in shard_map(cluster).ranges()
+        if owner == primary
+        for address in replicas
+    ][:1]
+    return replica
+
+
+def test_reads_go_to_replicas_and_writes_to_primaries(redis_cluster: RedisCluster) -> None:
+    slot_map = shard_map(redis_cluster)
+    primary = slot_map.primaries()[0]
+    replica = replica_of(redis_cluster, primary)
+    key = key_of(primary, slot_map, "replica-read:")
+    # the control: without READONLY a replica refuses the read with MOVED
+    with pytest.raises(Exception, match="MOVED"):
+        redis_cluster.command(replica[1], "GET", key)
+    made = make(redis_cluster, read_from_replicas=True)
+    try:
+        # read-your-write: the write and WAIT on one connection of the primary
+        pipe = made.node_store(primary).pipeline()
+        pipe.execute("SET", key, "v")
+        pipe.execute("WAIT", 1, 5000)
+        assert (pipe.commit())[1] == 1
+        for port in (primary[1], replica[1]):
+            redis_cluster.command(port, "CONFIG", "RESETSTAT")
+        assert [made.execute("GET", key) for _ in range(20)] == [b"v"] * 20
+        on_replica = command_calls(redis_cluster, replica[1], "get")
+        on_primary = command_calls(redis_cluster, primary[1], "get")
+        # spread over the shard (round robin), none refused by the replica: READONLY was sent
+        assert on_replica > 0 and on_primary > 0 and on_replica + on_primary == 20
+        assert command_calls(redis_cluster, replica[1], "readonly") >= 1
+        assert moved_errors(redis_cluster, replica[1]) == 0
+        # writes go to the primary only: a replica would have answered MOVED
+        for value in range(10):
+            made.execute("SET", key, value)
+            made.execute("INCR", key)
+        assert moved_errors(redis_cluster, replica[1]) == 0
+        assert command_calls(redis_cluster, primary[1], "incr") == 10
+        assert owner_has(redis_cluster, primary, key) == b"10"
+        # the replica's reading store is not the one its address gets as a primary (after a
+        # failover promotes it): only the first sends READONLY
+        reading = made._replica_nodes[replica]
+        assert reading is not made.node_store(replica)
+        assert reading.pool.setup == (("READONLY",),) and made.node_store(replica).pool.setup == ()
+    finally:
+        made.close()
+
+
+def test_a_replica_that_cannot_be_reached_leaves_reads_to_the_primary(
+    redis_cluster: RedisCluster,
+) -> None:
+    from tests.conftest import bound_port
+
+    slot_map = shard_map(redis_cluster)
+    primary = slot_map.primaries()[1]
+    replica = replica_of(redis_cluster, primary)
+    key = key_of(primary, slot_map, "replica-down:")
+    with bound_port() as dead:  # nothing listens there: the replica looks down
+
+        def remap(address: Address) -> Address:
+            return ("127.0.0.1", dead) if address == replica else address
+
+        # no refresh offers the replica again during the test: an interval of 60 s
+        made = make(
+            redis_cluster,
+            read_from_replicas=True,
+            address_remap=remap,
+            retries=0,
+            cluster_refresh_interval=60,
+        )
+        try:
+            made.execute("SET", key, "here")
+            redis_cluster.command(primary[1], "CONFIG", "RESETSTAT")
+            assert [made.execute("GET", key) for _ in range(10)] == [b"here"] * 10
+            assert command_calls(redis_cluster, primary[1], "get") == 10  # all on the primary
+            # the replica's store was tried (and is not the primary's), then left out
+            dead_store = made._replica_nodes[("127.0.0.1", dead)]
+            assert dead_store is not made.node_store(("127.0.0.1", dead))
+            assert all(
+                reader[0] != ("127.0.0.1", dead) for readers in made._readers for reader in readers
+            )
+        finally:
+            made.close()
+
+
+def test_moved_from_a_replica_follows_the_slot(redis_cluster: RedisCluster) -> None:
+    slot_map = shard_map(redis_cluster)
+    source, target = slot_map.primaries()[:2]
+    replica = replica_of(redis_cluster, source)
+    key = key_of(source, slot_map, "replica-moved:")
+    slot = key_slot(key)
+    made = make(redis_cluster, read_from_replicas=True)
+    try:
+        made.execute("SET", key, "m")
+        with slot_moved(redis_cluster, slot, source, target):
+            # the replica learns the move from its primary's gossip
+            for _ in range(200):
+                replica_map = SlotMap.from_shards(
+                    redis_cluster.command(replica[1], "CLUSTER", "SHARDS"), "127.0.0.1"
+                )
+                if replica_map.primary(slot) == target:
+                    break
+                pause()
+            else:
+                pytest.fail("the replica never learned that the slot moved")
+            readers = made._readers[slot]
+            assert [address for address, _, _ in readers] == [replica, source]
+            made._turn = -1  # the next read goes to the replica, which answers MOVED
+            before = moved_errors(redis_cluster, replica[1])
+            assert made.execute("GET", key) == b"m"
+            assert moved_errors(redis_cluster, replica[1]) == before + 1
+            assert made._slots[slot] == target  # updated at once, the slot's readers dropped
+            assert made._readers[slot] == ()
+            assert made.execute("GET", key) == b"m"
+    finally:
+        made.close()
+
+
+def pause() -> None:
+    import time
+
+    time.sleep(0.05)

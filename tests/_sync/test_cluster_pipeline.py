@@ -98,7 +98,8 @@ def test_nodes_get_their_groups_at_once(
     began = monotonic()
     assert pipe.commit() == [None] * 3
     elapsed = monotonic() - began
-    assert elapsed >= 1.5  # one node after the other
+    # about 0.5 s: concurrently in aio; in sync every node's write goes before the first read
+    assert elapsed < 1.2
 
 
 def test_scripts_are_loaded_on_each_node_of_the_pipeline(

@@ -2,10 +2,12 @@
 
 A cluster pipeline queues like a single-node one (it subclasses it: the same ``execute``,
 typed methods, ``callback=``, ``raise_on_error``, context manager); only the
-sending differs. ``commit()`` groups the commands by the node owning their keys' slot and
-sends each group as one pipeline of that node's RedisStore, every group at once in the
-async variant (one after the other in the blocking one), then puts the replies back in
-the caller's order.
+sending differs. A command is packed and given its slot when it is queued; ``commit()``
+groups the packed commands by the node owning their slot and writes each group on one
+connection of that node's RedisStore (``ClusterStore._send_packed``), every group at
+once in the async variant (in the blocking one, every node's write before the first
+read), then puts the replies back in the caller's order. Reads stay on the primaries,
+``read_from_replicas`` or not.
 
 - A command whose keys span slots raises CrossSlotError when it is queued (nothing is
   queued for it), as a single-node pipeline refuses a stateful command. MGET, MSET, DEL,
@@ -36,33 +38,44 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..cluster import (
-    Address,
+    CONCATENATED,
+    EVERY_PRIMARY,
+    FIRST_KEY,
+    KEYED,
+    ROUTES,
+    SCAN,
+    SPLIT,
+    SUMMED,
     Redirect,
-    SlotGroup,
     command_slot,
     cross_slot_error,
+    group_by_slot,
     key_slot,
-    merge_by_position,
+    merge_by_slot,
     parse_redirect,
-    split_command,
+    route_of,
 )
 from ..command_table import command_for
-from ..errors import ConnectionError, DataError, ResponseError, StoreError, WatchError
+from ..errors import DataError, ResponseError, StoreError, WatchError
 from ..resp import pack_command
-from .cluster import _CONCATENATED, _EVERY_PRIMARY, _SPLIT, _SUMMED, MAX_REDIRECTS, ClusterStore
+from .cluster import ClusterStore
 from .pipeline import AsyncPipeline, Callback, _shape, run_transaction
 
 if TYPE_CHECKING:
     from .scripts import AsyncScript
+    from .store import RedisStore
 
-_ASKING = pack_command("ASKING")
 # commands run on every primary: fanned out in a pipeline, refused in a transaction
-_FANNED_OUT = _SUMMED | _CONCATENATED | _EVERY_PRIMARY
+_FANNED_OUT = frozenset({SUMMED, CONCATENATED, EVERY_PRIMARY})
+# how the parts of a split MGET and MSET merge (DEL, EXISTS...: summed)
+_MGET = -1
+_MSET = -2
 
-# a command's parts: (slot, fixed node, args); slot None and no node: any primary
-Part = tuple[int | None, Address | None, tuple[Any, ...]]
-# how a command's parts become its reply: "one", "mget", "mset", "sum", "concat", "first"
-Plan = tuple[str, list[Part], list[SlotGroup]]
+
+def _lower(name: Any) -> str:
+    if isinstance(name, (bytes, bytearray, memoryview)):
+        return bytes(name).decode("utf-8", "replace").lower()
+    return str(name).lower()
 
 
 def _redirect(error: ResponseError, code: str, host: str) -> Redirect | None:
@@ -88,6 +101,10 @@ class AsyncClusterPipeline(AsyncPipeline):
         self._slot: int | None = None
         # the slot owner's pipeline watching the keys (immediate mode goes to it)
         self._inner: AsyncPipeline | None = None
+        # per queued command: its slot, None for any primary, or -1 - route for one split
+        # by slot or sent to every primary (then ``_expanded`` is set)
+        self._targets: list[int | None] = []
+        self._expanded = False
 
     # ------------------------------------------------------------------ queueing
 
@@ -100,25 +117,35 @@ class AsyncClusterPipeline(AsyncPipeline):
             return await inner.execute(*args, **options)
         await super().execute(*args, **options)  # DataError, StatefulCommandError first
         try:
-            info = command_for(args)
-            name = info.name
-            if name == "scan":
+            try:
+                info, route, _ = ROUTES[args[0]]  # route_of's first lookup, without the call
+            except (KeyError, TypeError):
+                info, route, _ = route_of(args)
+            target: int | None
+            if route == SCAN:
                 raise DataError(
                     "SCAN's cursor belongs to one node of the cluster: use store.scan_iter()"
                 )
             if self.transaction or self._multi:
-                if name in _FANNED_OUT:
+                if route in _FANNED_OUT:
                     raise DataError(
-                        f"{name.upper()} runs on every primary of the cluster: send it with "
-                        "store.execute() or in a pipeline, not in a transaction"
+                        f"{info.name.upper()} runs on every primary of the cluster: send it "
+                        "with store.execute() or in a pipeline, not in a transaction"
                     )
                 self._check_slot(info.keys(args, channels=True), record=True)
-            elif name not in _SPLIT:
-                command_slot(args, info)  # CrossSlotError now rather than at commit
+                target = None  # the transaction's slot decides
+            elif route == FIRST_KEY:
+                target = key_slot(args[1]) if len(args) > 1 else None
+            elif route == KEYED:
+                target = command_slot(args, info)  # CrossSlotError now rather than at commit
+            else:
+                target = -1 - route
+                self._expanded = True
         except BaseException:
             self._packed.pop()  # refused: nothing queued for it
             self._commands.pop()
             raise
+        self._targets.append(target)
         return self
 
     def _check_slot(self, keys: Sequence[Any], record: bool) -> None:
@@ -140,6 +167,8 @@ class AsyncClusterPipeline(AsyncPipeline):
 
     def _clear_queue(self) -> None:
         super()._clear_queue()
+        self._targets = []
+        self._expanded = False
         self._queued_keys = []
         self._slot = key_slot(self._watched_keys[0]) if self._watched_keys else None
 
@@ -219,122 +248,113 @@ class AsyncClusterPipeline(AsyncPipeline):
             raise_on_error = self.raise_on_error
         if self.transaction or self._multi or self._inner is not None:
             return await self._commit_transaction(raise_on_error)
-        commands, scripts = self._commands, self._scripts
+        commands, scripts, packed, targets = (
+            self._commands,
+            self._scripts,
+            self._packed,
+            self._targets,
+        )
+        expanded = self._expanded
+        timeout = None if self._blocks_forever else self._timeout
         self._clear_queue()
         if not commands:
             return []
         cluster = self.cluster
-        await cluster._ensure_map()
-        plans = [self._plan(args) for args, _ in commands]
-        parts = [part for _, command_parts, _ in plans for part in command_parts]
-        replies = await self._send(parts, scripts)
+        if cluster._map is None or cluster._stale:
+            await cluster._ensure_map()
+        if expanded:
+            return await self._commit_expanded(
+                commands, packed, targets, scripts, timeout, raise_on_error
+            )
+        # the usual case: one packed command to one node each, the replies as they come
+        slot_nodes = cluster._slot_nodes
+        nodes = [
+            cluster._node(cluster._target(None, None)) if slot is None else slot_nodes[slot]
+            for slot in targets
+        ]
+        if None in nodes:
+            for slot in targets:
+                if slot is not None and slot_nodes[slot] is None:
+                    cluster._owner(slot)  # ConnectionError: no node serves it
+        replies = await cluster._send_packed(
+            nodes,  # type: ignore[arg-type]  # no None left
+            packed,
+            timeout,
+            scripts,
+            self._load_scripts,
+        )
+        return _shape(commands, replies, raise_on_error)
+
+    async def _commit_expanded(
+        self,
+        commands: list[tuple[tuple[Any, ...], Callback | None]],
+        packed: list[bytes],
+        targets: list[int | None],
+        scripts: dict[str, AsyncScript],
+        timeout: float | None,
+        raise_on_error: bool,
+    ) -> list[Any]:
+        """A queue with commands split by slot or sent to every primary: each command's
+        parts sent with the others', their replies merged as ``ClusterStore.execute``
+        merges them."""
+        cluster = self.cluster
+        nodes: list[RedisStore] = []
+        sent: list[bytes] = []
+        # per command: how its parts' replies merge, how many there are, the MGET groups
+        plans: list[tuple[int, int, dict[int, list[int]] | None]] = []
+        encoding = self._encoding
+        for index, target in enumerate(targets):
+            if target is None or target >= 0:
+                nodes.append(cluster._node(cluster._target(target, None)))
+                sent.append(packed[index])
+                plans.append((KEYED, 1, None))
+                continue
+            route = -1 - target
+            args = commands[index][0]
+            if route != SPLIT:  # to every primary
+                primaries = cluster._primaries
+                nodes += [cluster._node(address) for address in primaries]
+                sent += [packed[index]] * len(primaries)
+                plans.append((route, len(primaries), None))
+                continue
+            name = _lower(args[0])
+            pairs = name == "mset"
+            keys = args[1::2] if pairs else args[1:]
+            groups = group_by_slot(keys) if keys and not (pairs and len(args) % 2 == 0) else {}
+            if len(groups) < 2:  # one slot, or malformed (the server says what is wrong)
+                slot = next(iter(groups)) if groups else None
+                nodes.append(cluster._node(cluster._target(slot, None)))
+                sent.append(packed[index])
+                plans.append((KEYED, 1, None))
+                continue
+            for slot, positions in groups.items():
+                nodes.append(cluster._node(cluster._owner(slot)))
+                if pairs:
+                    part: list[Any] = [args[0]]
+                    for position in positions:
+                        part += args[1 + 2 * position : 3 + 2 * position]
+                else:
+                    part = [args[0], *[keys[position] for position in positions]]
+                sent.append(pack_command(*part, encoding=encoding))
+            kind = _MSET if pairs else _MGET if name == "mget" else SPLIT
+            plans.append((kind, len(groups), groups))
+        replies = await cluster._send_packed(nodes, sent, timeout, scripts, self._load_scripts)
         results: list[Any] = []
-        index = 0
-        for kind, command_parts, groups in plans:
-            mine = replies[index : index + len(command_parts)]
-            index += len(command_parts)
+        start = 0
+        for kind, count, slots in plans:
+            mine = replies[start : start + count]
+            start += count
             error = next((reply for reply in mine if isinstance(reply, ResponseError)), None)
-            if error is not None or kind == "one" or kind == "mset" or kind == "first":
+            if error is not None or kind == KEYED or kind == _MSET or kind == EVERY_PRIMARY:
                 results.append(mine[0] if error is None else error)
-            elif kind == "mget":
-                results.append(merge_by_position(groups, mine))
-            elif kind == "concat":
+            elif kind == _MGET:
+                assert slots is not None
+                results.append(merge_by_slot(slots, mine, sum(map(len, slots.values()))))
+            elif kind == CONCATENATED:
                 results.append([key for keys in mine for key in keys])
-            else:
+            else:  # SUMMED, and DEL, EXISTS... split
                 results.append(sum(mine))
         return _shape(commands, results, raise_on_error)
-
-    def _plan(self, args: tuple[Any, ...]) -> Plan:
-        """Where a command's parts go and how their replies merge."""
-        info = command_for(args)
-        name = info.name
-        if name in _FANNED_OUT:
-            kind = "sum" if name == "dbsize" else "concat" if name == "keys" else "first"
-            return kind, [(None, address, args) for address in self.cluster._primaries], []
-        if name in _SPLIT:
-            split = split_command(args)
-            if split is not None and len(split[0]) > 1:
-                groups, commands = split
-                parts: list[Part] = [(slot, None, command) for slot, command in commands]
-                kind = "mget" if name == "mget" else "mset" if name == "mset" else "sum"
-                return kind, parts, groups
-        return "one", [(command_slot(args, info), None, args)], []
-
-    async def _send(self, parts: list[Part], scripts: dict[str, AsyncScript]) -> list[Any]:
-        """One reply per part: each node's parts in one pipeline, MOVED and ASK followed
-        for just the parts they answer, at most MAX_REDIRECTS rounds."""
-        cluster = self.cluster
-        replies: list[Any] = [None] * len(parts)
-        targets = [cluster._target(slot, fixed) for slot, fixed, _ in parts]
-        asking: set[int] = set()
-        pending = list(range(len(parts)))
-        for round_ in range(MAX_REDIRECTS + 1):
-            groups: dict[tuple[Address, bool], list[int]] = {}
-            for index in pending:
-                groups.setdefault((targets[index], index in asking), []).append(index)
-            try:
-                if True:  # ASYNC
-                    answers = await cluster._gather(
-                        [
-                            self._send_group(address, ask, [parts[i][2] for i in indexes], scripts)
-                            for (address, ask), indexes in groups.items()
-                        ]
-                    )
-                else:  # SYNC
-                    answers = [
-                        self._send_group(address, ask, [parts[i][2] for i in indexes], scripts)
-                        for (address, ask), indexes in groups.items()
-                    ]
-            except ConnectionError:
-                cluster._stale = True  # a failover, perhaps: read the topology first
-                raise
-            pending = []
-            for ((address, _), indexes), answer in zip(groups.items(), answers, strict=True):
-                for index, reply in zip(indexes, answer, strict=True):
-                    replies[index] = reply
-                    if not isinstance(reply, ResponseError) or round_ == MAX_REDIRECTS:
-                        continue
-                    code = reply.code
-                    if code != "MOVED" and code != "ASK":
-                        continue
-                    redirect = parse_redirect(reply.message, address[0])
-                    if redirect is None:
-                        continue
-                    targets[index] = cluster._remap(redirect.address)
-                    if code == "MOVED":
-                        asking.discard(index)
-                        self._follow(redirect)
-                    else:
-                        asking.add(index)
-                    pending.append(index)
-            if not pending:
-                break
-        return replies
-
-    async def _send_group(
-        self,
-        address: Address,
-        ask: bool,
-        commands: list[tuple[Any, ...]],
-        scripts: dict[str, AsyncScript],
-    ) -> list[Any]:
-        """The replies of ``commands`` on one node, error replies in place: one pipeline
-        of its store, or, for ASK, ASKING before each command on one connection."""
-        node = self.cluster._node(address)
-        if ask:
-            encoding = self._encoding
-            packed = b"".join(_ASKING + pack_command(*args, encoding=encoding) for args in commands)
-            async with node.pool.lease() as connection:
-                replies = await connection.request_many(
-                    packed, 2 * len(commands), node.settings.socket_timeout
-                )
-            return replies[1::2]  # ASKING's OK before each reply
-        pipe = node.pipeline(raise_on_error=False)
-        for script in scripts.values():
-            pipe.add_script(script)
-        for args in commands:
-            await pipe.execute(*args)
-        return await pipe.commit()
 
     async def _commit_transaction(self, raise_on_error: bool) -> list[Any]:
         """MULTI/EXEC on the slot's owner through its store's pipeline."""

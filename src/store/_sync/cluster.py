@@ -19,15 +19,25 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._backend.synchronization import SyncEvent, SyncThreadLock, sleep
 from ..cluster import (
+    CONCATENATED,
+    FIRST_KEY,
+    KEYED,
+    REFUSED_ROUTE,
+    ROUTES,
+    SCAN,
     SLOTS,
+    SPLIT,
+    SUMMED,
     Address,
     SlotMap,
     command_slot,
-    merge_by_position,
+    group_by_slot,
+    key_slot,
+    merge_by_slot,
     parse_redirect,
-    split_command,
+    route_of,
 )
-from ..command_table import REFUSED, CommandInfo, command_for
+from ..command_table import CommandInfo
 from ..errors import (
     ConnectionError,
     DataError,
@@ -54,6 +64,14 @@ __all__ = ["ClusterStore"]
 
 logger = logging.getLogger("store.cluster")
 
+# a pipeline's script check on a connection: None, or the error of a failed load (awaited
+# in aio)
+ScriptLoader = Callable[[Any, dict[str, SyncScript]], Any]
+
+_ASKING = pack_command("ASKING")
+# what a replica's connections send after their handshake: reads of its slots
+_READONLY_SETUP = (("READONLY",),)
+
 # a redirection loop (a slot moving back and forth) ends after this many
 MAX_REDIRECTS = 5
 # TRYAGAIN, CLUSTERDOWN, LOADING: attempts, the first pause, doubled each time
@@ -62,13 +80,6 @@ BUSY_BACKOFF = 0.05
 BUSY_CODES = frozenset({"TRYAGAIN", "CLUSTERDOWN", "LOADING"})
 # re-sends of a read (or idempotent command) after a connection error, each after a refresh
 FAILOVER_ATTEMPTS = 3
-
-# keyless commands run on every primary; the reply: summed, concatenated, or the first
-_SUMMED = frozenset({"dbsize"})
-_CONCATENATED = frozenset({"keys"})
-_EVERY_PRIMARY = frozenset({"flushdb", "flushall", "script|load", "script|flush"})
-# multi-key commands split by slot; MGET merged by position, the others summed (MSET: OK)
-_SPLIT = frozenset({"mget", "mset", "del", "unlink", "exists", "touch"})
 
 _PASSED_THROUGH = frozenset({"namespace"})
 
@@ -97,6 +108,15 @@ class ClusterStore(RemoteStore):
     store, given to each node's store, plus ``read_from_replicas``,
     ``cluster_refresh_interval`` and, as a keyword, ``address_remap`` (a callable mapping
     each node's ``(host, port)``, for NAT).
+
+    ``read_from_replicas``: a read-only command (the command table's ``readonly`` flag) of
+    one slot goes to the slot's online replicas and its primary in turn (round robin); the
+    replicas through stores of their own, whose connections send ``READONLY`` with their
+    handshake (never the store that talks to that address as a primary once a failover
+    promoted it). A replica may lag its primary. One that cannot be reached (or answers too
+    late) hands the read to the primary and gets no reads until the next map; its MOVED
+    (the slot moved) is followed as any. Writes, keyless commands, split MGETs and
+    pipelines (transactions included) stay on primaries.
     """
 
     default_port = 6379
@@ -154,8 +174,17 @@ class ClusterStore(RemoteStore):
         self._tls = self._node_scheme == "rediss" or bool(self._urlparams.get("ssl"))
         self._node_options = {k: v for k, v in self._urlparams.items() if k in OPTIONS}
         self._nodes: dict[Address, RedisStore] = {}
+        # a replica's store for reads: its connections send READONLY. Once a failover
+        # promotes the replica, its address as a primary is another store (in _nodes): a
+        # write never goes through a READONLY connection
+        self._replica_nodes: dict[Address, RedisStore] = {}
         self._map: SlotMap | None = None
         self._slots: list[Address | None] = []  # a slot's primary; MOVED updates it at once
+        self._slot_nodes: list[RedisStore | None] = []  # the store of each slot's primary
+        # with read_from_replicas, each slot's readers: (address, store, is a replica), its
+        # online replicas then its primary; () until a refresh after its slot moved
+        self._readers: list[tuple[tuple[Address, RedisStore, bool], ...]] = []
+        self._turn = 0  # the round robin over readers
         self._primaries: tuple[Address, ...] = ()
         self.topology_refreshes = 0
         # the refresh in flight (its end is set), the earliest next one, and whether a
@@ -187,19 +216,36 @@ class ClusterStore(RemoteStore):
     def _node(self, address: Address) -> RedisStore:
         node = self._nodes.get(address)
         if node is None:
-            with self._nodes_lock:
-                node = self._nodes.get(address)
-                if node is None:
-                    node = RedisStore(
-                        self._node_scheme,
-                        address,
-                        None,
-                        self._user,
-                        self._password,
-                        self._encoding,
-                        **self._node_options,
-                    )
-                    self._nodes[address] = node
+            node = self._make_node(address, self._nodes)
+        return node
+
+    def _replica(self, address: Address) -> RedisStore:
+        """The store reading from the replica at ``address`` (READONLY on each connection)."""
+        node = self._replica_nodes.get(address)
+        if node is None:
+            node = self._make_node(address, self._replica_nodes, _READONLY_SETUP)
+        return node
+
+    def _make_node(
+        self,
+        address: Address,
+        nodes: dict[Address, RedisStore],
+        setup: tuple[tuple[Any, ...], ...] = (),
+    ) -> RedisStore:
+        with self._nodes_lock:
+            node = nodes.get(address)
+            if node is None:
+                node = RedisStore(
+                    self._node_scheme,
+                    address,
+                    None,
+                    self._user,
+                    self._password,
+                    self._encoding,
+                    **self._node_options,
+                    **({"_connection_setup": setup} if setup else {}),
+                )
+                nodes[address] = node
         return node
 
     def refresh(self) -> None:
@@ -257,9 +303,22 @@ class ClusterStore(RemoteStore):
                 errors.append(f"{address[0]}:{address[1]}: serves no slot")
                 continue
             slots: list[Address | None] = [None] * SLOTS
+            slot_nodes: list[RedisStore | None] = [None] * SLOTS
+            readers: list[tuple[tuple[Address, RedisStore, bool], ...]] = []
+            if self.read_from_replicas:
+                readers = [()] * SLOTS
             for start, end, primary, _ in slot_map.ranges():
-                slots[start : end + 1] = [primary] * (end - start + 1)
+                count = end - start + 1
+                slots[start : end + 1] = [primary] * count
+                node = self._node(primary)
+                slot_nodes[start : end + 1] = [node] * count
+                if readers:
+                    found = [(a, self._replica(a), True) for a in slot_map.replicas(start)]
+                    if found:
+                        found.append((primary, node, False))
+                        readers[start : end + 1] = [tuple(found)] * count
             self._map, self._slots, self._primaries = slot_map, slots, slot_map.primaries()
+            self._slot_nodes, self._readers = slot_nodes, readers
             self.topology_refreshes += 1
             logger.debug(
                 "cluster topology refresh %d from %s:%d: %d primaries, %d nodes",
@@ -295,6 +354,9 @@ class ClusterStore(RemoteStore):
         before a refresh or another MOVED updated it tells nothing new."""
         if self._slots[slot] != address:
             self._slots[slot] = address
+            self._slot_nodes[slot] = self._node(address)
+            if self._readers:
+                self._readers[slot] = ()  # the old shard's replicas would answer MOVED
             self._stale = True
 
     def _owner(self, slot: int) -> Address:
@@ -315,31 +377,59 @@ class ClusterStore(RemoteStore):
         and asks for a refresh, ASK sends ASKING and the command on one connection,
         TRYAGAIN/CLUSTERDOWN/LOADING are tried again after a pause (50 ms, doubled, 5
         attempts). After a connection error, a read (or ``idempotent=True``) is re-sent
-        once the topology is read again; anything else raises it."""
-        info = command_for(args)
-        if info.route == REFUSED:
-            raise StatefulCommandError(info.refusal())
-        callback = options.pop("callback", None)
+        once the topology is read again; anything else raises it. With
+        ``read_from_replicas``, a read of one slot goes to the slot's replicas and primary
+        in turn, and to the primary when the replica cannot be reached."""
+        try:
+            info, route, read = ROUTES[args[0]]  # route_of's first lookup, without the call
+        except (KeyError, TypeError):
+            info, route, read = route_of(args)
+        if route > KEYED:
+            return self._execute_special(info, route, args, options)
         if self._map is None or self._stale:
             self._ensure_map()
-        name = info.name
-        if name in _SPLIT:
-            reply = self._split(info, args, options)
-        elif name in _SUMMED or name in _CONCATENATED or name in _EVERY_PRIMARY:
-            replies = self._every_primary(info, args, options)
-            if name in _SUMMED:
-                reply = sum(replies)
-            elif name in _CONCATENATED:
-                reply = [key for keys in replies for key in keys]
-            else:
-                reply = replies[0]
-        elif name == "scan":
+        if route == FIRST_KEY:
+            slot = key_slot(args[1]) if len(args) > 1 else None
+        else:
+            slot = command_slot(args, info)
+        if slot is None:
+            return self._run(info, None, None, args, options)
+        if read and self.read_from_replicas:
+            return self._read(info, slot, args, options)
+        node = self._slot_nodes[slot]
+        if node is None:
+            return self._run(info, slot, None, args, options)  # says no node serves it
+        # the usual case: straight to the node's store, which shapes the reply (callback=)
+        try:
+            return node.execute(*args, **options)
+        except (ResponseError, ConnectionError) as exc:
+            return self._run(info, slot, None, args, options, exc)
+
+    def _execute_special(
+        self, info: CommandInfo, route: int, args: tuple[Any, ...], options: Any
+    ) -> Any:
+        """A refused command, SCAN, or one sent to several nodes (split by slot, or to
+        every primary), its replies merged."""
+        if route == REFUSED_ROUTE:
+            raise StatefulCommandError(info.refusal())
+        if route == SCAN:
             raise DataError(
                 "SCAN's cursor belongs to one node of the cluster: use store.scan_iter() "
                 "or store.client().scan_iter(), which scan every primary"
             )
+        callback = options.pop("callback", None)
+        if self._map is None or self._stale:
+            self._ensure_map()
+        if route == SPLIT:
+            reply = self._split(info, args, options)
         else:
-            reply = self._run(info, command_slot(args, info), None, args, options)
+            replies = self._every_primary(info, args, options)
+            if route == SUMMED:
+                reply = sum(replies)
+            elif route == CONCATENATED:
+                reply = [key for keys in replies for key in keys]
+            else:
+                reply = replies[0]
         if callback is not None:
             return callback(reply)
         return reply
@@ -351,25 +441,33 @@ class ClusterStore(RemoteStore):
         fixed: Address | None,
         args: Sequence[Any],
         options: Any,
+        failed: ResponseError | ConnectionError | None = None,
+        address: Address | None = None,
     ) -> Any:
         """One command on the primary of ``slot`` (None: on ``fixed``, or on any primary
         when that is None too), following redirections, with the backoff and failover
-        rules of ``execute``."""
+        rules of ``execute``. ``failed``: the error of a first attempt made by the caller
+        (on ``address``, the slot's primary by default), handled as if made here."""
         asking = False
         redirects = busy = failures = 0
-        address = self._target(slot, fixed)
+        if address is None:
+            address = self._target(slot, fixed)
         while True:
-            try:
-                if asking:
-                    return self._asking(address, args)
-                return self._node(address).execute(*args, **options)
-            except ResponseError as exc:
-                code = exc.code
+            if failed is None:
+                try:
+                    if asking:
+                        return self._asking(address, args, options)
+                    return self._node(address).execute(*args, **options)
+                except (ResponseError, ConnectionError) as exc:
+                    failed = exc
+            error, failed = failed, None
+            if isinstance(error, ResponseError):
+                code = error.code
                 if code == "MOVED" or code == "ASK":
-                    redirect = parse_redirect(exc.message, address[0])
+                    redirect = parse_redirect(error.message, address[0])
                     redirects += 1
                     if redirect is None or redirects > MAX_REDIRECTS:
-                        raise
+                        raise error
                     address = self._remap(redirect.address)
                     asking = redirect.kind == "ASK"
                     if not asking:
@@ -377,14 +475,14 @@ class ClusterStore(RemoteStore):
                     continue
                 busy += 1
                 if code not in BUSY_CODES or busy >= BUSY_ATTEMPTS:
-                    raise
+                    raise error
                 # CLUSTERDOWN says nothing of the slot map (a rejoining primary answers it
                 # for about the node timeout): waiting, not rereading the map, is the cure;
                 # a failover shows as a connection error or MOVED, which refresh
                 sleep(BUSY_BACKOFF * 2 ** (busy - 1))
                 asking = False  # TRYAGAIN in a migration: the map's owner again
                 address = self._target(slot, fixed)
-            except ConnectionError:
+            else:
                 self._stale = True
                 failures += 1
                 if (
@@ -392,11 +490,52 @@ class ClusterStore(RemoteStore):
                     or failures > FAILOVER_ATTEMPTS
                     or not options.get("idempotent", info.retry_safe)
                 ):
-                    raise
+                    raise error
                 # a failover promotes a replica: read the topology before sending again
                 self._refresh(force=True)
                 asking = False
                 address = self._target(slot, fixed)
+
+    def _read(self, info: CommandInfo, slot: int, args: tuple[Any, ...], options: Any) -> Any:
+        """A read-only command of ``slot`` with ``read_from_replicas``: on the shard's
+        online replicas and its primary in turn (round robin), a replica through a store
+        of its own whose connections send READONLY. A replica that cannot be reached (or
+        answers too late) hands the read to the primary; its redirections (MOVED: the
+        slot moved) follow the rules of ``execute``."""
+        readers = self._readers[slot] if self._readers else ()
+        if not readers:  # no replica known, or the slot just moved: the primary
+            return self._run(info, slot, None, args, options)
+        self._turn = turn = self._turn + 1
+        address, node, replica = readers[turn % len(readers)]
+        try:
+            return node.execute(*args, **options)
+        except ResponseError as exc:
+            return self._run(info, slot, None, args, options, exc, address)
+        except (ConnectionError, TimeoutError) as exc:
+            if not replica:
+                if isinstance(exc, TimeoutError):
+                    raise
+                return self._run(info, slot, None, args, options, exc, address)
+            self._drop_reader(address)
+            logger.debug("read on replica %s:%d failed (%s): on the primary", *address, exc)
+            return self._run(info, slot, None, args, options)
+
+    def _drop_reader(self, address: Address) -> None:
+        """A replica failed a read: no more reads for it until the next map (a refresh,
+        asked for now, offers it again if the cluster still calls it online)."""
+        self._stale = True
+        # slots share their shard's tuple: each tuple filtered once (by identity)
+        kept: dict[int, tuple[tuple[Address, RedisStore, bool], ...]] = {}
+        found: list[tuple[tuple[Address, RedisStore, bool], ...]] = []
+        for readers in self._readers:
+            left = kept.get(id(readers))
+            if left is None:
+                left = tuple(reader for reader in readers if reader[0] != address)
+                if len(left) < 2:
+                    left = ()  # the primary alone: the usual path
+                kept[id(readers)] = left
+            found.append(left)
+        self._readers = found
 
     def _target(self, slot: int | None, fixed: Address | None) -> Address:
         if slot is not None:
@@ -405,7 +544,7 @@ class ClusterStore(RemoteStore):
             return fixed
         return random.choice(self._primaries)
 
-    def _asking(self, address: Address, args: Sequence[Any]) -> Any:
+    def _asking(self, address: Address, args: Sequence[Any], options: Any) -> Any:
         """ASKING and the command on one connection of ``address``'s store, once."""
         node = self._node(address)
         packed = pack_command("ASKING") + pack_command(*args, encoding=self._encoding)
@@ -415,48 +554,164 @@ class ClusterStore(RemoteStore):
         for reply in replies:
             if isinstance(reply, ResponseError):
                 _raise(reply)
-        return replies[1]
+        callback = options.get("callback")
+        return replies[1] if callback is None else callback(replies[1])
 
-    def _split(self, info: CommandInfo, args: Sequence[Any], options: Any) -> Any:
-        """MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one command per slot, merged."""
-        split = split_command(args)
-        if split is None:  # the server says what is wrong
+    def _split(self, info: CommandInfo, args: tuple[Any, ...], options: Any) -> Any:
+        """MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one command per slot, each node's in one
+        write (``_send_packed``), the replies merged."""
+        pairs = info.name == "mset"
+        keys = args[1::2] if pairs else args[1:]
+        if not keys or (pairs and len(args) % 2 == 0):  # the server says what is wrong
             return self._run(info, None, None, args, options)
-        groups, commands = split
+        groups = group_by_slot(keys)
         if len(groups) == 1:
-            return self._run(info, groups[0].slot, None, args, options)
-        name = info.name
-        pairs = name == "mset"
-        replies = self._send_grouped(info, commands, options)
-        if name == "mget":
-            return merge_by_position(groups, replies)
+            return self._run(info, next(iter(groups)), None, args, options)
+        name = args[0]
+        commands: list[tuple[Any, ...]] = []
+        for positions in groups.values():
+            if pairs:
+                command: list[Any] = [name]
+                for position in positions:
+                    command += args[1 + 2 * position : 3 + 2 * position]
+                commands.append(tuple(command))
+            elif len(positions) == 1:
+                commands.append((name, keys[positions[0]]))
+            else:
+                commands.append((name, *[keys[position] for position in positions]))
+        slot_nodes = self._slot_nodes
+        nodes = [slot_nodes[slot] or self._node(self._owner(slot)) for slot in groups]
+        encoding = self._encoding
+        packed = [pack_command(*command, encoding=encoding) for command in commands]
+        try:
+            replies = self._send_packed(nodes, packed, nodes[0].settings.socket_timeout)
+        except ConnectionError:
+            if not options.get("idempotent", info.retry_safe):
+                raise
+            # one part at a time, each with the failover rules of _run
+            replies = [
+                self._run(info, slot, None, command, options)
+                for slot, command in zip(groups, commands, strict=True)
+            ]
+        else:
+            for index, reply in enumerate(replies):
+                if isinstance(reply, ResponseError):
+                    if reply.code not in BUSY_CODES:
+                        _raise(reply)
+                    slot = list(groups)[index]
+                    replies[index] = self._run(info, slot, None, commands[index], options)
+        if info.name == "mget":
+            return merge_by_slot(groups, replies, len(keys))
         if pairs:
             return replies[0]
         return sum(replies)
 
-    def _send_grouped(
-        self, info: CommandInfo, commands: list[tuple[int, tuple[Any, ...]]], options: Any
+    def _send_packed(
+        self,
+        nodes: list[RedisStore],
+        packed: list[bytes],
+        timeout: float | None,
+        scripts: dict[str, SyncScript] | None = None,
+        load: ScriptLoader | None = None,
     ) -> list[Any]:
-        """The per-slot parts of a split command as one pipeline per node (a round trip per
-        node, not per slot; the nodes at once in aio). After a connection error, or for a
-        part answered TRYAGAIN/CLUSTERDOWN/LOADING, the parts go one at a time through
-        ``_run`` and its failover and backoff rules, when they may be sent again."""
-        pipe = self.pipeline(raise_on_error=False)
-        for _, command in commands:
-            pipe.execute(*command)
-        try:
-            replies = pipe.commit()
-        except ConnectionError:
-            if not options.get("idempotent", info.retry_safe):
+        """The reply of each command of ``packed`` (error replies in place, as
+        ResponseError instances) sent to the primary store in ``nodes`` at its index: each
+        node's commands in one write on one of its connections, every node's write before
+        any read (the nodes at once, in aio), then MOVED and ASK followed for just the
+        commands they answer, at most MAX_REDIRECTS rounds. ``load`` (a pipeline's) makes
+        sure ``scripts`` are on each node first. A connection error raises (other nodes
+        may have run their commands) and asks for a refresh."""
+        replies: list[Any] = [None] * len(packed)
+        targets = nodes
+        asked: set[int] = set()
+        pending: Sequence[int] = range(len(packed))
+        for round_ in range(MAX_REDIRECTS + 1):
+            plain: dict[RedisStore, list[int]] = {}
+            asking: dict[RedisStore, list[int]] = {}
+            for index in pending:
+                group = asking if index in asked else plain
+                found = group.get(targets[index])
+                if found is None:
+                    group[targets[index]] = [index]
+                else:
+                    found.append(index)
+            batches: list[tuple[RedisStore, bytes, int]] = []
+            for node, indexes in plain.items():
+                batches.append((node, b"".join([packed[i] for i in indexes]), len(indexes)))
+            for node, indexes in asking.items():
+                # ASKING before each command: its OK is read and dropped below
+                data = b"".join([_ASKING + packed[i] for i in indexes])
+                batches.append((node, data, 2 * len(indexes)))
+            try:
+                answers = self._exchange(batches, timeout, scripts, load)
+            except ConnectionError:
+                self._stale = True  # a failover, perhaps: read the topology first
                 raise
-            return [self._run(info, slot, None, command, options) for slot, command in commands]
-        for index, reply in enumerate(replies):
-            if isinstance(reply, ResponseError):
-                if reply.code not in BUSY_CODES:
-                    raise reply
-                slot, command = commands[index]
-                replies[index] = self._run(info, slot, None, command, options)
+            pending = []
+            groups = [*plain.values(), *asking.values()]
+            for number, (indexes, answer) in enumerate(zip(groups, answers, strict=True)):
+                if number >= len(plain):
+                    answer = answer[1::2]
+                node = batches[number][0]
+                for index, reply in zip(indexes, answer, strict=True):
+                    replies[index] = reply
+                    if not isinstance(reply, ResponseError) or round_ == MAX_REDIRECTS:
+                        continue
+                    code = reply.code
+                    if code != "MOVED" and code != "ASK":
+                        continue
+                    redirect = parse_redirect(reply.message, node.settings.host)
+                    if redirect is None:
+                        continue
+                    address = self._remap(redirect.address)
+                    if targets is nodes:
+                        targets = list(nodes)  # the caller's list stays as it was
+                    targets[index] = self._node(address)
+                    if code == "MOVED":
+                        asked.discard(index)
+                        self._moved(redirect.slot, address)
+                    else:
+                        asked.add(index)
+                    pending.append(index)
+            if not pending:
+                break
         return replies
+
+    def _exchange(
+        self,
+        batches: list[tuple[RedisStore, bytes, int]],
+        timeout: float | None,
+        scripts: dict[str, SyncScript] | None,
+        load: ScriptLoader | None,
+    ) -> list[list[Any]]:
+        """Each ``(node, data, count)``: ``data`` written on a connection of the node's
+        pool, ``count`` replies read from it; the nodes concurrently in aio. In the
+        blocking variant every node's data is written before the first read, so the
+        nodes work at once there too; the connections are taken in address order (two
+        threads never wait for each other's)."""
+        order = sorted(range(len(batches)), key=lambda i: batches[i][0].settings.address)
+        taken: list[tuple[RedisStore, Any]] = []
+        try:
+            for index in order:
+                node, data, _ = batches[index]
+                connection = node.pool.acquire()
+                taken.append((node, connection))
+                if scripts and load is not None:
+                    error = load(connection, scripts)
+                    if error is not None:
+                        raise error
+                connection.send(data)
+            answers: list[list[Any]] = [[]] * len(batches)
+            for index, (_, connection) in zip(order, taken, strict=True):
+                answers[index] = connection.read_replies(batches[index][2], timeout)
+        except BaseException:
+            # replies may still be on their way: none of these connections is reused
+            for node, connection in taken:
+                node.pool.discard(connection)
+            raise
+        for node, connection in taken:
+            node.pool.release(connection)
+        return answers
 
     def _every_primary(
         self, info: CommandInfo, args: Sequence[Any], options: Any
@@ -495,7 +750,7 @@ class ClusterStore(RemoteStore):
         self.execute("FLUSHDB")
 
     def close(self) -> None:
-        for node in list(self._nodes.values()):
+        for node in [*self._nodes.values(), *self._replica_nodes.values()]:
             node.close()
 
     def register_script(self, script: str | bytes) -> SyncScript:
