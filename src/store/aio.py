@@ -2,8 +2,10 @@
 
 from ._async.channels import AsyncChannels as Channels
 from ._async.cluster import ClusterStore
+from ._async.cluster_pubsub import AsyncClusterPubSub as ClusterPubSub
 from ._async.commands import AsyncCommands as Commands
 from ._async.commands import AsyncRedisClient as RedisClient
+from ._async.commands_bits import AsyncBitFieldOperation as BitFieldOperation
 from ._async.connection import AsyncConnection as Connection
 from ._async.lock import AsyncLock as Lock
 from ._async.pipeline import AsyncPipeline as Pipeline
@@ -24,7 +26,9 @@ from .messages import PubSubMessage
 from .registry import data_stores, register_store
 
 __all__ = [
+    "BitFieldOperation",
     "Channels",
+    "ClusterPubSub",
     "ClusterStore",
     "Commands",
     "Connection",

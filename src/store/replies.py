@@ -17,12 +17,30 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "acl_getuser",
+    "acl_log",
     "bool_list",
     "bzpop",
+    "client_info",
     "client_list",
+    "cluster_info",
+    "cluster_nodes",
+    "cluster_shards",
+    "cluster_slots",
+    "command_docs",
+    "command_info",
     "float_list",
     "float_or_none",
+    "function_list",
+    "function_stats",
+    "geo_results",
+    "geopos",
     "info",
+    "keys_and_flags",
+    "latency_histogram",
+    "lcs_idx",
+    "list_of_str_dicts",
+    "memory_stats",
     "ok",
     "pairs",
     "pairs_to_dict",
@@ -35,12 +53,27 @@ __all__ = [
     "score_pairs",
     "score_pairs_cast",
     "set_result",
+    "slowlog",
+    "sort_groups",
     "str_dict",
     "str_if_bytes",
+    "str_keys",
+    "str_list",
     "str_or_none",
+    "stream_entries",
     "time",
     "timestamp",
     "to_set",
+    "trackinginfo",
+    "true",
+    "xautoclaim",
+    "xautoclaim_justid",
+    "xinfo_stream",
+    "xinfo_stream_full",
+    "xpending",
+    "xpending_range",
+    "xread",
+    "zmpop",
 ]
 
 
@@ -262,3 +295,487 @@ def client_list(reply: Any) -> list[dict[str, str]]:
         if client:
             clients.append(client)
     return clients
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+def _entry(entry: Any) -> tuple[Any, Any]:
+    # an entry XCLAIM/XREADGROUP found deleted comes as a nil or with nil fields
+    if entry is None:
+        return (None, None)
+    fields = entry[1]
+    return (entry[0], None if fields is None else pairs_to_dict(fields))
+
+
+def stream_entries(reply: Any) -> list[tuple[Any, Any]]:
+    """XRANGE, XREVRANGE, XCLAIM -> [(id, {field: value}), ...]."""
+    if not reply:
+        return []
+    return [_entry(entry) for entry in reply]
+
+
+def xread(reply: Any) -> list[list[Any]]:
+    """XREAD, XREADGROUP -> [[stream, [(id, fields), ...]], ...] (redis-py's RESP2 shape),
+    from RESP2's array or RESP3's map; [] when nothing came (a null reply)."""
+    if not reply:
+        return []
+    if type(reply) is dict:
+        return [[stream, stream_entries(entries)] for stream, entries in reply.items()]
+    return [[stream, stream_entries(entries)] for stream, entries in reply]
+
+
+def xpending(reply: Any) -> dict[str, Any]:
+    """XPENDING summary -> {"pending": n, "min": id, "max": id, "consumers": [...]}."""
+    consumers = [{"name": name, "pending": int(count)} for name, count in reply[3] or ()]
+    return {"pending": reply[0], "min": reply[1], "max": reply[2], "consumers": consumers}
+
+
+_PENDING_KEYS = ("message_id", "consumer", "time_since_delivered", "times_delivered")
+
+
+def xpending_range(reply: Any) -> list[dict[str, Any]]:
+    """XPENDING with a range -> one dict per message, redis-py's keys."""
+    return [dict(zip(_PENDING_KEYS, row, strict=True)) for row in reply]
+
+
+def xautoclaim(reply: Any) -> list[Any]:
+    """XAUTOCLAIM -> [next_start_id, [(id, fields), ...], [deleted ids]]."""
+    return [reply[0], stream_entries(reply[1]), *reply[2:]]
+
+
+def xautoclaim_justid(reply: Any) -> list[Any]:
+    """XAUTOCLAIM JUSTID -> the claimed ids (redis-py drops the cursor and deleted ids)."""
+    return reply[1]  # type: ignore[no-any-return]
+
+
+def str_keys(reply: Any) -> dict[str, Any]:
+    """A RESP3 map or RESP2 flat pairs -> dict with str keys (values untouched)."""
+    if type(reply) is dict:
+        return {str_if_bytes(k): v for k, v in reply.items()}
+    if not reply:
+        return {}
+    it = iter(reply)
+    return {str_if_bytes(k): v for k, v in zip(it, it, strict=True)}
+
+
+def list_of_str_dicts(reply: Any) -> list[dict[str, Any]]:
+    """XINFO GROUPS, XINFO CONSUMERS, MODULE LIST... -> one dict with str keys each."""
+    return [str_keys(item) for item in reply]
+
+
+def xinfo_stream(reply: Any) -> dict[str, Any]:
+    """XINFO STREAM -> dict with str keys; first-entry and last-entry as (id, fields)."""
+    data = str_keys(reply)
+    for key in ("first-entry", "last-entry"):
+        entry = data.get(key)
+        if entry is not None:
+            data[key] = _entry(entry)
+    return data
+
+
+def xinfo_stream_full(reply: Any) -> dict[str, Any]:
+    """XINFO STREAM FULL -> dict with str keys; entries as {id: fields}; groups and their
+    consumers as dicts with str keys."""
+    data = str_keys(reply)
+    data["entries"] = {entry[0]: pairs_to_dict(entry[1]) for entry in data.get("entries") or ()}
+    groups = [str_keys(group) for group in data.get("groups") or ()]
+    for group in groups:
+        group["consumers"] = [str_keys(c) for c in group.get("consumers") or ()]
+    data["groups"] = groups
+    return data
+
+
+# -- geo -------------------------------------------------------------------------------------
+
+
+def str_list(reply: Any) -> list[Any]:
+    """GEOHASH, ACL USERS, ACL CAT... -> list of str (None stays None)."""
+    return [str_if_bytes(x) for x in reply]
+
+
+def geopos(reply: Any) -> list[tuple[float, float] | None]:
+    """GEOPOS -> [(longitude, latitude) or None, ...] in floats."""
+    return [None if ll is None else (float(ll[0]), float(ll[1])) for ll in reply]
+
+
+def _geo_row(withdist: bool, withhash: bool, withcoord: bool) -> Callable[[Any], list[Any]]:
+    def row(item: Any) -> list[Any]:
+        out = [item[0]]
+        index = 1
+        if withdist:
+            out.append(float(item[index]))
+            index += 1
+        if withhash:
+            out.append(int(item[index]))
+            index += 1
+        if withcoord:
+            ll = item[index]
+            out.append((float(ll[0]), float(ll[1])))
+        return out
+
+    return row
+
+
+def _geo_shape(withdist: bool, withhash: bool, withcoord: bool) -> Callable[[Any], list[Any]]:
+    if not (withdist or withhash or withcoord):
+        return _members
+    row = _geo_row(withdist, withhash, withcoord)
+
+    def shape(reply: Any) -> list[Any]:
+        return [row(item) for item in reply]
+
+    return shape
+
+
+def _members(reply: Any) -> list[Any]:
+    return list(reply)
+
+
+_GEO_SHAPES = {
+    (d, h, c): _geo_shape(d, h, c)
+    for d in (False, True)
+    for h in (False, True)
+    for c in (False, True)
+}
+
+
+def geo_results(withdist: Any, withhash: Any, withcoord: Any) -> Callable[[Any], list[Any]]:
+    """GEOSEARCH, GEORADIUS* -> the members; with WITHDIST/WITHHASH/WITHCOORD,
+    [member, dist (float), hash (int), (lon, lat)] rows of those asked for (as redis-py)."""
+    return _GEO_SHAPES[bool(withdist), bool(withhash), bool(withcoord)]
+
+
+# -- bits, strings ---------------------------------------------------------------------------
+
+
+def lcs_idx(reply: Any) -> dict[str, Any]:
+    """LCS IDX -> {"matches": [...], "len": n} from RESP2 pairs or a RESP3 map."""
+    return str_keys(reply)
+
+
+# -- keyspace --------------------------------------------------------------------------------
+
+
+def sort_groups(size: int) -> Callable[[Any], list[tuple[Any, ...]]]:
+    """SORT with ``groups``: the flat reply cut into tuples of ``size``."""
+
+    def shape(reply: Any) -> list[tuple[Any, ...]]:
+        if not reply:
+            return []
+        return list(zip(*[reply[i::size] for i in range(size)], strict=True))
+
+    return shape
+
+
+def zmpop(reply: Any) -> list[Any] | None:
+    """ZMPOP, BZMPOP -> [key, [(member, score), ...]], or None."""
+    if not reply:
+        return None
+    return [reply[0], score_pairs(reply[1])]
+
+
+# -- server ----------------------------------------------------------------------------------
+
+
+def true(reply: Any) -> bool:
+    """BGSAVE, BGREWRITEAOF: a status line saying it started or is scheduled -> True."""
+    return True
+
+
+def _str_values(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: str_if_bytes(v) for k, v in data.items()}
+
+
+def _str_list(value: Any) -> list[Any]:
+    return [str_if_bytes(x) for x in value or ()]
+
+
+def acl_getuser(reply: Any) -> dict[str, Any] | None:
+    """ACL GETUSER -> redis-py's dict: flags, passwords, commands and categories (lists of
+    str, split from the rules), keys and channels (lists), selectors (dicts), enabled."""
+    if reply is None:
+        return None
+    data = str_keys(reply)
+    data["flags"] = _str_list(data["flags"])
+    data["passwords"] = _str_list(data["passwords"])
+    for key in ("keys", "channels"):
+        if key in data:
+            value = data[key]
+            if type(value) in (bytes, str):
+                value = str_if_bytes(value).split(" ")
+            data[key] = [str_if_bytes(x) for x in value if x not in ("", b"")]
+    if "selectors" in data:
+        data["selectors"] = [_str_values(str_keys(s)) for s in data["selectors"]]
+    rules = str_if_bytes(data["commands"]).split(" ")
+    data["commands"] = [rule for rule in rules if "@" not in rule]
+    data["categories"] = [rule for rule in rules if "@" in rule]
+    data["enabled"] = "on" in data["flags"]
+    return data
+
+
+def _client_fields(text: Any) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for token in str_if_bytes(text).split():
+        key, _, value = token.partition("=")
+        fields[key] = value
+    return fields
+
+
+def acl_log(reply: Any) -> list[dict[str, Any]]:
+    """ACL LOG -> one dict per entry: str keys and values (integers stay integers),
+    ``age-seconds`` a float, ``client-info`` a dict."""
+    entries = []
+    for item in reply:
+        entry = _str_values(str_keys(item))
+        entry["age-seconds"] = float(entry["age-seconds"])
+        entry["client-info"] = _client_fields(entry.get("client-info", ""))
+        entries.append(entry)
+    return entries
+
+
+def client_info(reply: Any) -> dict[str, str]:
+    """CLIENT INFO -> one client_list() dict."""
+    found = client_list(reply)
+    return found[0] if found else {}
+
+
+def trackinginfo(reply: Any) -> dict[str, Any]:
+    """CLIENT TRACKINGINFO -> {"flags": [str], "redirect": int, "prefixes": [...]}."""
+    data = str_keys(reply)
+    data["flags"] = _str_list(data.get("flags"))
+    data["prefixes"] = list(data.get("prefixes") or ())
+    return data
+
+
+def _key_spec(spec: Any) -> dict[str, Any]:
+    data = _str_values(str_keys(spec))
+    for part in ("begin_search", "find_keys"):
+        if part in data:
+            inner = _str_values(str_keys(data[part]))
+            if "spec" in inner:
+                inner["spec"] = _str_values(str_keys(inner["spec"]))
+            data[part] = inner
+    if "flags" in data:
+        data["flags"] = _str_list(data["flags"])
+    return data
+
+
+def _command_row(row: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "name": str_if_bytes(row[0]),
+        "arity": int(row[1]),
+        "flags": _str_list(row[2]),
+        "first_key_pos": row[3],
+        "last_key_pos": row[4],
+        "step_count": row[5],
+    }
+    if len(row) > 6:
+        info["acl_categories"] = _str_list(row[6])
+    if len(row) > 7:
+        info["tips"] = _str_list(row[7])
+        info["key_specifications"] = [_key_spec(spec) for spec in row[8]]
+        info["subcommands"] = [_command_row(sub) for sub in row[9]]
+    return info
+
+
+def command_info(reply: Any) -> dict[str, dict[str, Any]]:
+    """COMMAND, COMMAND INFO -> {name: {"name", "arity", "flags", "first_key_pos",
+    "last_key_pos", "step_count", "acl_categories", "tips", "key_specifications",
+    "subcommands"}}, redis-py's keys; key specs as dicts, subcommands as such dicts too.
+    A command the server does not know (a nil) is left out."""
+    commands = {}
+    for row in reply:
+        if row is not None:
+            info = _command_row(row)
+            commands[info["name"]] = info
+    return commands
+
+
+def _doc_argument(argument: Any) -> dict[str, Any]:
+    data = _str_values(str_keys(argument))
+    if "flags" in data:
+        data["flags"] = _str_list(data["flags"])
+    if "arguments" in data:
+        data["arguments"] = [_doc_argument(a) for a in data["arguments"]]
+    return data
+
+
+def _doc(doc: Any) -> dict[str, Any]:
+    data = _str_values(str_keys(doc))
+    if "doc_flags" in data:
+        data["doc_flags"] = _str_list(data["doc_flags"])
+    if "history" in data:
+        data["history"] = [_str_list(entry) for entry in data["history"]]
+    if "arguments" in data:
+        data["arguments"] = [_doc_argument(a) for a in data["arguments"]]
+    if "subcommands" in data:
+        data["subcommands"] = command_docs(data["subcommands"])
+    return data
+
+
+def command_docs(reply: Any) -> dict[str, dict[str, Any]]:
+    """COMMAND DOCS -> {name: {"summary", "since", "group", "complexity", "arguments": [...],
+    "subcommands": {...}, ...}}: str keys and text values, RESP2 and RESP3 alike."""
+    return {name: _doc(doc) for name, doc in str_keys(reply).items()}
+
+
+def keys_and_flags(reply: Any) -> list[list[Any]]:
+    """COMMAND GETKEYSANDFLAGS -> [[key, [flag (str), ...]], ...]."""
+    return [[key, _str_list(flags)] for key, flags in reply]
+
+
+def _stat_value(value: Any) -> Any:
+    # RESP2 sends the doubles (peak.percentage...) as bulk strings, RESP3 as doubles
+    if type(value) is bytes or type(value) is str:
+        try:
+            return float(value)
+        except ValueError:
+            return str_if_bytes(value)
+    return value
+
+
+def memory_stats(reply: Any) -> dict[str, Any]:
+    """MEMORY STATS -> dict with str keys; ``db.N`` a dict; doubles as floats."""
+    stats = {k: _stat_value(v) for k, v in str_keys(reply).items()}
+    for key, value in stats.items():
+        if key.startswith("db.") and type(value) in (list, dict):
+            stats[key] = {k: _stat_value(v) for k, v in str_keys(value).items()}
+    return stats
+
+
+def slowlog(reply: Any) -> list[dict[str, Any]]:
+    """SLOWLOG GET -> [{"id", "start_time", "duration", "command", "client_address",
+    "client_name"}, ...]; ``command`` the arguments joined by a space (bytes or str)."""
+    entries = []
+    for item in reply:
+        args = item[3]
+        space: Any = " " if args and type(args[0]) is str else b" "
+        entry = {
+            "id": item[0],
+            "start_time": int(item[1]),
+            "duration": int(item[2]),
+            "command": space.join(args),
+        }
+        if len(item) >= 6:
+            entry["client_address"] = item[4]
+            entry["client_name"] = item[5]
+        entries.append(entry)
+    return entries
+
+
+def latency_histogram(reply: Any) -> dict[str, dict[str, Any]]:
+    """LATENCY HISTOGRAM -> {command: {"calls": n, "histogram_usec": {bucket: count}}}."""
+    result = {}
+    for name, data in str_keys(reply).items():
+        info = str_keys(data)
+        info["histogram_usec"] = {
+            int(k): v for k, v in pairs_to_dict(info.get("histogram_usec") or []).items()
+        }
+        result[name] = info
+    return result
+
+
+# -- scripting -------------------------------------------------------------------------------
+
+
+def function_list(reply: Any) -> list[dict[str, Any]]:
+    """FUNCTION LIST -> [{"library_name", "engine", "functions": [{"name", "description",
+    "flags": [str]}], ("library_code")}], str keys, text values as they came."""
+    libraries = []
+    for item in reply:
+        library = str_keys(item)
+        functions = []
+        for function in library.get("functions") or ():
+            data = str_keys(function)
+            data["flags"] = _str_list(data.get("flags"))
+            functions.append(data)
+        library["functions"] = functions
+        libraries.append(library)
+    return libraries
+
+
+def function_stats(reply: Any) -> dict[str, Any]:
+    """FUNCTION STATS -> {"running_script": None or dict, "engines": {name: dict}}."""
+    data = str_keys(reply)
+    running = data.get("running_script")
+    data["running_script"] = None if running is None else str_keys(running)
+    engines = str_keys(data.get("engines") or [])
+    data["engines"] = {name: str_keys(stats) for name, stats in engines.items()}
+    return data
+
+
+# -- cluster ---------------------------------------------------------------------------------
+
+
+def cluster_info(reply: Any) -> dict[str, str]:
+    """CLUSTER INFO -> {field: value} of str (as redis-py)."""
+    text = str_if_bytes(reply)
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def _node_slots(items: list[str]) -> tuple[list[list[str]], list[dict[str, str]]]:
+    slots: list[list[str]] = []
+    migrations: list[dict[str, str]] = []
+    for item in items:
+        if "->-" in item:
+            slot, node = item[1:-1].split("->-", 1)
+            migrations.append({"slot": slot, "node_id": node, "state": "migrating"})
+        elif "-<-" in item:
+            slot, node = item[1:-1].split("-<-", 1)
+            migrations.append({"slot": slot, "node_id": node, "state": "importing"})
+        else:
+            slots.append(item.split("-"))
+    return slots, migrations
+
+
+def cluster_nodes(reply: Any) -> dict[str, dict[str, Any]]:
+    """CLUSTER NODES, REPLICAS, SLAVES -> {"ip:port@cport": {...}}, redis-py's shape."""
+    lines = str_if_bytes(reply).splitlines() if type(reply) in (bytes, str) else reply
+    nodes = {}
+    for raw in lines:
+        line = str_if_bytes(raw)
+        if not line:
+            continue
+        parts = line.split(" ")
+        node_id, address, flags, master, ping, pong, epoch, link = parts[:8]
+        hostname = address.split("@")[1].split(",")[1] if "@" in address and "," in address else ""
+        slots, migrations = _node_slots(parts[8:])
+        nodes[address.split(",")[0]] = {
+            "node_id": node_id,
+            "hostname": hostname,
+            "flags": flags,
+            "master_id": master,
+            "last_ping_sent": ping,
+            "last_pong_rcvd": pong,
+            "epoch": epoch,
+            "slots": slots,
+            "migrations": migrations,
+            "connected": link == "connected",
+        }
+    return nodes
+
+
+def cluster_slots(reply: Any) -> list[list[Any]]:
+    """CLUSTER SLOTS -> [[start, end, [ip, port, id, {metadata}], ...], ...]: a node's
+    metadata a dict (RESP3 sends a map, RESP2 flat pairs)."""
+    ranges = []
+    for item in reply:
+        nodes = []
+        for node in item[2:]:
+            node = list(node)
+            if len(node) > 3:
+                node[3] = _str_values(str_keys(node[3]))
+            nodes.append(node)
+        ranges.append([item[0], item[1], *nodes])
+    return ranges
+
+
+def cluster_shards(reply: Any) -> list[dict[str, Any]]:
+    """CLUSTER SHARDS -> [{"slots": [...], "nodes": [{...}, ...]}, ...], str keys."""
+    shards = []
+    for item in reply:
+        shard = str_keys(item)
+        shard["nodes"] = [str_keys(node) for node in shard.get("nodes") or ()]
+        shards.append(shard)
+    return shards

@@ -2,8 +2,10 @@
 
 from ._sync.channels import SyncChannels as Channels
 from ._sync.cluster import ClusterStore
+from ._sync.cluster_pubsub import SyncClusterPubSub as ClusterPubSub
 from ._sync.commands import SyncCommands as Commands
 from ._sync.commands import SyncRedisClient as RedisClient
+from ._sync.commands_bits import SyncBitFieldOperation as BitFieldOperation
 from ._sync.connection import SyncConnection as Connection
 from ._sync.lock import SyncLock as Lock
 from ._sync.pipeline import SyncPipeline as Pipeline
@@ -24,7 +26,9 @@ from .messages import PubSubMessage
 from .registry import data_stores, register_store
 
 __all__ = [
+    "BitFieldOperation",
     "Channels",
+    "ClusterPubSub",
     "ClusterStore",
     "Commands",
     "Connection",

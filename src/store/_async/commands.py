@@ -1,4 +1,13 @@
-"""Typed command methods with redis-py's names and signatures.
+"""Typed command methods with redis-py's names and signatures: one for every Redis 7.0
+command but those ``store._command_coverage`` lists with the reason why not (checked by
+tests/test_command_coverage.py against a running server).
+
+This module is the one import point: the strings, keys, hashes, lists, sets, sorted sets,
+pub/sub and basic server methods are here; the other families are mixins composed into
+the command class below (``commands_streams``, ``commands_geo``, ``commands_bits``,
+``commands_keyspace``, ``commands_server``, ``commands_scripting``, ``commands_cluster``),
+sharing ``commands_base``. Method lookup is cached by the type, so the hot path (GET...)
+costs what it did before the split.
 
 Every method sends one command through ``execute`` and leaves the shaping of the reply
 to a ``callback=`` from ``store.replies``; nothing is post-processed once ``execute``
@@ -9,98 +18,61 @@ Argument types are checked once by the codec's ``pack_command``, not here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from store import replies
 from store.errors import DataError
 
-KeyT: TypeAlias = bytes | str | memoryview
-EncodableT: TypeAlias = bytes | str | memoryview | int | float
-KeysT: TypeAlias = KeyT | Collection[KeyT]
-ExpiryT: TypeAlias = int | timedelta
-AbsExpiryT: TypeAlias = int | datetime
-TimeoutT: TypeAlias = int | float | None
+from .commands_base import (
+    AbsExpiryT,
+    AsyncCommandsBase,
+    EncodableT,
+    ExpiryT,
+    KeysT,
+    KeyT,
+    TimeoutT,
+    _aggregate,
+    _expire_flags,
+    _list_or_args,
+    _millis,
+    _score_callback,
+    _seconds,
+    _unix_millis,
+    _unix_seconds,
+)
+from .commands_base import (
+    _scan_args as _scan_args,  # re-exported: cluster.py's scan_iter uses it
+)
+from .commands_bits import AsyncBitCommands
+from .commands_cluster import AsyncClusterCommands
+from .commands_geo import AsyncGeoCommands
+from .commands_keyspace import AsyncKeyspaceCommands
+from .commands_scripting import AsyncScriptingCommands
+from .commands_server import AsyncServerCommands
+from .commands_streams import AsyncStreamCommands
 
 
-def _list_or_args(keys: KeysT, args: Sequence[Any]) -> list[Any]:
-    # redis-py accepts one key or an iterable of keys, plus more keys positionally.
-    if isinstance(keys, bytes | str | memoryview):
-        return [keys, *args]
-    return [*keys, *args]
-
-
-def _seconds(value: ExpiryT) -> int:
-    return int(value.total_seconds()) if isinstance(value, timedelta) else value
-
-
-def _millis(value: ExpiryT) -> int:
-    return int(value.total_seconds() * 1000) if isinstance(value, timedelta) else value
-
-
-def _unix_seconds(value: AbsExpiryT) -> int:
-    return int(value.timestamp()) if isinstance(value, datetime) else value
-
-
-def _unix_millis(value: AbsExpiryT) -> int:
-    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
-
-
-def _expire_flags(nx: bool, xx: bool, gt: bool, lt: bool) -> tuple[str, ...]:
-    if nx and (xx or gt or lt):
-        raise DataError("expire: nx cannot be combined with xx, gt or lt")
-    if gt and lt:
-        raise DataError("expire: gt and lt are mutually exclusive")
-    return tuple(flag for flag, on in (("NX", nx), ("XX", xx), ("GT", gt), ("LT", lt)) if on)
-
-
-def _scan_args(args: list[Any], match: Any, count: int | None, _type: Any = None) -> list[Any]:
-    if match is not None:
-        args += ("MATCH", match)
-    if count is not None:
+def _mpop_args(command: str, args: list[Any], min: bool, max: bool, count: int | None) -> list[Any]:
+    if min == max:
+        raise DataError(f"{command}: give one of min and max")
+    args.append("MIN" if min else "MAX")
+    if count != 1:
         args += ("COUNT", count)
-    if _type is not None:
-        args += ("TYPE", _type)
     return args
 
 
-def _score_callback(score_cast_func: Any) -> Any:
-    # The common case shares one function; a custom cast costs a closure per call.
-    if score_cast_func is float:
-        return replies.score_pairs
-    return replies.score_pairs_cast(score_cast_func)
-
-
-def _aggregate(
-    command: str,
-    dest: KeyT,
-    keys: Sequence[KeyT] | Mapping[Any, float],
-    aggregate: str | None,
-    weights: Sequence[float] | None,
-) -> list[Any]:
-    if isinstance(keys, Mapping):
-        if weights is not None:
-            raise DataError(f"{command}: give weights in the keys mapping or as weights=, not both")
-        weights = list(keys.values())
-        keys = list(keys)
-    args: list[Any] = [command, dest, len(keys), *keys]
-    if weights is not None:
-        if len(weights) != len(keys):
-            raise DataError(f"{command}: need one weight per key")
-        args += ("WEIGHTS", *weights)
-    if aggregate is not None:
-        if str(aggregate).upper() not in ("SUM", "MIN", "MAX"):
-            raise DataError(f"{command}: aggregate can be SUM, MIN or MAX")
-        args += ("AGGREGATE", aggregate)
-    return args
-
-
-class AsyncCommands:
-    """Typed command methods; a subclass provides execute()."""
-
-    async def execute(self, *args: Any, **options: Any) -> Any:
-        raise NotImplementedError
+class AsyncCommands(
+    AsyncStreamCommands,
+    AsyncGeoCommands,
+    AsyncBitCommands,
+    AsyncKeyspaceCommands,
+    AsyncServerCommands,
+    AsyncScriptingCommands,
+    AsyncClusterCommands,
+    AsyncCommandsBase,
+):
+    """Typed command methods, every family's; a subclass provides execute()."""
 
     # ---------------------------------------------------------------- strings
 
@@ -231,6 +203,10 @@ class AsyncCommands:
 
     async def getrange(self, key: KeyT, start: int, end: int) -> Any:
         return await self.execute("GETRANGE", key, start, end)
+
+    async def substr(self, name: KeyT, start: int, end: int = -1) -> Any:
+        """SUBSTR (GETRANGE's old name): the bytes from ``start`` to ``end``, inclusive."""
+        return await self.execute("SUBSTR", name, start, end)
 
     async def setrange(self, name: KeyT, offset: int, value: EncodableT) -> Any:
         return await self.execute("SETRANGE", name, offset, value)
@@ -473,6 +449,15 @@ class AsyncCommands:
             if cursor == 0:
                 return
 
+    async def hmset(self, name: KeyT, mapping: Mapping[Any, EncodableT]) -> bool:
+        """HMSET (deprecated by Redis for HSET with a mapping): True."""
+        if not mapping:
+            raise DataError("hmset: mapping is empty")
+        args: list[Any] = ["HMSET", name]
+        for pair in mapping.items():
+            args += pair
+        return await self.execute(*args, callback=replies.ok)  # type: ignore[no-any-return]
+
     async def hrandfield(
         self, key: KeyT, count: int | None = None, withvalues: bool = False
     ) -> Any:
@@ -576,6 +561,31 @@ class AsyncCommands:
 
     async def brpoplpush(self, src: KeyT, dst: KeyT, timeout: TimeoutT = 0) -> Any:
         return await self.execute("BRPOPLPUSH", src, dst, timeout or 0)
+
+    async def lmpop(
+        self, num_keys: int, *args: KeyT, direction: str, count: int | None = 1
+    ) -> list[Any] | None:
+        """LMPOP: ``[key, [values]]`` from the first non-empty list of ``args``, popped from
+        ``direction`` (LEFT or RIGHT); None when every list is empty."""
+        command: list[Any] = ["LMPOP", num_keys, *args, direction]
+        if count != 1:
+            command += ("COUNT", count)
+        return await self.execute(*command)  # type: ignore[no-any-return]
+
+    async def blmpop(
+        self,
+        timeout: TimeoutT,
+        numkeys: int,
+        *args: KeyT,
+        direction: str,
+        count: int | None = 1,
+    ) -> list[Any] | None:
+        """BLMPOP: lmpop() that waits up to ``timeout`` seconds (0 for ever); None on
+        timeout. The command table gives the reply that long plus ``socket_timeout``."""
+        command: list[Any] = ["BLMPOP", timeout or 0, numkeys, *args, direction]
+        if count != 1:
+            command += ("COUNT", count)
+        return await self.execute(*command)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------- sets
 
@@ -805,6 +815,47 @@ class AsyncCommands:
     ) -> Any:
         return await self._range_by("ZRANGEBYLEX", name, min, max, start, num, False, float)
 
+    async def zrevrangebylex(
+        self,
+        name: KeyT,
+        max: EncodableT,
+        min: EncodableT,
+        start: int | None = None,
+        num: int | None = None,
+    ) -> Any:
+        return await self._range_by("ZREVRANGEBYLEX", name, max, min, start, num, False, float)
+
+    async def zlexcount(self, name: KeyT, min: EncodableT, max: EncodableT) -> int:
+        return await self.execute("ZLEXCOUNT", name, min, max)  # type: ignore[no-any-return]
+
+    async def zrangestore(
+        self,
+        dest: KeyT,
+        name: KeyT,
+        start: EncodableT,
+        end: EncodableT,
+        byscore: bool = False,
+        bylex: bool = False,
+        desc: bool = False,
+        offset: int | None = None,
+        num: int | None = None,
+    ) -> int:
+        """ZRANGESTORE: zrange() stored in ``dest``; the number of members stored."""
+        args: list[Any] = ["ZRANGESTORE", dest, name, start, end]
+        if byscore or bylex or offset is not None or num is not None:
+            if byscore and bylex:
+                raise DataError("zrangestore: byscore and bylex are mutually exclusive")
+            if (offset is None) != (num is None):
+                raise DataError("zrangestore: offset and num must both be specified")
+            if offset is not None and not (byscore or bylex):
+                raise DataError("zrangestore: offset and num need byscore or bylex")
+            args.append("BYSCORE" if byscore else "BYLEX")
+        if desc:
+            args.append("REV")
+        if offset is not None:
+            args += ("LIMIT", offset, num)
+        return await self.execute(*args)  # type: ignore[no-any-return]
+
     async def _range_by(
         self,
         command: str,
@@ -872,6 +923,83 @@ class AsyncCommands:
         weights: Sequence[float] | None = None,
     ) -> Any:
         return await self.execute(*_aggregate("ZINTERSTORE", dest, keys, aggregate, weights))
+
+    async def zunion(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = None,
+        withscores: bool = False,
+        score_cast_func: Any = float,
+        *,
+        weights: Sequence[float] | None = None,
+    ) -> Any:
+        """ZUNION: the members (``[(member, score), ...]`` with ``withscores``)."""
+        args = _aggregate("ZUNION", "", keys, aggregate, weights)
+        del args[1]  # no destination
+        if withscores:
+            args.append("WITHSCORES")
+            return await self.execute(*args, callback=_score_callback(score_cast_func))
+        return await self.execute(*args)
+
+    async def zinter(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = None,
+        withscores: bool = False,
+        *,
+        weights: Sequence[float] | None = None,
+    ) -> Any:
+        """ZINTER: the members (``[(member, score), ...]`` with ``withscores``)."""
+        args = _aggregate("ZINTER", "", keys, aggregate, weights)
+        del args[1]  # no destination
+        if withscores:
+            args.append("WITHSCORES")
+            return await self.execute(*args, callback=replies.score_pairs)
+        return await self.execute(*args)
+
+    async def zdiff(self, keys: KeysT, withscores: bool = False) -> Any:
+        """ZDIFF: the members of the first set not in the others."""
+        names = _list_or_args(keys, ())
+        if withscores:
+            args = ("ZDIFF", len(names), *names, "WITHSCORES")
+            return await self.execute(*args, callback=replies.score_pairs)
+        return await self.execute("ZDIFF", len(names), *names)
+
+    async def zdiffstore(self, dest: KeyT, keys: KeysT) -> int:
+        """ZDIFFSTORE: the number of members stored in ``dest``."""
+        names = _list_or_args(keys, ())
+        return await self.execute("ZDIFFSTORE", dest, len(names), *names)  # type: ignore[no-any-return]
+
+    async def zintercard(self, numkeys: int, keys: Sequence[KeyT], limit: int = 0) -> int:
+        """ZINTERCARD: the size of the intersection (counting stops at ``limit`` if not 0)."""
+        return await self.execute("ZINTERCARD", numkeys, *keys, "LIMIT", limit)  # type: ignore[no-any-return]
+
+    async def zmpop(
+        self,
+        num_keys: int,
+        keys: Sequence[KeyT],
+        min: bool = False,
+        max: bool = False,
+        count: int | None = 1,
+    ) -> list[Any] | None:
+        """ZMPOP: ``[key, [(member, score), ...]]`` from the first non-empty sorted set,
+        its lowest (``min``) or highest (``max``) scores; None when all are empty."""
+        args = _mpop_args("zmpop", [num_keys, *keys], min, max, count)
+        return await self.execute("ZMPOP", *args, callback=replies.zmpop)  # type: ignore[no-any-return]
+
+    async def bzmpop(
+        self,
+        timeout: TimeoutT,
+        numkeys: int,
+        keys: Sequence[KeyT],
+        min: bool = False,
+        max: bool = False,
+        count: int | None = 1,
+    ) -> list[Any] | None:
+        """BZMPOP: zmpop() that waits up to ``timeout`` seconds (0 for ever); None on
+        timeout. The command table gives the reply that long plus ``socket_timeout``."""
+        args = _mpop_args("bzmpop", [timeout or 0, numkeys, *keys], min, max, count)
+        return await self.execute("BZMPOP", *args, callback=replies.zmpop)  # type: ignore[no-any-return]
 
     async def zrandmember(
         self, key: KeyT, count: int | None = None, withscores: bool = False
