@@ -20,10 +20,14 @@ from .errors import CrossSlotError, ProtocolError
 from .resp import _encode_arg
 
 __all__ = [
+    "ALL_PRIMARIES_AGREE",
     "CONCATENATED",
+    "EVERY_NODE",
     "EVERY_PRIMARY",
+    "FANNED_OUT",
     "FIRST_KEY",
     "KEYED",
+    "MERGES",
     "REFUSED_ROUTE",
     "ROUTES",
     "SCAN",
@@ -42,6 +46,7 @@ __all__ = [
     "key_slot",
     "merge_by_position",
     "merge_by_slot",
+    "merge_fanned_out",
     "parse_redirect",
     "route_of",
     "slots_of",
@@ -482,14 +487,73 @@ CONCATENATED: Final = 4  # on every primary, the replies concatenated (KEYS)
 EVERY_PRIMARY: Final = 5  # on every primary, the first reply (FLUSHDB, SCRIPT LOAD...)
 SCAN: Final = 6  # refused: its cursor belongs to one node
 REFUSED_ROUTE: Final = 7  # refused by the command table (SELECT, MULTI, SUBSCRIBE...)
+EVERY_NODE: Final = 8  # on every node, replicas too, merged by MERGES (PUBSUB NUMSUB...)
+ALL_PRIMARIES_AGREE: Final = 9  # on every primary, 1 where all say 1 (SCRIPT EXISTS)
 
 _NAMED_ROUTES: Final = {
     **dict.fromkeys(("mget", "mset", "del", "unlink", "exists", "touch"), SPLIT),
     "dbsize": SUMMED,
     "keys": CONCATENATED,
     **dict.fromkeys(("flushdb", "flushall", "script|load", "script|flush"), EVERY_PRIMARY),
+    "script|exists": ALL_PRIMARIES_AGREE,  # a script runs where its keys are: on all
     "scan": SCAN,
+    # a classic channel has no slot, but PUBLISH to the channel's slot owner keeps one
+    # channel's messages on one node in order (pipelines too): that is where this
+    # client's subscriptions to it start
+    "publish": FIRST_KEY,
+    **dict.fromkeys(
+        (
+            "pubsub|channels",
+            "pubsub|numpat",
+            "pubsub|numsub",
+            "pubsub|shardchannels",
+            "pubsub|shardnumsub",
+        ),
+        EVERY_NODE,
+    ),
 }
+
+
+def _union(replies: Sequence[Sequence[Any]]) -> list[Any]:
+    return list(dict.fromkeys(item for reply in replies for item in reply))
+
+
+def _summed_pairs(replies: Sequence[Sequence[Any]]) -> list[Any]:
+    """``[name, count, ...]`` of every node, the counts added up name by name."""
+    merged = list(replies[0])
+    for reply in replies[1:]:
+        for index in range(1, len(merged), 2):
+            merged[index] += reply[index]
+    return merged
+
+
+MERGES: Final[Mapping[str, Callable[[Sequence[Any]], Any]]] = {
+    # a node knows the subscribers connected to it only: the cluster's are the sum
+    "pubsub|channels": _union,
+    "pubsub|shardchannels": _union,
+    "pubsub|numpat": sum,
+    "pubsub|numsub": _summed_pairs,
+    "pubsub|shardnumsub": _summed_pairs,
+}
+"""How the replies of an EVERY_NODE command become the cluster's reply."""
+
+FANNED_OUT: Final = frozenset(
+    {SUMMED, CONCATENATED, EVERY_PRIMARY, EVERY_NODE, ALL_PRIMARIES_AGREE}
+)
+"""The routes of commands sent to several nodes whole (not split): ``merge_fanned_out``."""
+
+
+def merge_fanned_out(route: int, name: str, replies: Sequence[Any]) -> Any:
+    """The cluster's reply to a command of a FANNED_OUT route, from each node's."""
+    if route == SUMMED:
+        return sum(replies)
+    if route == CONCATENATED:
+        return [key for keys in replies for key in keys]
+    if route == EVERY_NODE:
+        return MERGES[name](replies)
+    if route == ALL_PRIMARIES_AGREE:
+        return [int(all(column)) for column in zip(*replies, strict=True)]
+    return replies[0]
 
 
 def _first_key_only(info: CommandInfo) -> bool:

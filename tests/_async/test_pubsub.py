@@ -16,6 +16,13 @@ from store.aio import DataError, RedisStore, StoreError
 StoreFactory = Callable[..., RedisStore]
 
 
+# on a cluster, PUBLISH's count is that of the node that took it (Redis's rule)
+PUBLISH_COUNTS_ONE_NODE = (
+    "PUBLISH counts the subscribers of the node that took it: on a cluster, this PubSub's "
+    "other channels and patterns may live on another node"
+)
+
+
 def unique(prefix: str) -> str:
     """A channel name no other test (or leftover subscriber) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -42,6 +49,7 @@ async def next_message(ps: Any, timeout: float = 5.0, ignore: bool = False) -> A
 # -- subscribe, publish, get_message ---------------------------------------------------------
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_subscribe_publish_and_exact_fields(store: RedisStore) -> None:
     a, b = unique("a"), unique("b")
     client = store.client()
@@ -62,6 +70,7 @@ async def test_subscribe_publish_and_exact_fields(store: RedisStore) -> None:
     assert await ps.get_message(timeout=1) is None  # closed: at once
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_psubscribe_pmessage_and_punsubscribe(store: RedisStore) -> None:
     prefix = unique("p")
     pattern = prefix + ".*"
@@ -96,6 +105,7 @@ async def test_ssubscribe_smessage_and_sunsubscribe(store: RedisStore) -> None:
         assert await client.spublish(shard, "sharded") == 0
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_unsubscribe_some_then_all(store: RedisStore) -> None:
     a, b, c = unique("a"), unique("b"), unique("c")
     client = store.client()
@@ -190,6 +200,10 @@ async def test_iteration_ends_when_closed(store: RedisStore) -> None:
     assert ps.closed and not ps.connected
 
 
+@pytest.mark.single_node(
+    "the order of two channels' messages: on a cluster each PUBLISH goes to its channel's "
+    "slot owner and the cluster bus delivers the other node's later"
+)
 async def test_channel_handlers_in_get_message(store: RedisStore) -> None:
     a, b = unique("a"), unique("b")
     handled: list[Any] = []
@@ -207,6 +221,7 @@ async def test_channel_handlers_in_get_message(store: RedisStore) -> None:
         assert handled == [("message", a.encode(), None, b"to-handler")]
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_background_runner_calls_handlers(
     store: RedisStore, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -260,6 +275,7 @@ async def test_background_runner_calls_handlers(
     assert not ps.running and ps.closed
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_subscribe_returns_once_the_server_confirmed(
     store_factory: StoreFactory,
 ) -> None:
@@ -278,6 +294,7 @@ async def test_subscribe_returns_once_the_server_confirmed(
             assert fields(message) == ("message", channel.encode(), None, b"m")
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_a_runner_handler_can_subscribe(store: RedisStore) -> None:
     # the runner is in the handler, not reading: subscribe() reads the confirmation itself
     first, second = unique("first"), unique("second")
@@ -320,6 +337,7 @@ async def test_close_stops_a_blocked_runner_promptly(store: RedisStore) -> None:
 # -- health checks and reconnection ----------------------------------------------------------
 
 
+@pytest.mark.single_node("CLIENT LIST is answered by one random primary of the cluster")
 async def test_idle_health_check_pings(store_factory: StoreFactory) -> None:
     name = unique("hc")
     store = store_factory(client_name=name)
@@ -467,6 +485,7 @@ async def test_max_pending_must_be_a_positive_int(store: RedisStore) -> None:
     assert store.pubsub().max_pending == 10_000
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 async def test_a_reader_that_falls_behind_is_disconnected_and_resubscribed(
     store: RedisStore,
 ) -> None:

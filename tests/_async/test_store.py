@@ -197,12 +197,6 @@ async def test_error_reply_keeps_the_connection(store: RedisStore) -> None:
     assert pool_of(store, "s").idle == 1
 
 
-@pytest.mark.cluster_bug(
-    "ClusterStore.execute reads the slot map first (_ensure_map: CLUSTER SHARDS on a pooled "
-    "connection of a startup node) and only the node store's execute encodes the arguments: "
-    "a refused argument has already opened a connection (the single-node store encodes "
-    "before leasing one)"
-)
 @pytest.mark.parametrize("bad", [None, True, {"a": 1}, ["x"], object()])
 async def test_bad_argument_refused_before_sending(store_factory: StoreFactory, bad: Any) -> None:
     store = store_factory()

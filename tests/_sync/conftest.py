@@ -48,7 +48,7 @@ CLUSTER_MODULES = [
 # pub/sub and channels on a ClusterStore are being built: add "test_pubsub" and
 # "test_channels" (and "test_pubsub_backlog") here once they are, and their tests run
 # against the cluster too, under the same single_node / cluster_bug rules
-CLUSTER_PUBSUB_MODULES: list[str] = []
+CLUSTER_PUBSUB_MODULES: list[str] = ["test_pubsub", "test_channels", "test_pubsub_backlog"]
 
 
 def _target_id(target: tuple[str, int, str]) -> str:

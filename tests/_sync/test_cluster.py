@@ -23,6 +23,7 @@ from store.sync import (
     create_store,
 )
 from store.cluster import SlotMap, key_slot
+from store.resp import pack_commands
 from store.url import parse_url
 from tests.cluster_fixture import RedisCluster
 
@@ -70,7 +71,8 @@ def owner_has(cluster: RedisCluster, address: Address, key: str) -> Any:
 
 def set_slot_owner(cluster: RedisCluster, slot: int, source: Address, target: Address) -> None:
     """Move ``slot`` from ``source`` to ``target`` as redis-cli --cluster reshard does:
-    IMPORTING/MIGRATING, MIGRATE its keys, then SETSLOT NODE on every primary."""
+    IMPORTING/MIGRATING, MIGRATE its keys, then SETSLOT NODE on every primary (the
+    target first)."""
     slot_map = shard_map(cluster)
     ids = {node.address: node.node_id for node in slot_map.nodes()}
     cluster.command(target[1], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
@@ -78,7 +80,10 @@ def set_slot_owner(cluster: RedisCluster, slot: int, source: Address, target: Ad
     keys = cluster.command(source[1], "CLUSTER", "GETKEYSINSLOT", slot, 1000)
     if keys:
         cluster.command(source[1], "MIGRATE", "127.0.0.1", target[1], "", 0, 5000, "KEYS", *keys)
-    for address in slot_map.primaries():
+    # the target first, then the source, as redis-cli does: the source never points at a
+    # target that does not own the slot yet
+    others = [a for a in slot_map.primaries() if a not in (target, source)]
+    for address in [target, source, *others]:
         cluster.command(address[1], "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
 
 
@@ -262,6 +267,60 @@ def test_keyless_commands_on_every_primary(
     assert store.execute("SCRIPT", "FLUSH") in (b"OK", True)
     for address in primaries:
         assert redis_cluster.command(address[1], "SCRIPT", "EXISTS", sha) == [0]
+    # SCRIPT EXISTS: 1 only where every primary has it (a script runs where its keys are)
+    redis_cluster.command(primaries[0][1], "SCRIPT", "LOAD", "return 7")
+    assert store.execute("SCRIPT", "EXISTS", sha, "0" * 40) == [0, 0]
+    store.execute("SCRIPT", "LOAD", "return 7")
+    assert store.execute("SCRIPT", "EXISTS", sha, "0" * 40) == [1, 0]
+    assert store.client().script_exists(sha) == [True]
+
+
+def test_pubsub_counts_are_the_clusters(
+    redis_cluster: RedisCluster, store: ClusterStore
+) -> None:
+    slot_map = shard_map(redis_cluster)
+    nodes = [node.address for node in slot_map.nodes()]
+    # a subscriber on each node (replicas too), each to its own channel and pattern
+    subscribers = [create_store(f"redis://{h}:{p}") for h, p in nodes]
+    connections = []
+    try:
+        for index, node in enumerate(subscribers):
+            connection = node.connect()
+            connections.append(connection)
+            connection.send(
+                pack_commands([("SUBSCRIBE", "count:all", f"count:{index}"), ("PSUBSCRIBE", "p*")])
+            )
+            connection.read_replies(3, 5)
+        client = store.client()
+        assert client.pubsub_numsub("count:all", "count:0", "none") == [
+            (b"count:all", len(nodes)),
+            (b"count:0", 1),
+            (b"none", 0),
+        ]
+        assert client.pubsub_numpat() == len(nodes)
+        channels = set(client.pubsub_channels("count:*"))
+        assert channels == {b"count:all", *(f"count:{i}".encode() for i in range(len(nodes)))}
+        # PUBLISH goes to the primary of the channel's slot (one node: its count)
+        owner = slot_map.primary(key_slot("count:all"))
+        assert owner is not None
+        before = redis_cluster.command(owner[1], "INFO", "commandstats")
+        assert store.execute("PUBLISH", "count:all", "x") == 1  # the owner's subscriber
+        after = redis_cluster.command(owner[1], "INFO", "commandstats")
+        assert _calls(after, "publish") == _calls(before, "publish") + 1
+        # shard channels: on the slot's primary; the cluster's count is the sum
+        assert client.pubsub_shardnumsub("count:all") == [(b"count:all", 0)]
+    finally:
+        for connection in connections:
+            connection.close()
+        for node in subscribers:
+            node.close()
+
+
+def _calls(info: bytes, command: str) -> int:
+    for line in info.decode().splitlines():
+        if line.startswith(f"cmdstat_{command}:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
 
 
 def test_lock_and_scripts_route_by_their_keys(
@@ -366,7 +425,10 @@ def test_the_first_topology_is_read_once(redis_cluster: RedisCluster) -> None:
         made.close()
 
 
-def test_connection_errors_resend_reads_after_a_refresh(redis_cluster: RedisCluster) -> None:
+def test_connection_errors_resend_reads_and_unsent_writes_after_a_refresh(
+    redis_cluster: RedisCluster,
+) -> None:
+    from store.sync import ConnectError
     from store.sync import ConnectionError as StoreConnectionError
     from tests.conftest import bound_port
 
@@ -384,9 +446,12 @@ def test_connection_errors_resend_reads_after_a_refresh(redis_cluster: RedisClus
             down, up = key_of(victim, slot_map, "down:"), key_of(healthy, slot_map, "up:")
             made.execute("SET", up, 1)
             before = made.topology_refreshes
-            with pytest.raises(StoreConnectionError):
-                made.execute("INCR", down)  # a write: not sent again, no refresh first
-            assert made.topology_refreshes == before
+            with pytest.raises(ConnectError):
+                # a write that never reached the node (ConnectError): sent again after each
+                # refresh, as a read would be (a promoted replica may serve it by then)
+                made.execute("INCR", down)
+            assert 3 <= made.topology_refreshes - before <= 4
+            before = made.topology_refreshes
             with pytest.raises(StoreConnectionError):
                 made.execute("GET", down)  # a read: a refresh before each re-send
             assert 3 <= made.topology_refreshes - before <= 4

@@ -18,6 +18,13 @@ from store.sync import DataError, RedisStore, StoreError
 StoreFactory = Callable[..., RedisStore]
 
 
+# on a cluster, PUBLISH's count is that of the node that took it (Redis's rule)
+PUBLISH_COUNTS_ONE_NODE = (
+    "PUBLISH counts the subscribers of the node that took it: on a cluster, this PubSub's "
+    "other channels and patterns may live on another node"
+)
+
+
 def unique(prefix: str) -> str:
     """A channel name no other test (or leftover subscriber) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -44,6 +51,7 @@ def next_message(ps: Any, timeout: float = 5.0, ignore: bool = False) -> Any:
 # -- subscribe, publish, get_message ---------------------------------------------------------
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_subscribe_publish_and_exact_fields(store: RedisStore) -> None:
     a, b = unique("a"), unique("b")
     client = store.client()
@@ -64,6 +72,7 @@ def test_subscribe_publish_and_exact_fields(store: RedisStore) -> None:
     assert ps.get_message(timeout=1) is None  # closed: at once
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_psubscribe_pmessage_and_punsubscribe(store: RedisStore) -> None:
     prefix = unique("p")
     pattern = prefix + ".*"
@@ -98,6 +107,7 @@ def test_ssubscribe_smessage_and_sunsubscribe(store: RedisStore) -> None:
         assert client.spublish(shard, "sharded") == 0
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_unsubscribe_some_then_all(store: RedisStore) -> None:
     a, b, c = unique("a"), unique("b"), unique("c")
     client = store.client()
@@ -192,6 +202,10 @@ def test_iteration_ends_when_closed(store: RedisStore) -> None:
     assert ps.closed and not ps.connected
 
 
+@pytest.mark.single_node(
+    "the order of two channels' messages: on a cluster each PUBLISH goes to its channel's "
+    "slot owner and the cluster bus delivers the other node's later"
+)
 def test_channel_handlers_in_get_message(store: RedisStore) -> None:
     a, b = unique("a"), unique("b")
     handled: list[Any] = []
@@ -209,6 +223,7 @@ def test_channel_handlers_in_get_message(store: RedisStore) -> None:
         assert handled == [("message", a.encode(), None, b"to-handler")]
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_background_runner_calls_handlers(
     store: RedisStore, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -262,6 +277,7 @@ def test_background_runner_calls_handlers(
     assert not ps.running and ps.closed
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_subscribe_returns_once_the_server_confirmed(
     store_factory: StoreFactory,
 ) -> None:
@@ -280,6 +296,7 @@ def test_subscribe_returns_once_the_server_confirmed(
             assert fields(message) == ("message", channel.encode(), None, b"m")
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_a_runner_handler_can_subscribe(store: RedisStore) -> None:
     # the runner is in the handler, not reading: subscribe() reads the confirmation itself
     first, second = unique("first"), unique("second")
@@ -322,6 +339,7 @@ def test_close_stops_a_blocked_runner_promptly(store: RedisStore) -> None:
 # -- health checks and reconnection ----------------------------------------------------------
 
 
+@pytest.mark.single_node("CLIENT LIST is answered by one random primary of the cluster")
 def test_idle_health_check_pings(store_factory: StoreFactory) -> None:
     name = unique("hc")
     store = store_factory(client_name=name)
@@ -469,6 +487,7 @@ def test_max_pending_must_be_a_positive_int(store: RedisStore) -> None:
     assert store.pubsub().max_pending == 10_000
 
 
+@pytest.mark.single_node(PUBLISH_COUNTS_ONE_NODE)
 def test_a_reader_that_falls_behind_is_disconnected_and_resubscribed(
     store: RedisStore,
 ) -> None:

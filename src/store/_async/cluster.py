@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._backend.synchronization import AsyncEvent, AsyncThreadLock, async_sleep
 from ..cluster import (
-    CONCATENATED,
+    EVERY_NODE,
     FIRST_KEY,
     KEYED,
     REFUSED_ROUTE,
@@ -25,18 +25,19 @@ from ..cluster import (
     SCAN,
     SLOTS,
     SPLIT,
-    SUMMED,
     Address,
     SlotMap,
     command_slot,
     group_by_slot,
     key_slot,
     merge_by_slot,
+    merge_fanned_out,
     parse_redirect,
     route_of,
 )
 from ..command_table import CommandInfo
 from ..errors import (
+    ConnectError,
     ConnectionError,
     DataError,
     ImproperlyConfigured,
@@ -254,10 +255,10 @@ class ClusterStore(RemoteStore):
         for it)."""
         await self._refresh(force=True)
 
-    async def _refresh(self, force: bool) -> None:
+    async def _refresh(self, force: bool, first: Address | None = None) -> None:
         """One refresh at a time: a caller arriving meanwhile waits for the one running.
         Without ``force``, none starts before ``cluster_refresh_interval`` has passed since
-        the last one."""
+        the last one. ``first``: the node to ask first (one that knows of a change)."""
         with self._state_lock:
             running = self._refreshing
             if running is None:
@@ -274,7 +275,7 @@ class ClusterStore(RemoteStore):
             return
         try:
             self._stale = False
-            await self._load_topology()
+            await self._load_topology(first)
         finally:
             with self._state_lock:
                 self._refreshing = None
@@ -284,10 +285,10 @@ class ClusterStore(RemoteStore):
     def _startup_text(self) -> str:
         return ", ".join(f"{host}:{port}" for host, port in self._startup)
 
-    async def _load_topology(self) -> None:
-        candidates: list[Address] = []
+    async def _load_topology(self, first: Address | None = None) -> None:
+        candidates: list[Address] = [] if first is None else [first]
         if self._map is not None:
-            candidates += [node.address for node in self._map.nodes()]
+            candidates += [node.address for node in self._map.nodes() if node.address != first]
         candidates += [address for address in self._startup if address not in candidates]
         errors: list[str] = []
         for address in candidates:
@@ -377,8 +378,9 @@ class ClusterStore(RemoteStore):
         ``callback=fn``). See the class docstring for the routing; MOVED updates the slot
         and asks for a refresh, ASK sends ASKING and the command on one connection,
         TRYAGAIN/CLUSTERDOWN/LOADING are tried again after a pause (50 ms, doubled, 5
-        attempts). After a connection error, a read (or ``idempotent=True``) is re-sent
-        once the topology is read again; anything else raises it. With
+        attempts). After a connection error, a read (or ``idempotent=True``), or any
+        command that provably never reached the node (ConnectError: a dead primary), is
+        re-sent once the topology is read again, up to 3 times; anything else raises it. With
         ``read_from_replicas``, a read of one slot goes to the slot's replicas and primary
         in turn, and to the primary when the replica cannot be reached."""
         try:
@@ -388,6 +390,7 @@ class ClusterStore(RemoteStore):
         if route > KEYED:
             return await self._execute_special(info, route, args, options)
         if self._map is None or self._stale:
+            self._check_args(args)
             await self._ensure_map()
         if route == FIRST_KEY:
             slot = key_slot(args[1]) if len(args) > 1 else None
@@ -406,6 +409,11 @@ class ClusterStore(RemoteStore):
         except (ResponseError, ConnectionError) as exc:
             return await self._run(info, slot, None, args, options, exc)
 
+    def _check_args(self, args: tuple[Any, ...]) -> None:
+        """Before the map is read: an argument the codec refuses raises DataError now,
+        as on a single node, before any connection is opened."""
+        pack_command(*args, encoding=self._encoding)
+
     async def _execute_special(
         self, info: CommandInfo, route: int, args: tuple[Any, ...], options: Any
     ) -> Any:
@@ -420,17 +428,19 @@ class ClusterStore(RemoteStore):
             )
         callback = options.pop("callback", None)
         if self._map is None or self._stale:
+            self._check_args(args)
             await self._ensure_map()
         if route == SPLIT:
             reply = await self._split(info, args, options)
         else:
-            replies = await self._every_primary(info, args, options)
-            if route == SUMMED:
-                reply = sum(replies)
-            elif route == CONCATENATED:
-                reply = [key for keys in replies for key in keys]
-            else:
-                reply = replies[0]
+            addresses = self.fan_out_nodes(route)
+            if True:  # ASYNC
+                replies = await self._gather(
+                    [self._run(info, None, address, args, options) for address in addresses]
+                )
+            else:  # SYNC
+                replies = [self._run(info, None, address, args, options) for address in addresses]
+            reply = merge_fanned_out(route, info.name, replies)
         if callback is not None:
             return callback(reply)
         return reply
@@ -489,10 +499,16 @@ class ClusterStore(RemoteStore):
                 if (
                     fixed is not None
                     or failures > FAILOVER_ATTEMPTS
-                    or not options.get("idempotent", info.retry_safe)
+                    or not (
+                        # never reached the server: safe to send anywhere, a write too
+                        isinstance(error, ConnectError)
+                        or options.get("idempotent", info.retry_safe)
+                    )
                 ):
                     raise error
-                # a failover promotes a replica: read the topology before sending again
+                # a failover promotes a replica: give it a moment, read the topology, then
+                # send again
+                await async_sleep(BUSY_BACKOFF * 2 ** (failures - 1))
                 await self._refresh(force=True)
                 asking = False
                 address = self._target(slot, fixed)
@@ -752,16 +768,12 @@ class ClusterStore(RemoteStore):
                 await connection.send(data)
                 return await connection.read_replies(count, timeout)
 
-    async def _every_primary(
-        self, info: CommandInfo, args: Sequence[Any], options: Any
-    ) -> list[Any]:
-        primaries = self._primaries
-        if True:  # ASYNC
-            return await self._gather(
-                [self._run(info, None, address, args, options) for address in primaries]
-            )
-        else:  # SYNC
-            return [self._run(info, None, address, args, options) for address in primaries]
+    def fan_out_nodes(self, route: int) -> tuple[Address, ...]:
+        """Where a command of a FANNED_OUT route goes: every online node (replicas too:
+        PUBSUB's counts) or every primary."""
+        if route == EVERY_NODE and self._map is not None:
+            return tuple(node.address for node in self._map.nodes() if node.online)
+        return self._primaries
 
     if True:  # ASYNC
 
@@ -893,11 +905,12 @@ class ClusterStore(RemoteStore):
         """Read the slot map unless it is known (and not stale)."""
         await self._ensure_map()
 
-    async def topology_changed(self, force: bool = False) -> None:
+    async def topology_changed(self, force: bool = False, source: Address | None = None) -> None:
         """A connection failed or a slot moved: read the map again, at once with ``force``
-        (single-flight), else at most once per ``cluster_refresh_interval``."""
+        (single-flight), else at most once per ``cluster_refresh_interval``; ``source``, a
+        node that knows of the change, is asked first."""
         self._stale = True
-        await self._refresh(force=force)
+        await self._refresh(force=force, first=source)
 
     def slot_owner(self, slot: int) -> Address:
         """The primary of ``slot`` in the map (ConnectionError when none serves it)."""

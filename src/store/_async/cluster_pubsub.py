@@ -32,7 +32,7 @@ from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend.synchronization import AsyncEvent, AsyncThreadLock
+from .._backend.synchronization import AsyncEvent, AsyncThreadLock, async_sleep
 from .._backend.workers import AsyncCaller, AsyncWorker
 from ..cluster import Address, key_slot
 from ..errors import ConnectionError, DataError, StoreError
@@ -52,6 +52,9 @@ logger = logging.getLogger("store.pubsub")
 
 _SLICE: Final = 1.0  # longest single wait: how soon a reader notices close() or stop()
 _STOP_TIMEOUT: Final = 5.0
+# a shard channel whose slot moved: reads of the map until it names another owner
+_FOLLOW_ATTEMPTS: Final = 20
+_FOLLOW_PAUSE: Final = 0.05
 
 
 class _NodeTarget:
@@ -400,7 +403,13 @@ class AsyncClusterPubSub:
             *node.target.address,
         )
         try:
-            await self.cluster.topology_changed(force=True)
+            # the old owner knows where the slot went; the other nodes may learn it later
+            cluster, slot, old = self.cluster, key_slot(channel), node.target.address
+            for _ in range(_FOLLOW_ATTEMPTS):
+                await cluster.topology_changed(force=True, source=old)
+                if cluster.slot_owner(slot) != old:
+                    break
+                await async_sleep(_FOLLOW_PAUSE)
             await self._ssubscribe({channel: self._handlers.get(("shard", channel))})
         except (ConnectionError, StoreError) as exc:
             if ("shard", channel) in self._handlers and channel not in self._shard_node_of:

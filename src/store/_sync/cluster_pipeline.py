@@ -40,20 +40,19 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..cluster import (
-    CONCATENATED,
-    EVERY_PRIMARY,
+    FANNED_OUT,
     FIRST_KEY,
     KEYED,
     ROUTES,
     SCAN,
     SPLIT,
-    SUMMED,
     Redirect,
     command_slot,
     cross_slot_error,
     group_by_slot,
     key_slot,
     merge_by_slot,
+    merge_fanned_out,
     parse_redirect,
     route_of,
 )
@@ -67,8 +66,6 @@ if TYPE_CHECKING:
     from .scripts import SyncScript
     from .store import RedisStore
 
-# commands run on every primary: fanned out in a pipeline, refused in a transaction
-_FANNED_OUT = frozenset({SUMMED, CONCATENATED, EVERY_PRIMARY})
 # how the parts of a split MGET and MSET merge (DEL, EXISTS...: summed)
 _MGET = -1
 _MSET = -2
@@ -129,7 +126,7 @@ class SyncClusterPipeline(SyncPipeline):
                     "SCAN's cursor belongs to one node of the cluster: use store.scan_iter()"
                 )
             if self.transaction or self._multi:
-                if route in _FANNED_OUT:
+                if route in FANNED_OUT:
                     raise DataError(
                         f"{info.name.upper()} runs on every primary of the cluster: send it "
                         "with store.execute() or in a pipeline, not in a transaction"
@@ -303,21 +300,21 @@ class SyncClusterPipeline(SyncPipeline):
         nodes: list[RedisStore] = []
         sent: list[bytes] = []
         # per command: how its parts' replies merge, how many there are, the MGET groups
-        plans: list[tuple[int, int, dict[int, list[int]] | None]] = []
+        plans: list[tuple[int, int, dict[int, list[int]] | None, str]] = []
         encoding = self._encoding
         for index, target in enumerate(targets):
             if target is None or target >= 0:
                 nodes.append(cluster._node(cluster._target(target, None)))
                 sent.append(packed[index])
-                plans.append((KEYED, 1, None))
+                plans.append((KEYED, 1, None, ""))
                 continue
             route = -1 - target
             args = commands[index][0]
-            if route != SPLIT:  # to every primary
-                primaries = cluster._primaries
-                nodes += [cluster._node(address) for address in primaries]
-                sent += [packed[index]] * len(primaries)
-                plans.append((route, len(primaries), None))
+            if route != SPLIT:  # to every primary (or node), merged as the store merges
+                addresses = cluster.fan_out_nodes(route)
+                nodes += [cluster._node(address) for address in addresses]
+                sent += [packed[index]] * len(addresses)
+                plans.append((route, len(addresses), None, route_of(args)[0].name))
                 continue
             name = _lower(args[0])
             pairs = name == "mset"
@@ -327,7 +324,7 @@ class SyncClusterPipeline(SyncPipeline):
                 slot = next(iter(groups)) if groups else None
                 nodes.append(cluster._node(cluster._target(slot, None)))
                 sent.append(packed[index])
-                plans.append((KEYED, 1, None))
+                plans.append((KEYED, 1, None, ""))
                 continue
             for slot, positions in groups.items():
                 nodes.append(cluster._node(cluster._owner(slot)))
@@ -339,22 +336,22 @@ class SyncClusterPipeline(SyncPipeline):
                     part = [args[0], *[keys[position] for position in positions]]
                 sent.append(pack_command(*part, encoding=encoding))
             kind = _MSET if pairs else _MGET if name == "mget" else SPLIT
-            plans.append((kind, len(groups), groups))
+            plans.append((kind, len(groups), groups, name))
         replies = cluster._send_packed(nodes, sent, timeout, scripts, self._load_scripts)
         results: list[Any] = []
         start = 0
-        for kind, count, slots in plans:
+        for kind, count, slots, name in plans:
             mine = replies[start : start + count]
             start += count
             error = next((reply for reply in mine if isinstance(reply, ResponseError)), None)
-            if error is not None or kind == KEYED or kind == _MSET or kind == EVERY_PRIMARY:
+            if error is not None or kind == KEYED or kind == _MSET:
                 results.append(mine[0] if error is None else error)
             elif kind == _MGET:
                 assert slots is not None
                 results.append(merge_by_slot(slots, mine, sum(map(len, slots.values()))))
-            elif kind == CONCATENATED:
-                results.append([key for keys in mine for key in keys])
-            else:  # SUMMED, and DEL, EXISTS... split
+            elif kind in FANNED_OUT:
+                results.append(merge_fanned_out(kind, name, mine))
+            else:  # DEL, EXISTS... split
                 results.append(sum(mine))
         return _shape(commands, results, raise_on_error)
 

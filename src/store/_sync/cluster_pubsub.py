@@ -34,7 +34,7 @@ from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._backend.synchronization import SyncEvent, SyncThreadLock
+from .._backend.synchronization import SyncEvent, SyncThreadLock, sleep
 from .._backend.workers import SyncCaller, SyncWorker
 from ..cluster import Address, key_slot
 from ..errors import ConnectionError, DataError, StoreError
@@ -54,6 +54,9 @@ logger = logging.getLogger("store.pubsub")
 
 _SLICE: Final = 1.0  # longest single wait: how soon a reader notices close() or stop()
 _STOP_TIMEOUT: Final = 5.0
+# a shard channel whose slot moved: reads of the map until it names another owner
+_FOLLOW_ATTEMPTS: Final = 20
+_FOLLOW_PAUSE: Final = 0.05
 
 
 class _NodeTarget:
@@ -402,7 +405,13 @@ class SyncClusterPubSub:
             *node.target.address,
         )
         try:
-            self.cluster.topology_changed(force=True)
+            # the old owner knows where the slot went; the other nodes may learn it later
+            cluster, slot, old = self.cluster, key_slot(channel), node.target.address
+            for _ in range(_FOLLOW_ATTEMPTS):
+                cluster.topology_changed(force=True, source=old)
+                if cluster.slot_owner(slot) != old:
+                    break
+                sleep(_FOLLOW_PAUSE)
             self._ssubscribe({channel: self._handlers.get(("shard", channel))})
         except (ConnectionError, StoreError) as exc:
             if ("shard", channel) in self._handlers and channel not in self._shard_node_of:
