@@ -76,9 +76,12 @@ _READONLY_SETUP = (("READONLY",),)
 
 # a redirection loop (a slot moving back and forth) ends after this many
 MAX_REDIRECTS = 5
-# TRYAGAIN, CLUSTERDOWN, LOADING: attempts, the first pause, doubled each time
-BUSY_ATTEMPTS = 5
+# TRYAGAIN, CLUSTERDOWN, LOADING: the first pause, doubled each time up to the longest,
+# and the most time spent pausing for one command (a restarted node says CLUSTERDOWN
+# until it has met the others again: about a second here)
 BUSY_BACKOFF = 0.05
+BUSY_PAUSE_MAX = 0.5
+BUSY_BOUND = 2.0
 BUSY_CODES = frozenset({"TRYAGAIN", "CLUSTERDOWN", "LOADING"})
 # re-sends of a read (or idempotent command) after a connection error, each after a refresh
 FAILOVER_ATTEMPTS = 3
@@ -377,10 +380,11 @@ class ClusterStore(RemoteStore):
         """Send one command where the cluster keeps its keys, return its reply (shaped by
         ``callback=fn``). See the class docstring for the routing; MOVED updates the slot
         and asks for a refresh, ASK sends ASKING and the command on one connection,
-        TRYAGAIN/CLUSTERDOWN/LOADING are tried again after a pause (50 ms, doubled, 5
-        attempts). After a connection error, a read (or ``idempotent=True``), or any
-        command that provably never reached the node (ConnectError: a dead primary), is
-        re-sent once the topology is read again, up to 3 times; anything else raises it. With
+        TRYAGAIN/CLUSTERDOWN/LOADING are tried again after a pause (50 ms, doubled up to
+        0.5 s, 2 s of pauses at most). After a connection error, a read (or
+        ``idempotent=True``), or any command that provably never reached the node
+        (ConnectError: a dead primary), is re-sent once the topology is read again, up to
+        3 times; anything else raises it. With
         ``read_from_replicas``, a read of one slot goes to the slot's replicas and primary
         in turn, and to the primary when the replica cannot be reached."""
         try:
@@ -461,6 +465,7 @@ class ClusterStore(RemoteStore):
         (on ``address``, the slot's primary by default), handled as if made here."""
         asking = False
         redirects = busy = failures = 0
+        paused = 0.0
         if address is None:
             address = self._target(slot, fixed)
         while True:
@@ -484,13 +489,15 @@ class ClusterStore(RemoteStore):
                     if not asking:
                         self._moved(redirect.slot, address)
                     continue
+                pause = min(BUSY_BACKOFF * 2**busy, BUSY_PAUSE_MAX)
                 busy += 1
-                if code not in BUSY_CODES or busy >= BUSY_ATTEMPTS:
+                if code not in BUSY_CODES or paused + pause > BUSY_BOUND:
                     raise error
                 # CLUSTERDOWN says nothing of the slot map (a rejoining primary answers it
                 # for about the node timeout): waiting, not rereading the map, is the cure;
                 # a failover shows as a connection error or MOVED, which refresh
-                await async_sleep(BUSY_BACKOFF * 2 ** (busy - 1))
+                paused += pause
+                await async_sleep(pause)
                 asking = False  # TRYAGAIN in a migration: the map's owner again
                 address = self._target(slot, fixed)
             else:
