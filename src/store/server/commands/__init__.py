@@ -232,6 +232,8 @@ FAMILIES = (
     "lists",
     "sets",
     "zsets",
+    "geo",
+    "hyperloglog",
     "sort",
     "pubsub",
     "transactions",
