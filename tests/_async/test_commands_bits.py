@@ -1,6 +1,6 @@
 """Bitmaps (BITFIELD, BITFIELD_RO, BITOP, BITPOS), LCS and HyperLogLogs against
 redis-server and PulsarDS, RESP2 and RESP3, both parsers; the tests of the commands
-PulsarDS has not yet (BITFIELD, LCS, HyperLogLogs: issue 16) run on redis-server only.
+PulsarDS has not yet (BITFIELD, LCS: issue 16) run on redis-server only.
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ async def test_lcs(client: RedisClient) -> None:
         await client.lcs("{l}1", "{l}2", withmatchlen=True)
 
 
-@redis_only("PulsarDS has no HyperLogLogs yet (issue 16)")
 async def test_hyperloglog(client: RedisClient) -> None:
     assert await client.pfadd("{h}1", "a", "b", "c") == 1
     assert await client.pfadd("{h}1", "a") == 0

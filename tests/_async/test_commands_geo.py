@@ -1,8 +1,4 @@
-"""Geospatial commands against redis-server, RESP2 and RESP3, both parsers.
-
-Not against PulsarDS: PulsarDS has no geo commands yet (issue 16), so this module's targets
-are redis-server's only.
-"""
+"""Geospatial commands against redis-server and PulsarDS, RESP2 and RESP3, both parsers."""
 
 from __future__ import annotations
 
@@ -10,14 +6,6 @@ import pytest
 
 from store.aio import RedisClient, RedisStore
 from store.errors import DataError, ResponseError, WrongTypeError
-
-from .conftest import TARGETS, _target_id
-
-REDIS_TARGETS = [t for t in TARGETS if t[0] == "redis"]
-# PulsarDS has no geo commands yet (issue 16)
-pytestmark = pytest.mark.parametrize(
-    "target", REDIS_TARGETS, ids=[_target_id(t) for t in REDIS_TARGETS], indirect=True
-)
 
 PALERMO = (13.361389, 38.115556, "Palermo")
 CATANIA = (15.087269, 37.502669, "Catania")

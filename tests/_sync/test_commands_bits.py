@@ -2,7 +2,7 @@
 # Change the _async source and run: python utils/gen_sync.py
 """Bitmaps (BITFIELD, BITFIELD_RO, BITOP, BITPOS), LCS and HyperLogLogs against
 redis-server and PulsarDS, RESP2 and RESP3, both parsers; the tests of the commands
-PulsarDS has not yet (BITFIELD, LCS, HyperLogLogs: issue 16) run on redis-server only.
+PulsarDS has not yet (BITFIELD, LCS: issue 16) run on redis-server only.
 """
 
 from __future__ import annotations
@@ -103,7 +103,6 @@ def test_lcs(client: RedisClient) -> None:
         client.lcs("{l}1", "{l}2", withmatchlen=True)
 
 
-@redis_only("PulsarDS has no HyperLogLogs yet (issue 16)")
 def test_hyperloglog(client: RedisClient) -> None:
     assert client.pfadd("{h}1", "a", "b", "c") == 1
     assert client.pfadd("{h}1", "a") == 0
