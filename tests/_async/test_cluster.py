@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from time import monotonic, sleep
 from typing import Any
 
 import pytest
@@ -76,6 +77,10 @@ def set_slot_owner(cluster: RedisCluster, slot: int, source: Address, target: Ad
     target first)."""
     slot_map = shard_map(cluster)
     ids = {node.address: node.node_id for node in slot_map.nodes()}
+    # the target claims the slot with a new epoch only if it knows the cluster's latest:
+    # moved right after a move back, it may not yet, and lose the slot to the source's
+    # older claim (each then says the other owns it)
+    _wait_for_one_epoch(cluster)
     cluster.command(target[1], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
     cluster.command(source[1], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
     keys = cluster.command(source[1], "CLUSTER", "GETKEYSINSLOT", slot, 1000)
@@ -86,6 +91,35 @@ def set_slot_owner(cluster: RedisCluster, slot: int, source: Address, target: Ad
     others = [a for a in slot_map.primaries() if a not in (target, source)]
     for address in [target, source, *others]:
         cluster.command(address[1], "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+    # and every primary's map says so (a quick move back and forth can meet late gossip)
+    deadline = monotonic() + 10
+    while True:
+        views = [
+            SlotMap.from_shards(cluster.command(a[1], "CLUSTER", "SHARDS"), "127.0.0.1")
+            for a in slot_map.primaries()
+        ]
+        if all(view.primary(slot) == target for view in views):
+            return
+        assert monotonic() < deadline, (
+            f"the primaries do not agree that {target} has {slot}: "
+            f"{[(a, v.primary(slot)) for a, v in zip(slot_map.primaries(), views, strict=True)]}"
+        )
+        sleep(0.02)
+
+
+def _wait_for_one_epoch(cluster: RedisCluster, timeout: float = 10.0) -> None:
+    """Until every node reports the same cluster_current_epoch."""
+    deadline = monotonic() + timeout
+    while True:
+        epochs = set()
+        for port in cluster.ports:
+            info = cluster.command(port, "CLUSTER", "INFO")
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            epochs.add(text.split("cluster_current_epoch:")[1].split()[0])
+        if len(epochs) == 1:
+            return
+        assert monotonic() < deadline, f"the nodes' epochs differ: {epochs}"
+        sleep(0.02)
 
 
 @contextmanager

@@ -150,6 +150,30 @@ def test_a_shard_channel_follows_its_slot(
         ps.close()
 
 
+def test_a_shard_channel_subscribed_with_a_stale_map_follows_moved(
+    redis_cluster: RedisCluster, store: ClusterStore
+) -> None:
+    slot_map = shard_map(redis_cluster)
+    source, target = slot_map.primaries()[:2]
+    channel = channel_of(source, redis_cluster, "stale:")
+    slot = key_slot(channel)
+    store.execute("PING")  # the map is read: the slot is the source's
+    set_slot_owner(redis_cluster, slot, source, target)
+    ps = store.pubsub()
+    try:
+        # SSUBSCRIBE goes to the source, which answers MOVED: subscribed on the target
+        ps.ssubscribe(channel)
+        assert (next_of(ps, "ssubscribe")).channel == channel
+        assert channel in shard_channels_on(redis_cluster, target[1])
+        assert channel not in shard_channels_on(redis_cluster, source[1])
+        assert store.execute("SPUBLISH", channel, b"found") == 1
+        assert (next_of(ps, "smessage")).data == b"found"
+        assert ps.shard_channels == [channel]
+    finally:
+        ps.close()
+        set_slot_owner(redis_cluster, slot, target, source)
+
+
 def test_runner_and_one_reader_at_a_time(store: ClusterStore) -> None:
     got: list[PubSubMessage] = []
     ps = store.pubsub(ignore_subscribe_messages=True)

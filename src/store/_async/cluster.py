@@ -919,6 +919,16 @@ class ClusterStore(RemoteStore):
         self._stale = True
         await self._refresh(force=force, first=source)
 
+    def slot_moved(self, message: str, node_host: str) -> tuple[int, Address] | None:
+        """A MOVED error's ``(slot, address)``, the map updated at once (None when the
+        message is not a redirection)."""
+        redirect = parse_redirect(message, node_host)
+        if redirect is None:
+            return None
+        address = self._remap(redirect.address)
+        self._moved(redirect.slot, address)
+        return redirect.slot, address
+
     def slot_owner(self, slot: int) -> Address:
         """The primary of ``slot`` in the map (ConnectionError when none serves it)."""
         return self._owner(slot)

@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any, Final
 from .._backend.synchronization import SyncEvent, SyncThreadLock, sleep
 from .._backend.workers import SyncCaller, SyncWorker
 from ..cluster import Address, key_slot
-from ..errors import ConnectionError, DataError, StoreError
+from ..errors import ConnectionError, DataError, ResponseError, StoreError
 from ..messages import SUBSCRIBE_TYPES, PubSubMessage
+from .cluster import MAX_REDIRECTS
 from .connection import SyncConnection
 from .pubsub import _MAX_PENDING, SyncPubSub, ChannelT, Handler
 
@@ -118,12 +119,35 @@ class _NodePubSub(SyncPubSub):
     """The PubSub of one node: reconnects where its target says; shard channels
     subscribed again one SSUBSCRIBE per slot."""
 
-    def __init__(self, target: _NodeTarget, **options: Any) -> None:
+    def __init__(
+        self,
+        target: _NodeTarget,
+        on_moved: Callable[[_NodePubSub, ResponseError], Any],  # awaited in aio
+        **options: Any,
+    ) -> None:
         super().__init__(target, **options)
         self.target = target
+        self._on_moved = on_moved
 
     def _open_connection(self) -> SyncConnection:
         return self.target.reconnect()
+
+    def _next(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
+        # SSUBSCRIBE on a node that no longer serves the slot (the map was stale): MOVED,
+        # handed to the cluster's PubSub, which subscribes where the slot went
+        while True:
+            try:
+                return super()._next(deadline, runner)
+            except ResponseError as exc:
+                if exc.code != "MOVED":
+                    raise
+                self._on_moved(self, exc)
+
+    def give_up_confirmation(self, channel: bytes) -> None:
+        """No confirmation of ``channel``'s SSUBSCRIBE will come: its wait ends now."""
+        confirmation = self._unconfirmed.pop(("ssubscribe", channel), None)
+        if confirmation is not None:
+            confirmation.set()
 
     def _commands(self) -> list[tuple[Any, ...]]:
         commands: list[tuple[Any, ...]] = []
@@ -169,6 +193,7 @@ class SyncClusterPubSub:
         self._classic: _NodePubSub | None = None
         self._shard_nodes: list[_NodePubSub] = []
         self._shard_node_of: dict[bytes, _NodePubSub] = {}
+        self._redirects: dict[bytes, int] = {}  # MOVED answers in a row, per shard channel
         self._lock = SyncThreadLock()  # the queue and the maps above; never held in a wait
         self._queue: deque[PubSubMessage] = deque()
         self._arrived = SyncEvent()
@@ -294,6 +319,10 @@ class SyncClusterPubSub:
         self._handlers.update(((kind, name), handler) for name, handler in added.items())
         try:
             subscribe(*added)
+        except ResponseError as exc:
+            if exc.code != "MOVED":
+                raise
+            self._redirected(node, exc)  # read by the subscriber (blocking variant)
         except BaseException:
             if not node.connected:  # never reached the node: nothing is subscribed
                 with self._lock:
@@ -361,7 +390,7 @@ class SyncClusterPubSub:
 
     def _start(self, target: _NodeTarget) -> _NodePubSub:
         """A node's PubSub and its runner, which puts every message in the queue."""
-        node = _NodePubSub(target, **self._options)
+        node = _NodePubSub(target, self._redirected, **self._options)
 
         def collect(message: PubSubMessage) -> None:
             self._collect(node, message)
@@ -384,6 +413,8 @@ class SyncClusterPubSub:
                     break
                 self._space.clear()
             self._space.wait(_SLICE)
+        if message.type == "ssubscribe" and self._redirects and message.channel is not None:
+            self._redirects.pop(self._key(message.channel), None)  # subscribed: in a row no more
         if message.type == "sunsubscribe" and message.channel is not None and not self._closed:
             channel = self._key(message.channel)
             with self._lock:
@@ -392,6 +423,39 @@ class SyncClusterPubSub:
                 )
             if moved:
                 self._follow(node, channel)
+
+    def _redirected(self, node: _NodePubSub, error: ResponseError) -> None:
+        """``node`` answered an SSUBSCRIBE with MOVED: its channels of that slot are
+        subscribed where the slot is (at most MAX_REDIRECTS times each, in a row)."""
+        moved = self.cluster.slot_moved(error.message, node.target.address[0])
+        if moved is None:
+            raise error
+        slot, address = moved
+        with self._lock:
+            channels = [
+                channel
+                for channel, owner in self._shard_node_of.items()
+                if owner is node and key_slot(channel) == slot
+            ]
+            for channel in channels:
+                del self._shard_node_of[channel]
+        retry: dict[bytes, Handler | None] = {}
+        for channel in channels:
+            node.forget_shard(channel)
+            node.give_up_confirmation(channel)
+            redirects = self._redirects[channel] = self._redirects.get(channel, 0) + 1
+            if redirects > MAX_REDIRECTS:
+                self._handlers.pop(("shard", channel), None)
+                logger.warning(
+                    "shard channel %r: %d redirections in a row, no longer subscribed",
+                    channel,
+                    redirects - 1,
+                )
+            elif ("shard", channel) in self._handlers:
+                retry[channel] = self._handlers[("shard", channel)]
+        logger.debug("SSUBSCRIBE of slot %d moved to %s:%d", slot, *address)
+        if retry:
+            self._ssubscribe(retry)
 
     def _follow(self, node: _NodePubSub, channel: bytes) -> None:
         """``channel``'s slot moved away from ``node``: subscribe it where it is now."""
