@@ -25,8 +25,12 @@ from tests.conftest import RedisServer, free_port
 
 # makes the pseudo-terminal the controlling terminal of the session (getpass opens
 # /dev/tty), then runs python with the arguments that follow
+# the pty becomes the controlling terminal, and Ctrl-C works as in a terminal's shell:
+# a test run started in the background (`cmd &` without job control) ignores SIGINT, and
+# an ignored signal stays ignored across exec
 CONTROLLING_TTY = (
-    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "import fcntl, os, signal, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
     "os.execv(sys.executable, [sys.executable] + sys.argv[1:])"
 )
 

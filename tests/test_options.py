@@ -72,7 +72,9 @@ def test_the_password_is_never_in_the_repr() -> None:
 
 @pytest.mark.parametrize("pool", [AsyncConnectionPool, SyncConnectionPool])
 def test_the_pool_rows_are_the_pool_parameters(pool: type) -> None:
-    assert {o.parameter for o in OPTIONS.bound_for("pool")} == parameters(pool, "settings")
+    # "setup": the commands a store gives each new connection (a cluster replica's
+    # READONLY), never an option of a URL
+    assert {o.parameter for o in OPTIONS.bound_for("pool")} == parameters(pool, "settings", "setup")
 
 
 def test_the_tls_rows_are_the_ssl_context_parameters() -> None:
