@@ -413,6 +413,8 @@ def _strtod(word: str) -> float | None:
     try:
         value = float(word)
     except ValueError:
+        if not word.lstrip("+-")[:2].lower() == "0x":
+            return None  # strtod reads hexadecimal after 0x only (fromhex takes "e" too)
         try:
             value = float.fromhex(word)
         except (ValueError, OverflowError):
