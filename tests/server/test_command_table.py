@@ -61,4 +61,6 @@ def test_keys_match_redis(command: Command) -> None:
             continue  # arguments that do not fit the command: the server refuses them
         assert command.keys(args) == expected, args
         checked += 1
-    assert checked or not info.key_specs or info.name in ("migrate",)
+    # numbered arguments never hold MIGRATE's KEYS or XREAD's STREAMS keyword: those key
+    # finders are checked against COMMAND GETKEYS in their own modules
+    assert checked or not info.key_specs or info.name in ("migrate", "xread", "xreadgroup")

@@ -25,6 +25,7 @@ from .config import ServerConfig
 from .files import PersistenceError, install, write_file
 from .keyspace import CommandError, Database, now_ms
 from .protocol import RequestError, RequestParser
+from .stream import Stream, rewrite_commands
 from .zset import ZSet
 
 if TYPE_CHECKING:
@@ -82,6 +83,12 @@ def encode_commands(
                     put(pack_command(b"SET", key, value))
                 else:
                     put(pack_command(b"SET", key, value, b"PXAT", b"%d" % deadline))
+                continue
+            if kind is Stream:
+                for command_args in rewrite_commands(key, value):
+                    put(pack_command(*command_args))
+                if deadline is not None:
+                    put(pack_command(b"PEXPIREAT", key, b"%d" % deadline))
                 continue
             items: list[bytes]
             if kind is deque:

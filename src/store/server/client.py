@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from ..command_table import COMMANDS as REDIS_COMMANDS
 from .commands import COMMANDS, NO_AUTH, NO_MULTI, PUBSUB, lookup
 from .config import OutputLimit
 from .keyspace import CommandError, Database
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["NOT_READY", "Blocked", "Client", "pause_clients", "unpause_clients"]
 
 log = logging.getLogger("store.server")
+_MAY_REPLICATE_TOO = frozenset({"eval", "evalsha", "fcall", "publish", "spublish"})
 
 
 class _NotReady:
@@ -62,6 +64,10 @@ class Blocked:
     timeout: float
     retry: Callable[[bytes], Any]
     timeout_reply: Any
+    # set by the server: the command and the ns it ran before blocking (for the slow log
+    # and the latency histogram when the wait ends, as Redis's updateStatsOnUnblock)
+    args: list[bytes] | None = None
+    ran_ns: int = 0
 
 
 class Client(asyncio.Protocol):
@@ -94,6 +100,7 @@ class Client(asyncio.Protocol):
         self.skip_armed = False
         self.muted_now = False
         self.no_evict = False
+        self.monitoring = False  # MONITOR: the server feeds it every command it runs
         self._switching = False  # see switch_runner
         self.address = ""
         self.local_address = ""
@@ -280,8 +287,33 @@ class Client(asyncio.Protocol):
             self.muted_now = False
         if quiet or self.server in _PAUSES:
             self.run = self._run_slowly  # type: ignore[method-assign]
+        elif self.monitoring:
+            self.run = self._run_as_monitor  # type: ignore[method-assign]
         else:
             self.__dict__.pop("run", None)
+
+    def _run_as_monitor(self, commands: list[list[bytes]]) -> None:
+        """A MONITOR client is a replica to Redis: what reads or writes keys is refused
+        ("Replica can't interact with the keyspace"), the rest runs."""
+        for index, args in enumerate(commands):
+            if self.transport is None or self._dropped:
+                return
+            cmd = COMMANDS.get(args[0]) or lookup(args[0])
+            if cmd is not None and cmd.name in _KEYSPACE_COMMANDS:
+                exc = self.server._refuse(self, cmd, "Replica can't interact with the keyspace")
+                Client.write(self, [error_line(exc.message)])
+                continue
+            Client.run(self, [args])
+            if cmd is not None and cmd.name == "reset" and self.monitoring:
+                self.monitoring = False  # RESET ends MONITOR (clearClientConnectionState)
+                self.server.recorder.remove_monitor(self)
+                self.refresh_runner()
+                if index + 1 < len(commands):
+                    self.run(commands[index + 1 :])
+                return
+            if self._queue or self.blocked is not None:
+                self._queue.extend(commands[index + 1 :])
+                return
 
     def _write_quietly(self, chunks: list[bytes], size: int = -1) -> None:
         if self.reply_off or self.muted_now:
@@ -549,14 +581,18 @@ class Client(asyncio.Protocol):
     def _block_timed_out(self) -> None:
         blocked = self.blocked
         if blocked is not None:
+            blocked.args = None  # Redis logs no slow log entry for a wait that timed out
             self.unblock(blocked.timeout_reply)
 
     def unblock(self, reply: Any, error: str | None = None) -> None:
         """End the wait with ``reply`` and go on with the commands queued behind it."""
-        if self.blocked is None:
+        blocked = self.blocked
+        if blocked is None:
             return
-        self.server.unblock(self, self.blocked)
+        self.server.unblock(self, blocked)
         self.blocked = None
+        if blocked.args is not None:
+            self.server.recorder.unblocked(self, blocked.args, blocked.ran_ns)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -593,6 +629,7 @@ class Client(asyncio.Protocol):
             "".join(
                 flag
                 for flag, on in (
+                    ("O", self.monitoring),
                     ("P", self.subscriptions > 0),
                     ("x", self.multi is not None),
                     ("b", self.blocked is not None),
@@ -626,6 +663,12 @@ class Client(asyncio.Protocol):
 
 
 _NOTHING: Any = object()
+# Redis's write, read-only and may-replicate commands: refused to a MONITOR client.
+_KEYSPACE_COMMANDS = frozenset(
+    name
+    for name, info in REDIS_COMMANDS.items()
+    if "write" in info.flags or "readonly" in info.flags or name in _MAY_REPLICATE_TOO
+)
 
 
 def _pushes_in(reply: Any) -> Any:

@@ -9,6 +9,7 @@ import os
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from time import perf_counter_ns as _clock
 from typing import Any
 
 from ..command_table import COMMANDS as REDIS_COMMANDS
@@ -16,7 +17,9 @@ from .aof import AppendOnlyLog
 from .client import Blocked, Client
 from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, Command, load_families, lookup
 from .config import ServerConfig
-from .keyspace import CommandError, Database
+from .keyspace import CommandError, Database, FrequencyTable, reporting_new_keys, set_lru_clock
+from .notify import EXPIRED, NEW, notify_db, parse_flags
+from .observe import NEVER, Recorder
 from .persistence import SnapshotManager
 from .protocol import QUEUED
 from .pubsub import PubSubRegistry
@@ -45,6 +48,9 @@ _SUBSCRIBED_CONTEXT = (
 
 _NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
 _SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+_OBSERVE_SETTINGS = frozenset(
+    {"slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold", "latency-tracking"}
+)
 ERROR_CODES_KEPT = 128  # Redis's ERROR_STATS_NUMBER: distinct error codes counted
 
 
@@ -112,6 +118,15 @@ class PulsarDS:
         self._replies_sent = 0
         self._last_error: CommandError | None = None  # counted already (see _failed)
         self._script_error: str | None = None  # what a command inside a script answered
+        # slow log, latency events and histograms, MONITOR (see observe.py)
+        self.observe_ns = NEVER  # the Recorder sets it: see observe.py
+        self.recorder = Recorder(self)
+        self.usage = self.recorder.usage  # the same dict, for the hot path
+        self.recorder.configure()
+        self.lfu = False  # an LFU maxmemory-policy: keys count accesses (OBJECT FREQ)
+        self._apply_policy()
+        self.notify_flags = 0  # keyspace notifications' classes, 0 when off (notify.py)
+        self._apply_notify()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -119,6 +134,7 @@ class PulsarDS:
         """Load the data files, then listen on TCP (and the unix socket if configured)."""
         self.loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
+        set_lru_clock()  # the tick keeps it fresh from now on
         self.snapshots.load()
         if self.config.appendonly:
             self.aof = AppendOnlyLog.open(self)
@@ -201,6 +217,9 @@ class PulsarDS:
                 log.exception("server tick failed")
 
     def cron(self) -> None:
+        set_lru_clock()
+        for db in self.databases:
+            db.prune_access()
         self._expire_budget = EXPIRE_SLOW_SHARE / min(max(1, self.config.hz), 500)
         if self._expire_next is not None:  # one chain of slices at a time
             self._expire_next.cancel()
@@ -227,8 +246,11 @@ class PulsarDS:
         budget = min(self._expire_budget, EXPIRE_FAST_SECONDS) if slow else EXPIRE_FAST_SECONDS
         started = time.perf_counter()
         more = self.expire_cycle(budget)
+        took = time.perf_counter() - started
         if slow:
-            self._expire_budget -= time.perf_counter() - started
+            self._expire_budget -= took
+        if self.recorder.latency_threshold:  # LATENCY's expire-cycle event
+            self.recorder.latency_sample_if_needed("expire-cycle", int(took * 1000))
         if more and self.loop is not None:
             if self._expire_budget > 0:
                 self._expire_next = self.loop.call_soon(self._expire_slice)
@@ -253,6 +275,12 @@ class PulsarDS:
 
     def config_changed(self, names: set[str]) -> None:
         """CONFIG SET changed ``names``: apply what the running server must act on."""
+        if names & _OBSERVE_SETTINGS:
+            self.recorder.configure()
+        if names & {"maxmemory-policy", "lfu-log-factor", "lfu-decay-time"}:
+            self._apply_policy()
+        if "notify-keyspace-events" in names:
+            self._apply_notify()
         if "appendonly" in names:
             if self.config.appendonly and self.aof is None:
                 self.aof = AppendOnlyLog.create(self)
@@ -260,8 +288,35 @@ class PulsarDS:
                 self.aof.close()
                 self.aof = None
 
+    def _apply_notify(self) -> None:
+        """Keyspace notifications' classes from notify-keyspace-events (notify.py)."""
+        flags = parse_flags(self.config.get_text("notify-keyspace-events"))
+        self.notify_flags = flags
+        kind = reporting_new_keys(self._key_created) if flags & NEW else Database
+        for db in self.databases:
+            db.__class__ = kind
+
+    def _key_created(self, db: Database, key: bytes) -> None:
+        notify_db(self, NEW, b"new", key, db.index)
+
+    def _apply_policy(self) -> None:
+        """LRU or LFU data for OBJECT IDLETIME / FREQ, as maxmemory-policy says."""
+        lfu = "lfu" in self.config.maxmemory_policy
+        factor = int(self.config.get_text("lfu-log-factor"))
+        decay = int(self.config.get_text("lfu-decay-time"))
+        if lfu != self.lfu:
+            self.lfu = lfu
+            for db in self.databases:
+                db.track_frequency(lfu, factor, decay)
+        elif lfu:
+            for db in self.databases:
+                table = db.access
+                if isinstance(table, FrequencyTable):
+                    table.log_factor, table.decay_time = factor, decay
+
     def reset_stats(self) -> None:
         self.stats = Stats()
+        self.recorder.reset_stats()
         for cmd in COMMANDS.values():
             cmd.calls = 0
             if cmd.subcommand_calls is not None:
@@ -289,6 +344,8 @@ class PulsarDS:
             client.blocked = None
         self.unwatch(client)
         self.pubsub.remove_client(client)
+        if client.monitoring:
+            self.recorder.remove_monitor(client)
 
     def end_transaction(self, client: Client) -> None:
         client.multi = None
@@ -369,45 +426,80 @@ class PulsarDS:
             raise self._refuse(client, cmd, _SUBSCRIBED_CONTEXT.format(cmd.full_name(args)))
         cmd.calls += 1  # INFO's total_commands_processed is their sum
         client.last_command = args[0]
+        # Redis times every command (call()): two reads of the clock, the time added to
+        # the command's row, and a look only when it took observe_ns or more (slow log,
+        # latency monitor; every command while someone MONITORs).
+        name = cmd.name
+        start = _clock()
         if not cmd.is_write:
             try:
-                if cmd.subcommand_calls is None:
-                    return cmd.handler(client, args)
                 reply = cmd.handler(client, args)
             except CommandError as exc:
                 self._failed(client, cmd, args, exc)
+                self._timed(client, cmd, args, start, False)
                 raise
-            # counted once it ran: an unknown subcommand raised, and is not kept
-            name = cmd.full_name(args)
-            cmd.subcommand_calls[name] = cmd.subcommand_calls.get(name, 0) + 1
-            return reply
-        self._depth += 1
+            if cmd.subcommand_calls is not None:
+                # counted once it ran: an unknown subcommand raised, and is not kept
+                name = cmd.full_name(args)
+                cmd.subcommand_calls[name] = cmd.subcommand_calls.get(name, 0) + 1
+        else:
+            self._depth += 1
+            try:
+                reply = cmd.handler(client, args)
+            except CommandError as exc:
+                client.propagate = None  # a failed command logs nothing, now or later
+                self._failed(client, cmd, args, exc)
+                self._timed(client, cmd, args, start, False)
+                raise
+            except BaseException:
+                client.propagate = None
+                raise
+            finally:
+                self._depth -= 1
+            if reply.__class__ is Blocked:  # nothing changed yet: the retry reports its write
+                client.propagate = None
+                reply.args = args
+                reply.ran_ns = self._timed(client, cmd, args, start, True)
+                return reply
+            db = client.db
+            self.wrote(db, cmd.written(args))
+            self.dirty += 1
+            if self.aof is not None:
+                rewritten = client.propagate
+                if rewritten is None:
+                    self.aof.append(db.index, args)
+                else:
+                    for command_args in rewritten:
+                        self.aof.append(db.index, command_args)
+            client.propagate = None
+        elapsed = _clock() - start
         try:
-            reply = cmd.handler(client, args)
-        except CommandError as exc:
-            client.propagate = None  # a failed command logs nothing, now or later
-            self._failed(client, cmd, args, exc)
-            raise
-        except BaseException:
-            client.propagate = None
-            raise
-        finally:
-            self._depth -= 1
-        if reply.__class__ is Blocked:  # nothing changed yet: the retry reports its write
-            client.propagate = None
-            return reply
-        db = client.db
-        self.wrote(db, cmd.written(args))
-        self.dirty += 1
-        if self.aof is not None:
-            rewritten = client.propagate
-            if rewritten is None:
-                self.aof.append(db.index, args)
-            else:
-                for command_args in rewritten:
-                    self.aof.append(db.index, command_args)
-        client.propagate = None
+            row = self.usage[name]
+        except KeyError:
+            row = self.recorder.row(name)
+        row[64] += elapsed  # the total (observe.TOTAL), then buckets by bit length
+        row[elapsed.bit_length()] += 1
+        if elapsed >= self.observe_ns:
+            self.recorder.observe(client, cmd, name, args, elapsed, False)
         return reply
+
+    def _timed(
+        self, client: Client, cmd: Command, args: list[bytes], start: int, blocked: bool
+    ) -> int:
+        """The timing of a command that failed or blocked (the hot path's, not inlined)."""
+        elapsed = _clock() - start
+        name = cmd.name
+        if cmd.subcommand_calls is not None:
+            name = cmd.full_name(args)
+            if name not in REDIS_COMMANDS:  # an unknown subcommand: refused, as in Redis
+                return elapsed
+        row = self.recorder.row(name)
+        row[64] += elapsed
+        if not blocked:
+            row[elapsed.bit_length()] += 1
+        if elapsed >= self.observe_ns:
+            self.recorder.observe(client, cmd, name, args, elapsed, blocked)
+        return elapsed
 
     def _failed(self, client: Client, cmd: Command, args: list[bytes], exc: CommandError) -> None:
         """A command answered with an error while running: count the error and the
@@ -529,5 +621,7 @@ class PulsarDS:
 
     def _expired(self, db: Database, key: bytes) -> None:
         self.stats.expired_keys += 1
+        if self.notify_flags:
+            notify_db(self, EXPIRED, b"expired", key, db.index)
         if self.aof is not None:
             self.aof.append(db.index, [b"DEL", key])

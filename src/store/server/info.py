@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .commands import COMMANDS, Command
 from .commands.connection import VERSION  # what HELLO says too
+from .observe import TOTAL
 
 if TYPE_CHECKING:
     from .core import PulsarDS
@@ -326,7 +327,7 @@ def _unique_commands() -> list[Command]:
 
 def _commandstats(server: PulsarDS) -> Fields:
     """cmdstat_<name> of every command called or refused, a container's per subcommand
-    (cmdstat_config|get). PulsarDS does not time its commands: usec is 0."""
+    (cmdstat_config|get), with the time spent in it (PulsarDS.call times each)."""
     stats = server.stats
     calls: dict[str, int] = {}
     for entry in _unique_commands():
@@ -340,15 +341,39 @@ def _commandstats(server: PulsarDS) -> Fields:
     else:
         calls.pop("info", None)
     names = sorted({*calls, *stats.rejected_calls, *stats.failed_calls})
-    return [
-        (
-            f"cmdstat_{name}",
-            f"calls={calls.get(name, 0)},usec=0,usec_per_call=0.00,"
-            f"rejected_calls={stats.rejected_calls.get(name, 0)},"
-            f"failed_calls={stats.failed_calls.get(name, 0)}",
+    usage = server.recorder.usage
+    found: Fields = []
+    for name in names:
+        count = calls.get(name, 0)
+        row = usage.get(name)
+        usec = row[TOTAL] // 1000 if row is not None else 0
+        found.append(
+            (
+                f"cmdstat_{name}",
+                f"calls={count},usec={usec},usec_per_call={usec / count if count else 0:.2f},"
+                f"rejected_calls={stats.rejected_calls.get(name, 0)},"
+                f"failed_calls={stats.failed_calls.get(name, 0)}",
+            )
         )
-        for name in names
-    ]
+    return found
+
+
+def _latencystats(server: PulsarDS) -> Fields:
+    """latency_percentiles_usec_<command> of each command timed since the last reset
+    (latency-tracking), at the percentiles of latency-tracking-info-percentiles; a
+    percentile is the upper end of its power-of-two bucket, as Redis's HdrHistogram
+    reports the highest value equivalent to it."""
+    recorder = server.recorder
+    if not recorder.tracking:
+        return []
+    text = server.config.get_text("latency-tracking-info-percentiles")
+    percents = [float(word) for word in text.split()]
+    found: Fields = []
+    for name in sorted(recorder.usage):
+        line = recorder.percentiles(name, percents)
+        if line is not None:
+            found.append((f"latency_percentiles_usec_{name}", line))
+    return found
 
 
 def _errorstats(server: PulsarDS) -> Fields:
@@ -407,7 +432,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[PulsarDS], Fields]], ...] = (
     ("module_list", "Modules", _no_fields),
     ("commandstats", "Commandstats", _commandstats),
     ("errorstats", "Errorstats", _errorstats),
-    ("latencystats", "Latencystats", _no_fields),  # PulsarDS keeps no latency histograms
+    ("latencystats", "Latencystats", _latencystats),
     ("cluster", "Cluster", _cluster),
     ("keyspace", "Keyspace", _keyspace),
 )

@@ -9,6 +9,7 @@ time budget (and more often while a backlog is due), so no key needs a timer of 
 from __future__ import annotations
 
 import heapq
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,7 +20,18 @@ from .zset import ZSet
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["TYPE_NAMES", "WRONGTYPE", "CommandError", "Database", "now_ms", "type_name"]
+__all__ = [
+    "TYPE_NAMES",
+    "WRONGTYPE",
+    "CommandError",
+    "Database",
+    "FrequencyTable",
+    "lru_now",
+    "now_ms",
+    "reporting_new_keys",
+    "set_lru_clock",
+    "type_name",
+]
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 _CLOCK_EVERY = 16  # keys expired between looks at the clock (Redis checks every 16 too)
@@ -48,11 +60,60 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# Redis's LRU clock: seconds, read from a global the server's tick refreshes (serverCron
+# updates server.lruclock the same way), so a key lookup stores it without a clock call.
+lru_clock = int(time.monotonic())
+
+
+def set_lru_clock() -> None:
+    global lru_clock
+    lru_clock = int(time.monotonic())
+
+
+def lru_now() -> int:
+    """The clock now (OBJECT IDLETIME reads it fresh; lookups use the tick's)."""
+    set_lru_clock()
+    return lru_clock
+
+
+LFU_INIT_VAL = 5
+
+
+class FrequencyTable(dict[bytes, int]):
+    """``Database.access`` under an LFU maxmemory-policy: key -> Redis's 24-bit LFU field
+    (minutes << 8 | logarithmic counter). A store is an access (updateLFU): the counter
+    decays one per ``decay_time`` minutes idle, then grows with probability
+    1 / ((counter - 5) * log_factor + 1); a new key starts at 5."""
+
+    log_factor = 10
+    decay_time = 1
+
+    def __setitem__(self, key: bytes, clock: int) -> None:
+        minutes = clock // 60 & 0xFFFF
+        old = dict.get(self, key)
+        if old is None:
+            dict.__setitem__(self, key, minutes << 8 | LFU_INIT_VAL)
+            return
+        counter = self.decayed(old, minutes)
+        if counter < 255:
+            base = max(counter - LFU_INIT_VAL, 0)
+            if random.random() < 1.0 / (base * self.log_factor + 1):
+                counter += 1
+        dict.__setitem__(self, key, minutes << 8 | counter)
+
+    def decayed(self, field: int, minutes: int) -> int:
+        """LFUDecrAndReturn: the counter less one per decay period since its last access."""
+        last = field >> 8
+        elapsed = minutes - last if minutes >= last else 65535 - last + minutes
+        periods = elapsed // self.decay_time if self.decay_time else 0
+        return max((field & 255) - periods, 0)
+
+
 class Database:
     """One numbered database. Commands reach values only through these methods, so that
     expiry, WATCH and blocked clients see every change."""
 
-    __slots__ = ("_deadlines", "data", "expires", "index", "on_expire", "watchers")
+    __slots__ = ("_deadlines", "access", "data", "expires", "index", "on_expire", "watchers")
 
     def __init__(self, index: int, on_expire: Callable[[Database, bytes], None]) -> None:
         self.index = index
@@ -61,6 +122,9 @@ class Database:
         self.watchers: dict[bytes, set[Client]] = {}
         self._deadlines: list[tuple[int, bytes]] = []  # a heap; stale entries are skipped
         self.on_expire = on_expire
+        # key -> its last access (the LRU clock), or its LFU field (FrequencyTable). Only
+        # stored on access: deleted keys are pruned by the server's tick (prune_access).
+        self.access: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self.data)
@@ -70,11 +134,56 @@ class Database:
     def get(self, key: bytes) -> Any:
         """The live value at ``key`` or None; an expired key is deleted on the way."""
         value = self.data.get(key)
+        if value is not None:
+            if self.expires and key in self.expires and self.expires[key] <= now_ms():
+                self._expire(key)
+                return None
+            self.access[key] = lru_clock
+        return value
+
+    def peek(self, key: bytes) -> Any:
+        """Like ``get`` but not an access (OBJECT, TYPE: Redis's LOOKUP_NOTOUCH)."""
+        value = self.data.get(key)
         if value is not None and self.expires and key in self.expires:
             if self.expires[key] <= now_ms():
                 self._expire(key)
                 return None
         return value
+
+    def idle_seconds(self, key: bytes) -> int:
+        last = self.access.get(key)
+        now = lru_now()
+        return 0 if last is None else max(now - last, 0)
+
+    def frequency(self, key: bytes) -> int:
+        access = self.access
+        field = access.get(key)
+        if field is None or not isinstance(access, FrequencyTable):
+            return LFU_INIT_VAL
+        return access.decayed(field, lru_now() // 60 & 0xFFFF)
+
+    def track_frequency(self, lfu: bool, log_factor: int = 10, decay_time: int = 1) -> None:
+        """Switch ``access`` between LRU times and LFU counters (maxmemory-policy). As in
+        Redis, the old data is not converted: keys start again as new."""
+        if lfu:
+            table = FrequencyTable()
+            table.log_factor = log_factor
+            table.decay_time = decay_time
+            clock = lru_now()
+            for key in self.access:
+                dict.__setitem__(table, key, (clock // 60 & 0xFFFF) << 8 | LFU_INIT_VAL)
+            self.access = table
+        else:
+            clock = lru_now()
+            self.access = dict.fromkeys(self.access, clock)
+
+    def prune_access(self) -> None:
+        """Forget the access data of deleted keys once it outgrows the keys."""
+        access = self.access
+        if len(access) > 2 * len(self.data) + 1024:
+            data = self.data
+            for key in [key for key in access if key not in data]:
+                dict.__delitem__(access, key)
 
     def get_typed(self, key: bytes, kind: type) -> Any:
         """Like ``get``, but a value of another type is a WRONGTYPE error."""
@@ -89,6 +198,7 @@ class Database:
         value = self.get(key)
         if value is None:
             value = self.data[key] = kind()
+            self.access[key] = lru_clock
         elif type(value) is not kind:
             raise CommandError(WRONGTYPE)
         return value
@@ -112,6 +222,7 @@ class Database:
 
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         self.data[key] = value
+        self.access[key] = lru_clock
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
@@ -138,6 +249,7 @@ class Database:
         self.data.clear()
         self.expires.clear()
         self._deadlines.clear()
+        self.access.clear()
 
     # -- expiry ----------------------------------------------------------------------------
 
@@ -193,3 +305,25 @@ class Database:
         if clients:
             for client in clients:
                 client.dirty_cas = True
+
+
+def reporting_new_keys(on_new: Callable[[Database, bytes], None]) -> type[Database]:
+    """A Database class that calls ``on_new(db, key)`` when a key is created: the
+    server gives its databases this class while the "new" keyspace event is on
+    (notify.py), so plain databases pay nothing for it."""
+
+    class NewKeysDatabase(Database):
+        __slots__ = ()
+
+        def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+            if key not in self.data:
+                on_new(self, key)
+            Database.set(self, key, value, keep_ttl)
+
+        def get_or_create(self, key: bytes, kind: type) -> Any:
+            value = self.get(key)
+            if value is None:
+                on_new(self, key)
+            return Database.get_or_create(self, key, kind)
+
+    return NewKeysDatabase

@@ -12,6 +12,9 @@ Snapshot file, format version 1 (all integers little-endian)::
              zset: <strings> members | one f64 score per member
     function library (type 6, a string record with db 0, no deadline and an empty key): the
              library's code, as FUNCTION LOAD took it; files without functions are as before
+    stream (type 7): u64 size | the stream as ``stream.dump_stream`` writes it (nodes with
+             their tombstones, groups, consumers, pending entries); files without streams
+             are as before
     strings  u32 count | count x u32 lengths | the bytes one after another
     trailer  u32 CRC-32 of header and body
 
@@ -38,6 +41,7 @@ from typing import Any
 
 from .files import PersistenceError, install, temp_path, write_file
 from .keyspace import Database, now_ms
+from .stream import Stream, dump_stream, load_stream
 from .zset import ZSet
 
 __all__ = [
@@ -58,7 +62,8 @@ _HEADER = struct.Struct("<8sIQ")  # magic, version, body length
 _RECORD = struct.Struct("<BHqI")  # type, db, deadline (-1: none), key length
 _STRING_RECORD = struct.Struct("<BHqII")  # the same and the value's length
 _U32 = struct.Struct("<I")
-_STRING, _LIST, _HASH, _SET, _ZSET, _FUNCTION = 1, 2, 3, 4, 5, 6
+_STRING, _LIST, _HASH, _SET, _ZSET, _FUNCTION, _STREAM = 1, 2, 3, 4, 5, 6, 7
+_U64 = struct.Struct("<Q")
 _END = 0xFF
 _NO_DEADLINE = -1
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -125,6 +130,12 @@ def encode_snapshot(databases: Sequence[Database], functions: Sequence[bytes] = 
                     if _BIG_ENDIAN:
                         scores.byteswap()
                     put(scores.tobytes())
+                elif kind is Stream:
+                    put(record(_STREAM, index, deadline, len(key)))
+                    put(key)
+                    blob = dump_stream(value)
+                    put(_U64.pack(len(blob)))
+                    put(blob)
                 else:
                     raise PersistenceError(
                         f"cannot save key {key!r}: unknown value type {kind.__name__}"
@@ -269,6 +280,15 @@ def decode_snapshot(data: bytes) -> list[Record]:
             _, db, deadline, key_size = _RECORD.unpack_from(data, body.take(_RECORD.size))
             key = data[body.take(key_size) : body.pos]
             value = _read_container(body, kind, start, key)
+        elif kind == _STREAM:
+            _, db, deadline, key_size = _RECORD.unpack_from(data, body.take(_RECORD.size))
+            key = data[body.take(key_size) : body.pos]
+            (size,) = _U64.unpack_from(data, body.take(_U64.size))
+            blob = data[body.take(size) : body.pos]
+            try:
+                value = load_stream(blob)
+            except (ValueError, struct.error) as exc:
+                raise _Malformed(start, f"stream {key!r}: {exc}") from None
         else:
             raise _Malformed(start, f"unknown record type {kind}")
         if deadline < _NO_DEADLINE:

@@ -105,7 +105,18 @@ COMMANDS: dict[bytes, Command] = {}
 NO_MULTI = frozenset({"psync", "save", "shutdown", "sync"})
 # the commands made of subcommands (CLIENT LIST, CONFIG GET...)
 CONTAINERS = frozenset(
-    {"client", "command", "config", "debug", "function", "object", "pubsub", "script"}
+    {
+        "client",
+        "command",
+        "config",
+        "debug",
+        "function",
+        "object",
+        "pubsub",
+        "script",
+        "xgroup",
+        "xinfo",
+    }
 )
 
 
@@ -232,6 +243,7 @@ FAMILIES = (
     "lists",
     "sets",
     "zsets",
+    "streams",
     "geo",
     "hyperloglog",
     "sort",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import geohash
 from ..geohash import Shape, decode_score, distance_text, human_double
+from ..notify import GENERIC, ZSET, notify
 from ..protocol import NULL_ARRAY
 from ..zset import ZSet, parse_double
 from . import WRITE, CommandError, command, parse_int, syntax_error
@@ -384,7 +385,8 @@ def _georadius(client: Client, args: list[bytes], src: int, kind: int, flags: st
     db = client.db
     if zset is None:
         if store_key is not None:
-            db.delete(store_key)
+            if db.delete(store_key):
+                notify(client, GENERIC, b"del", store_key)
             return 0
         return []
     if count and not sort and not any_:
@@ -421,8 +423,9 @@ def _georadius(client: Client, args: list[bytes], src: int, kind: int, flags: st
             for _, _, dist, score, member in found[:returned]
         }
         db.set(store_key, ZSet.from_scores(stored))
-    else:
-        db.delete(store_key)
+        notify(client, ZSET, b"geosearchstore" if search else b"georadiusstore", store_key)
+    elif db.delete(store_key):
+        notify(client, GENERIC, b"del", store_key)
     return returned
 
 

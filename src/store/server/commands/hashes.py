@@ -13,6 +13,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from ..longdouble import add_long_double, parse_increment
+from ..notify import HASH, notify, notify_removed
 from ..protocol import OK
 from ..scan import parse_scan_cursor, scan_options, scan_page
 from . import RANDOM, WRITE, CommandError, command, parse_int, syntax_error, wrong_args
@@ -42,6 +43,8 @@ def _set_fields(client: Client, args: list[bytes]) -> int:
     before = len(fields)
     for index in range(2, len(args), 2):
         fields[args[index]] = args[index + 1]
+    if client.server.notify_flags:
+        notify(client, HASH, b"hset", args[1])
     return len(fields) - before
 
 
@@ -62,6 +65,7 @@ def hsetnx(client: Client, args: list[bytes]) -> Any:
     if args[2] in fields:
         return 0
     fields[args[2]] = args[3]
+    notify(client, HASH, b"hset", args[1])
     return 1
 
 
@@ -86,6 +90,8 @@ def hdel(client: Client, args: list[bytes]) -> Any:
     for name in args[2:]:
         if fields.pop(name, None) is not None:
             removed += 1
+    if removed:
+        notify_removed(client, HASH, b"hdel", args[1], fields)
     return removed  # the server deletes the key if this emptied it
 
 
@@ -136,6 +142,7 @@ def hincrby(client: Client, args: list[bytes]) -> Any:
     if not -(1 << 63) <= result < (1 << 63):
         raise CommandError("ERR increment or decrement would overflow")
     client.db.get_or_create(key, dict)[name] = b"%d" % result
+    notify(client, HASH, b"hincrby", key)
     return result
 
 
@@ -146,6 +153,7 @@ def hincrbyfloat(client: Client, args: list[bytes]) -> Any:
     old = (_hash(client, key) or {}).get(name)
     text = add_long_double(old, delta, "ERR hash value is not a float")
     client.db.get_or_create(key, dict)[name] = text
+    notify(client, HASH, b"hincrbyfloat", key)
     # Like Redis, log the result: replaying the addition elsewhere could round otherwise.
     client.propagate = [[b"HSET", key, name, text]]
     return text

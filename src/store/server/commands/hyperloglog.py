@@ -9,6 +9,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from .. import hll
+from ..notify import STRING, notify
 from ..protocol import OK, SimpleString
 from . import ADMIN, WRITE, WRONGTYPE, CommandError, command
 
@@ -63,6 +64,7 @@ def pfadd(client: Client, args: list[bytes]) -> Any:
         return 0
     state.invalidate()
     db.set(key, hll.store(state), keep_ttl=True)
+    notify(client, STRING, b"pfadd", key)
     return 1
 
 
@@ -133,6 +135,7 @@ def pfmerge(client: Client, args: list[bytes]) -> Any:
                         pass  # Redis ignores hllSparseSet's failure here
     state.invalidate()
     db.set(dest, hll.store(state), keep_ttl=True)
+    notify(client, STRING, b"pfadd", dest)
     return OK
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..glob import compile_glob
 from ..keyspace import Database, now_ms, type_name
+from ..notify import GENERIC, notify, notify_db
 from ..protocol import OK, SimpleString
 from ..scan import parse_scan_cursor, scan_options
 from ..zset import ZSet
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
 @command("del", -2, WRITE, keys=(1, -1, 1))
 def del_(client: Client, args: list[bytes]) -> Any:
     delete = client.db.delete
-    return sum(1 for key in args[1:] if delete(key))
+    if not client.server.notify_flags:
+        return sum(1 for key in args[1:] if delete(key))
+    deleted = 0
+    for key in args[1:]:
+        if delete(key):
+            deleted += 1
+            notify(client, GENERIC, b"del", key)
+    return deleted
 
 
 @command("unlink", -2, WRITE, keys=(1, -1, 1))
@@ -42,7 +50,7 @@ def touch(client: Client, args: list[bytes]) -> Any:
 
 @command("type", 2, keys=(1, 1, 1))
 def type_(client: Client, args: list[bytes]) -> Any:
-    value = client.db.get(args[1])
+    value = client.db.peek(args[1])  # not an access, as in Redis
     return SimpleString(b"none" if value is None else type_name(value))
 
 
@@ -80,9 +88,11 @@ def _expire(client: Client, args: list[bytes], unit: int, absolute: bool) -> Any
         return 0
     if deadline <= now_ms():
         db.delete(key)
+        notify(client, GENERIC, b"del", key)
         client.propagate = [[b"DEL", key]]
     else:
         db.set_deadline(key, deadline)
+        notify(client, GENERIC, b"expire", key)
         client.propagate = [[b"PEXPIREAT", key, b"%d" % deadline]]
     return 1
 
@@ -110,6 +120,7 @@ def pexpireat(client: Client, args: list[bytes]) -> Any:
 @command("persist", 2, WRITE, keys=(1, 1, 1))
 def persist(client: Client, args: list[bytes]) -> Any:
     if client.db.persist(args[1]):
+        notify(client, GENERIC, b"persist", args[1])
         return 1
     client.propagate = []
     return 0
@@ -202,9 +213,12 @@ def _rename(client: Client, args: list[bytes], only_new: bool) -> Any:
             db.expires[source] = deadline
         client.propagate = []
         return 0
+    db.delete(target)  # as Redis, which deletes it and adds the key anew ("new" event)
     db.set(target, value)
     if deadline is not None:
         db.set_deadline(target, deadline)
+    notify(client, GENERIC, b"rename_from", source)
+    notify(client, GENERIC, b"rename_to", target)
     return 1 if only_new else OK
 
 
@@ -244,6 +258,8 @@ def move(client: Client, args: list[bytes]) -> Any:
     if deadline is not None:
         target.set_deadline(key, deadline)
     client.server.wrote(target, [key])
+    notify(client, GENERIC, b"move_from", key)
+    notify_db(client.server, GENERIC, b"move_to", key, target.index)
     client.propagate = [[b"MOVE", key, args[2]]]
     return 1
 
@@ -293,8 +309,28 @@ def copy(client: Client, args: list[bytes]) -> Any:
     if deadline is not None:
         destination.set_deadline(target, deadline)
     client.server.wrote(destination, [target])
+    notify_db(client.server, GENERIC, b"copy_to", target, destination.index)
     client.propagate = [list(args)]
     return 1
+
+
+_OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+]
 
 
 def encoding(value: Any) -> bytes:
@@ -311,7 +347,8 @@ def encoding(value: Any) -> bytes:
     if kind is deque:
         return b"quicklist"
     if kind is dict:
-        small = len(value) <= 128 and all(len(f) <= 64 and len(v) <= 64 for f, v in value.items())
+        # hash-max-listpack-entries 512, hash-max-listpack-value 64 (Redis 7.0's defaults)
+        small = len(value) <= 512 and all(len(f) <= 64 and len(v) <= 64 for f, v in value.items())
         return b"listpack" if small else b"hashtable"
     if kind is set:
         if len(value) <= 512:
@@ -322,6 +359,8 @@ def encoding(value: Any) -> bytes:
             except CommandError:
                 pass
         return b"hashtable"
+    if type_name(value) == b"stream":
+        return b"stream"
     small = len(value) <= 128 and all(len(member) <= 64 for member in value.scores)
     return b"listpack" if small else b"skiplist"
 
@@ -329,22 +368,35 @@ def encoding(value: Any) -> bytes:
 @command("object", -2)
 def object_(client: Client, args: list[bytes]) -> Any:
     sub = args[1].lower()
-    if sub == b"help":
-        return [
-            b"OBJECT <subcommand> [<arg> ...]. Subcommands are: ENCODING FREQ IDLETIME "
-            b"REFCOUNT HELP"
-        ]
+    if sub == b"help" and len(args) == 2:
+        return [SimpleString(line.encode()) for line in _OBJECT_HELP]
     if sub in (b"encoding", b"refcount", b"idletime", b"freq") and len(args) == 3:
-        value = client.db.get(args[2])
+        db = client.db
+        value = db.peek(args[2])  # not an access (Redis's LOOKUP_NOTOUCH)
         if value is None:
             return None
         if sub == b"encoding":
             return encoding(value)
+        lfu = client.server.lfu
         if sub == b"freq":
-            raise CommandError(
-                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
-                "Please note that when switching between policies at runtime LRU and LFU data "
-                "will take some time to adjust."
-            )
-        return 1 if sub == b"refcount" else 0
-    raise subcommand_error(args, (b"encoding", b"refcount", b"idletime", b"freq"))
+            if not lfu:
+                raise CommandError(
+                    "ERR An LFU maxmemory policy is not selected, access frequency not "
+                    "tracked. Please note that when switching between policies at runtime "
+                    "LRU and LFU data will take some time to adjust."
+                )
+            return db.frequency(args[2])
+        if sub == b"idletime":
+            if lfu:
+                raise CommandError(
+                    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+                    "note that when switching between policies at runtime LRU and LFU data "
+                    "will take some time to adjust."
+                )
+            return db.idle_seconds(args[2])
+        # Redis shares the integers 0..9999 (with maxmemory 0, as PulsarDS always runs)
+        if type(value) is bytes and len(value) <= 4 and encoding(value) == b"int":
+            if 0 <= int(value) < 10000:
+                return 2147483647
+        return 1
+    raise subcommand_error(args, (b"encoding", b"refcount", b"idletime", b"freq", b"help"))

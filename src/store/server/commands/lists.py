@@ -12,7 +12,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..client import NOT_READY
-from ..keyspace import Database
+from ..notify import LIST, notify, notify_removed
 from ..protocol import NULL_ARRAY, OK
 from . import (
     BLOCKING,
@@ -88,16 +88,26 @@ def _pop_many(lst: List, left: bool, count: int) -> list[bytes]:
 
 
 def _move(
-    db: Database, src: List, dest: bytes, dst: List | None, left_from: bool, left_to: bool
+    client: Client,
+    source: bytes,
+    src: List,
+    dest: bytes,
+    dst: List | None,
+    left_from: bool,
+    left_to: bool,
 ) -> bytes:
-    """Pop from ``src`` and push onto ``dest`` (``dst``, its checked list, or None)."""
+    """Pop from ``src`` and push onto ``dest`` (``dst``, its checked list, or None).
+    Redis's events: the push, then the pop (and ``del`` if that emptied the source)."""
     value = src.popleft() if left_from else src.pop()
     if dst is None:
-        dst = db.get_or_create(dest, deque)
+        dst = client.db.get_or_create(dest, deque)
     if left_to:
         dst.appendleft(value)
     else:
         dst.append(value)
+    if client.server.notify_flags:
+        notify(client, LIST, b"lpush" if left_to else b"rpush", dest)
+        notify_removed(client, LIST, b"lpop" if left_from else b"rpop", source, src)
     return value
 
 
@@ -121,6 +131,8 @@ def _push(client: Client, args: list[bytes], left: bool, only_existing: bool) ->
         lst.extendleft(args[2:])
     else:
         lst.extend(args[2:])
+    if client.server.notify_flags:
+        notify(client, LIST, b"lpush" if left else b"rpush", key)
     return len(lst)
 
 
@@ -156,10 +168,16 @@ def _pop(client: Client, args: list[bytes], left: bool) -> Any:
         client.propagate = []
         return None if count is None else NULL_ARRAY
     if count is None:
-        return lst.popleft() if left else lst.pop()
+        value = lst.popleft() if left else lst.pop()
+        if client.server.notify_flags:
+            notify_removed(client, LIST, b"lpop" if left else b"rpop", args[1], lst)
+        return value
     if count == 0:
         client.propagate = []
-    return _pop_many(lst, left, count)
+        return []
+    values = _pop_many(lst, left, count)
+    notify_removed(client, LIST, b"lpop" if left else b"rpop", args[1], lst)
+    return values
 
 
 @command("lpop", -2, WRITE, keys=(1, 1, 1))
@@ -272,6 +290,7 @@ def lset(client: Client, args: list[bytes]) -> Any:
     if position is None:
         raise CommandError("ERR index out of range")
     lst[position] = args[3]
+    notify(client, LIST, b"lset", args[1])
     return OK
 
 
@@ -290,6 +309,7 @@ def linsert(client: Client, args: list[bytes]) -> Any:
         client.propagate = []
         return -1
     lst.insert(position if where == b"BEFORE" else position + 1, args[4])
+    notify(client, LIST, b"linsert", args[1])
     return len(lst)
 
 
@@ -313,6 +333,7 @@ def lrem(client: Client, args: list[bytes]) -> Any:
         kept.reverse()
     lst.clear()
     lst.extend(kept)
+    notify_removed(client, LIST, b"lrem", args[1], lst)
     return removed
 
 
@@ -327,9 +348,10 @@ def ltrim(client: Client, args: list[bytes]) -> Any:
     first, stop = index_span(start, end, size)
     if first == stop:
         lst.clear()  # the server deletes the emptied key
+        notify_removed(client, LIST, b"ltrim", args[1], lst)
         return OK
     if first == 0 and stop == size:
-        client.propagate = []
+        client.propagate = []  # nothing changed, but Redis still reports an ltrim
     elif size - (stop - first) <= stop - first:
         for _ in range(first):
             lst.popleft()
@@ -339,6 +361,7 @@ def ltrim(client: Client, args: list[bytes]) -> Any:
         kept = _slice(lst, first, stop)
         lst.clear()
         lst.extend(kept)
+    notify(client, LIST, b"ltrim", args[1])
     return OK
 
 
@@ -346,13 +369,12 @@ def ltrim(client: Client, args: list[bytes]) -> Any:
 
 
 def _lmove(client: Client, source: bytes, dest: bytes, left_from: bool, left_to: bool) -> Any:
-    db = client.db
     src = _get_list(client, source)
     if not src:
         client.propagate = []
         return None
     dst = _get_list(client, dest)
-    return _move(db, src, dest, dst, left_from, left_to)
+    return _move(client, source, src, dest, dst, left_from, left_to)
 
 
 @command("lmove", 5, WRITE, keys=(1, 2, 1))
@@ -366,16 +388,20 @@ def rpoplpush(client: Client, args: list[bytes]) -> Any:
     return _lmove(client, args[1], args[2], False, True)
 
 
-def _list_pop(left: bool, count: int) -> Pop:
+def _list_pop(client: Client, left: bool, count: int) -> Pop:
     """The pop of the multi-key commands: BLPOP/BRPOP's [key, value] (``count`` 0) or
     LMPOP/BLMPOP's [key, [values]], logged as [LR]POP key [n]."""
     name = b"LPOP" if left else b"RPOP"
+    event = b"lpop" if left else b"rpop"
 
     def pop(key: bytes, lst: List) -> tuple[Any, list[bytes]]:
         if count:
             popped = _pop_many(lst, left, count)
+            notify_removed(client, LIST, event, key, lst)
             return [key, popped], [name, key, b"%d" % len(popped)]
-        return [key, lst.popleft() if left else lst.pop()], [name, key]
+        value = lst.popleft() if left else lst.pop()
+        notify_removed(client, LIST, event, key, lst)
+        return [key, value], [name, key]
 
     return pop
 
@@ -383,7 +409,7 @@ def _list_pop(left: bool, count: int) -> Pop:
 @command("lmpop", -4, WRITE, keys=numkeys_keys(1))
 def lmpop(client: Client, args: list[bytes]) -> Any:
     keys, left, count = parse_mpop(args, 1, _is_left)
-    reply = pop_first(client, keys, deque, _list_pop(left, count))
+    reply = pop_first(client, keys, deque, _list_pop(client, left, count))
     return NULL_ARRAY if reply is None else reply
 
 
@@ -393,20 +419,20 @@ def lmpop(client: Client, args: list[bytes]) -> Any:
 @command("blpop", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def blpop(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return pop_or_block(client, args[1:-1], timeout, deque, _list_pop(True, 0))
+    return pop_or_block(client, args[1:-1], timeout, deque, _list_pop(client, True, 0))
 
 
 @command("brpop", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def brpop(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return pop_or_block(client, args[1:-1], timeout, deque, _list_pop(False, 0))
+    return pop_or_block(client, args[1:-1], timeout, deque, _list_pop(client, False, 0))
 
 
 @command("blmpop", -5, WRITE, BLOCKING, keys=numkeys_keys(2))
 def blmpop(client: Client, args: list[bytes]) -> Any:
     keys, left, count = parse_mpop(args, 2, _is_left)  # Redis reads the timeout after the rest
     timeout = parse_timeout(args[1])
-    return pop_or_block(client, keys, timeout, deque, _list_pop(left, count))
+    return pop_or_block(client, keys, timeout, deque, _list_pop(client, left, count))
 
 
 def _blocking_move(
@@ -433,7 +459,7 @@ def _blocking_move(
         dst = db.get(dest)
         if dst is not None and type(dst) is not deque:
             raise CommandError(WRONGTYPE)
-        value = _move(db, src, dest, dst, left_from, left_to)
+        value = _move(client, key, src, dest, dst, left_from, left_to)
         server.propagate(db, logged)
         server.wrote(db, [source, dest])  # wakes the clients waiting on dest
         return value

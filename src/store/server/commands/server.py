@@ -1,8 +1,10 @@
-"""Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB INFO TIME CONFIG COMMAND SHUTDOWN."""
+"""Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB INFO TIME CONFIG COMMAND SHUTDOWN, and
+the introspection ones: SLOWLOG LATENCY MEMORY MONITOR LOLWUT WAIT."""
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 from dataclasses import fields
@@ -12,11 +14,15 @@ from ...command_table import COMMANDS as REDIS_COMMANDS
 from ...command_table import CommandInfo as RedisCommand
 from ...command_table import KeySpec
 from ...command_table import lookup as lookup_command
+from ..client import NOT_READY, Blocked
 from ..config import IMMUTABLE, PULSAR_ONLY, ServerConfig
 from ..config_table import lookup as lookup_param
 from ..glob import compile_glob
 from ..info import info_text
-from ..protocol import OK, SimpleString, Verbatim
+from ..memory import doctor as memory_doctor
+from ..memory import key_usage
+from ..memory import stats as memory_stats
+from ..protocol import OK, Replies, SimpleString, Verbatim
 from . import (
     ADMIN,
     COMMANDS,
@@ -29,6 +35,7 @@ from . import (
     subcommand_error,
     syntax_error,
 )
+from .connection import VERSION
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -61,28 +68,40 @@ def flushall(client: Client, args: list[bytes]) -> Any:
 
 @command("swapdb", 3, WRITE)
 def swapdb(client: Client, args: list[bytes]) -> Any:
-    databases = client.server.databases
-    indexes = []
-    for value in args[1:]:
-        try:
-            index = parse_int(value)
-        except CommandError:
-            raise CommandError("ERR invalid first DB index") from None
-        if not 0 <= index < len(databases):
-            raise CommandError("ERR DB index is out of range")
-        indexes.append(index)
-    first, second = databases[indexes[0]], databases[indexes[1]]
+    server = client.server
+    databases = server.databases
+    first_index = _db_index(args[1], "first")
+    second_index = _db_index(args[2], "second")
+    if not (0 <= first_index < len(databases) and 0 <= second_index < len(databases)):
+        raise CommandError("ERR DB index is out of range")
+    first, second = databases[first_index], databases[second_index]
     if first is not second:
+        # As dbSwapDatabases: a watched key is touched if it exists on either side; the
+        # clients' WATCHes and blocked keys stay with their database number.
+        for db in (first, second):
+            for key in list(db.watchers):
+                if key in first.data or key in second.data:
+                    db.touch(key)
         first.data, second.data = second.data, first.data
         first.expires, second.expires = second.expires, first.expires
         first._deadlines, second._deadlines = second._deadlines, first._deadlines
-        for db in (first, second):
-            for key in list(db.watchers):
-                db.touch(key)
-            client.server.wrote(
-                db, [key for index, key in client.server.blocked if index == db.index]
-            )
+        first.access, second.access = second.access, first.access
+        for db in (first, second):  # scanDatabaseForReadyKeys
+            for index, key in list(server.blocked):
+                if index == db.index and db.peek(key) is not None:
+                    server.ready_keys.append((db, key))
     return OK
+
+
+def _db_index(value: bytes, which: str) -> int:
+    """getIntFromObjectOrReply: a 32-bit integer."""
+    try:
+        number = parse_int(value)
+    except CommandError:
+        number = None
+    if number is None or not -(1 << 31) <= number < (1 << 31):
+        raise CommandError(f"ERR invalid {which} DB index")
+    return number
 
 
 @command("time", 1)
@@ -93,9 +112,354 @@ def time_(client: Client, args: list[bytes]) -> Any:
 
 @command("wait", 3, NOSCRIPT)
 def wait(client: Client, args: list[bytes]) -> Any:
-    parse_int(args[1])
-    parse_int(args[2])
-    return 0  # no replicas
+    """With no replicas: 0 at once when none is asked for (or inside MULTI), else after
+    the timeout (0: for ever), as a Redis primary without replicas answers."""
+    replicas = parse_int(args[1])
+    try:
+        timeout = parse_int(args[2])
+    except CommandError:
+        raise CommandError("ERR timeout is not an integer or out of range") from None
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    if replicas <= 0 or client.in_exec or not client.can_block:
+        return 0
+    return Blocked([], timeout / 1000, _never_ready, 0)
+
+
+def _never_ready(key: bytes) -> Any:
+    return NOT_READY
+
+
+@command("lolwut", -1)
+def lolwut(client: Client, args: list[bytes]) -> Any:
+    """LOLWUT [VERSION v]: 7.0 shows its version line only; versions 5 and 6 draw (a
+    drawing of PulsarDS's own) above Redis's caption for them."""
+    version = VERSION.decode()
+    major = version.split(".")[0]
+    if len(args) >= 3 and args[1].lower() == b"version":
+        major = str(parse_int(args[2]) & 0xFFFFFFFF)
+    line = f"Redis ver. {version}\n"
+    if major == "5":
+        art = _braille_art()
+        return Verbatim(f"{art}\nGeorg Nees - schotter, plotter on paper, 1968. {line}".encode())
+    if major == "6":
+        art = "\n".join(
+            "".join(
+                "\x1b[0;37;47m \x1b[0m" if (x + y) % 3 else "\x1b[0;30;40m \x1b[0m"
+                for x in range(20)
+            )
+            for y in range(6)
+        )
+        return Verbatim(
+            f"{art}\nDedicated to the 8 bit game developers of past and present.\n"
+            f"Original 8 bit image from Plaguemon by hikikomori. {line}".encode()
+        )
+    return Verbatim(line.encode())
+
+
+_LIGHT = "\x1b[0;37;47m \x1b[0m"
+_DARK = "\x1b[0;30;40m \x1b[0m"
+
+
+def _braille_art() -> str:
+    """A row of squares in braille dots (Redis draws Georg Nees's Schotter)."""
+    rows = []
+    for y in range(4):
+        rows.append("".join(chr(0x2800 + ((x * 7 + y * 13) % 256)) for x in range(33)))
+    return "\n".join(rows)
+
+
+# -- SLOWLOG ---------------------------------------------------------------------------------
+
+
+def _help(container: str, lines: list[str]) -> list[SimpleString]:
+    """addReplyHelp: the header, the lines, HELP, as status replies."""
+    return [
+        SimpleString(
+            f"{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".encode()
+        ),
+        *(SimpleString(line.encode()) for line in lines),
+        SimpleString(b"HELP"),
+        SimpleString(b"    Prints this help."),
+    ]
+
+
+def _subcommand(args: list[bytes], known: tuple[bytes, ...]) -> bytes:
+    """The subcommand, checked as Redis 7.0 checks it before running: known, and of its
+    arity (from the command table)."""
+    sub = args[1].lower()
+    if sub not in known:
+        raise subcommand_error(args, known)
+    info = REDIS_COMMANDS.get(f"{args[0].decode('utf-8', 'replace').lower()}|{sub.decode()}")
+    if info is not None and not info.arity_ok(len(args)):
+        raise subcommand_error(args, known)
+    return sub
+
+
+def _syntax(args: list[bytes]) -> CommandError:
+    """addReplySubcommandSyntaxError."""
+    return CommandError(
+        f"ERR unknown subcommand or wrong number of arguments for "
+        f"'{args[1].decode('utf-8', 'replace')[:128]}'. "
+        f"Try {args[0].decode('utf-8', 'replace').upper()} HELP."
+    )
+
+
+_SLOWLOG_HELP = [
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+]
+
+
+@command("slowlog", -2)
+def slowlog(client: Client, args: list[bytes]) -> Any:
+    sub = _subcommand(args, (b"get", b"help", b"len", b"reset"))
+    recorder = client.server.recorder
+    if sub == b"help" and len(args) == 2:
+        return _help("SLOWLOG", _SLOWLOG_HELP)
+    if sub == b"reset" and len(args) == 2:
+        recorder.slowlog.clear()
+        return OK
+    if sub == b"len" and len(args) == 2:
+        return len(recorder.slowlog)
+    if sub == b"get" and len(args) in (2, 3):
+        count = 10
+        if len(args) == 3:
+            try:
+                count = parse_int(args[2])
+            except CommandError:
+                count = -2
+            if count < -1:
+                raise CommandError("ERR count should be greater than or equal to -1")
+            if count == -1:
+                count = len(recorder.slowlog)
+        return [list(entry) for entry in list(recorder.slowlog)[:count]]
+    raise _syntax(args)
+
+
+# -- LATENCY ---------------------------------------------------------------------------------
+
+_LATENCY_HELP = [
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for "
+    "the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+]
+_LATENCY_OFF = (
+    "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis "
+    'instance. You may use "CONFIG SET latency-monitor-threshold <milliseconds>." in '
+    "order to enable it. If we weren't in a deep space mission I'd suggest to take a look "
+    "at https://redis.io/topics/latency-monitor.\n"
+)
+
+
+@command("latency", -2)
+def latency(client: Client, args: list[bytes]) -> Any:
+    sub = _subcommand(
+        args, (b"doctor", b"graph", b"help", b"histogram", b"history", b"latest", b"reset")
+    )
+    recorder = client.server.recorder
+    events = recorder.latency_events
+    if sub == b"history" and len(args) == 3:
+        found = events.get(args[2].decode("utf-8", "replace"))
+        return [] if found is None else [list(sample) for sample in found[0]]
+    if sub == b"graph" and len(args) == 3:
+        event = args[2].decode("utf-8", "replace")
+        if event not in events:
+            raise CommandError(f"ERR No samples available for event '{event}'")
+        return Verbatim(_latency_graph(event, *events[event]).encode())
+    if sub == b"latest" and len(args) == 2:
+        return [
+            [name.encode(), samples[-1][0], samples[-1][1], high[0]]
+            for name, (samples, high) in events.items()
+        ]
+    if sub == b"doctor" and len(args) == 2:
+        return Verbatim(_latency_doctor(client).encode())
+    if sub == b"reset":
+        if len(args) == 2:
+            count = len(events)
+            events.clear()
+            return count
+        resets = 0
+        for name in args[2:]:
+            if events.pop(name.decode("utf-8", "replace"), None) is not None:
+                resets += 1
+        return resets
+    if sub == b"histogram":
+        return _latency_histogram(client, args[2:])
+    if sub == b"help" and len(args) == 2:
+        return _help("LATENCY", _LATENCY_HELP)
+    raise _syntax(args)
+
+
+def _latency_histogram(client: Client, names: list[bytes]) -> dict[bytes, Any]:
+    recorder = client.server.recorder
+    wanted: list[str] = []
+    if not names:
+        wanted = sorted(recorder.usage)
+    for raw in names:
+        name = raw.decode("utf-8", "replace").lower()
+        info = lookup_command(name)
+        if info is None:
+            continue
+        wanted.append(info.name)
+        wanted.extend(sorted(sub for sub in recorder.usage if sub.startswith(info.name + "|")))
+    reply: dict[bytes, Any] = {}
+    for name in wanted:
+        histogram = recorder.histogram(name)
+        if histogram is not None:
+            reply[name.encode()] = histogram
+    return reply
+
+
+def _latency_graph(event: str, samples: Any, high: list[int]) -> str:
+    values = [latency for _, latency in samples]
+    top, low = max(values), min(values)
+    header = f"{event} - high {top} ms, low {low} ms (all time high {high[0]} ms)\n"
+    lines = [header, "-" * 80 + "\n"]
+    # one column per sample, Redis's sparkline simplified: a bar of # per quarter
+    rows = []
+    for level in (4, 3, 2, 1):
+        rows.append(
+            "".join(
+                "#" if top and latency * 4 >= level * top else " " for latency in values
+            ).rstrip()
+            + "\n"
+        )
+    now = int(time.time())
+    labels = [_ago(now - when) for when, _ in samples]
+    for index in range(max((len(label) for label in labels), default=0)):
+        rows.append("".join(label[index] if index < len(label) else " " for label in labels) + "\n")
+    return "".join(lines + rows)
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def _latency_doctor(client: Client) -> str:
+    recorder = client.server.recorder
+    if not recorder.latency_threshold and not recorder.latency_events:
+        return _LATENCY_OFF
+    if not recorder.latency_events:
+        return (
+            "Dave, no latency spike was observed during the lifetime of this Redis "
+            "instance, not in the slightest bit. I honestly think you ought to sleep "
+            "better!\n"
+        )
+    lines = [
+        "Dave, I have observed latency spikes in this Redis instance. You don't mind "
+        "talking about it, do you Dave?\n\n"
+    ]
+    for number, (name, (samples, high)) in enumerate(recorder.latency_events.items(), 1):
+        values = [latency for _, latency in samples]
+        average = sum(values) // len(values)
+        lines.append(
+            f"{number}. {name}: {len(values)} latency spikes (average {average}ms, "
+            f"mean deviation 0ms, period 0 sec). Worst all time event {high[0]}ms.\n"
+        )
+    lines.append(
+        "\nI have a few advices for you:\n\n- Check your system for other processes "
+        "using the CPU: PulsarDS runs every command on one thread.\n"
+    )
+    return "".join(lines)
+
+
+# -- MONITOR ---------------------------------------------------------------------------------
+
+
+@command("monitor", 1, ADMIN, NOSCRIPT)
+def monitor(client: Client, args: list[bytes]) -> Any:
+    if client.in_exec:
+        raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+    if client.monitoring:
+        return _NO_REPLY  # Redis ignores a second MONITOR (no reply at all)
+    client.monitoring = True
+    client.server.recorder.add_monitor(client)
+    client.refresh_runner()
+    return OK
+
+
+_NO_REPLY = Replies()
+
+
+# -- MEMORY ----------------------------------------------------------------------------------
+
+_MEMORY_HELP = [
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+]
+
+
+@command("memory", -2)
+def memory_(client: Client, args: list[bytes]) -> Any:
+    sub = _subcommand(args, (b"doctor", b"help", b"malloc-stats", b"purge", b"stats", b"usage"))
+    if sub == b"help" and len(args) == 2:
+        return _help("MEMORY", _MEMORY_HELP)
+    if sub == b"usage" and len(args) >= 3:
+        samples = 5
+        index = 3
+        while index < len(args):
+            if args[index].lower() == b"samples" and index + 1 < len(args):
+                samples = parse_int(args[index + 1])
+                if samples < 0:
+                    raise syntax_error()
+                if samples == 0:
+                    samples = 1 << 62
+                index += 2
+            else:
+                raise syntax_error()
+        value = client.db.data.get(args[2])  # Redis's dictFind: no expiry, no access
+        if value is None:
+            return None
+        return key_usage(args[2], value, samples)
+    if sub == b"stats" and len(args) == 2:
+        return memory_stats(client.server)
+    if sub == b"doctor" and len(args) == 2:
+        return Verbatim(memory_doctor(client.server).encode())
+    if sub == b"malloc-stats" and len(args) == 2:
+        return Verbatim(b"Stats not supported for the current allocator")
+    if sub == b"purge" and len(args) == 2:
+        gc.collect()
+        return OK
+    raise _syntax(args)
+
+
+for _name in (b"slowlog", b"latency", b"memory"):  # containers: stats per subcommand
+    COMMANDS[_name].subcommand_calls = {}
 
 
 @command("role", 1, NOSCRIPT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
+from ..notify import GENERIC, SET, notify, notify_removed
 from ..scan import parse_scan_cursor, scan_options, scan_page
 from . import RANDOM, WRITE, CommandError, command, parse_int, syntax_error
 from .hashes import parse_count, random_picks
@@ -48,6 +49,8 @@ def sadd(client: Client, args: list[bytes]) -> Any:
     members: set[bytes] = client.db.get_or_create(args[1], set)
     before = len(members)
     members.update(args[2:])
+    if client.server.notify_flags and len(members) != before:
+        notify(client, SET, b"sadd", args[1])
     return len(members) - before
 
 
@@ -58,6 +61,8 @@ def srem(client: Client, args: list[bytes]) -> Any:
         return 0
     before = len(members)
     members.difference_update(args[2:])
+    if len(members) != before:
+        notify_removed(client, SET, b"srem", args[1], members)
     return before - len(members)  # the server deletes the key if this emptied it
 
 
@@ -97,6 +102,7 @@ def spop(client: Client, args: list[bytes]) -> Any:
             return None
         member = random.choice(list(members))
         members.discard(member)
+        notify_removed(client, SET, b"spop", key, members)
         client.propagate = [[b"SREM", key, member]]
         return member
     count = parse_int(args[2], "value is out of range, must be positive")
@@ -112,6 +118,7 @@ def spop(client: Client, args: list[bytes]) -> Any:
     else:
         popped = set(random.sample(list(members), count))
         members.difference_update(popped)
+    notify_removed(client, SET, b"spop", key, members)
     # Replicas and the AOF must remove the same members, not pick their own.
     client.propagate = [[b"SREM", key, *popped]]
     return popped
@@ -145,7 +152,11 @@ def smove(client: Client, args: list[bytes]) -> Any:
     if member not in source:
         return 0
     source.discard(member)
-    db.get_or_create(target_key, set).add(member)
+    notify_removed(client, SET, b"srem", source_key, source)
+    target = db.get_or_create(target_key, set)
+    if member not in target:
+        target.add(member)
+        notify(client, SET, b"sadd", target_key)
     return 1
 
 
@@ -201,8 +212,9 @@ def _store(client: Client, args: list[bytes], result: set[bytes]) -> int:
     """Replace the destination with ``result``; an empty result deletes it."""
     if result:
         client.db.set(args[1], result)
-    else:
-        client.db.delete(args[1])
+        notify(client, SET, args[0].lower(), args[1])
+    elif client.db.delete(args[1]):
+        notify(client, GENERIC, b"del", args[1])
     return len(result)
 
 

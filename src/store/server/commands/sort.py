@@ -12,6 +12,7 @@ import math
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ..notify import GENERIC, LIST, notify
 from ..zset import ZSet, strtod
 from . import WRITE, WRONGTYPE, CommandError, command, parse_int, syntax_error
 
@@ -177,8 +178,9 @@ def _sort(client: Client, args: list[bytes], readonly: bool) -> Any:
         return rows
     if rows:
         db.set(store, deque(b"" if row is None else row for row in rows))
-    else:
-        db.delete(store)
+        notify(client, LIST, b"sortstore", store)
+    elif db.delete(store):
+        notify(client, GENERIC, b"del", store)
     if store not in _sort_keys(args):
         client.server.wrote(db, [store])  # not among the declared keys: signal it here
     return len(rows)

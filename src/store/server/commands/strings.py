@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..keyspace import now_ms
 from ..longdouble import add_long_double, parse_increment, parse_long_double
+from ..notify import EXPIRED, GENERIC, STRING, notify
 from ..protocol import OK
 from . import WRITE, CommandError, command, parse_int, syntax_error
 
@@ -66,8 +67,14 @@ def set_(client: Client, args: list[bytes]) -> Any:
         client.propagate = []
         return old if want_old else None
     db.set(key, value, keep_ttl=keep_ttl)
+    if client.server.notify_flags:
+        notify(client, STRING, b"set", key)
     if deadline is not None:
         db.set_deadline(key, deadline)
+        if client.server.notify_flags:
+            notify(client, GENERIC, b"expire", key)
+            if key not in db.data:  # a past EXAT/PXAT: Redis expires it on the next look
+                notify(client, EXPIRED, b"expired", key)
         client.propagate = [[b"SET", key, value, b"PXAT", b"%d" % deadline]]
     elif want_old or condition:
         client.propagate = [[b"SET", key, value, b"KEEPTTL"] if keep_ttl else [b"SET", key, value]]
@@ -80,6 +87,7 @@ def setnx(client: Client, args: list[bytes]) -> Any:
         client.propagate = []
         return 0
     client.db.set(args[1], args[2])
+    notify(client, STRING, b"set", args[1])
     return 1
 
 
@@ -87,7 +95,9 @@ def _setex(client: Client, args: list[bytes], unit: int) -> Any:
     name = args[0].decode("utf-8", "replace").lower()
     deadline = _expire_deadline(args[2], unit, False, name)
     client.db.set(args[1], args[3])
+    notify(client, STRING, b"set", args[1])
     client.db.set_deadline(args[1], deadline)
+    notify(client, GENERIC, b"expire", args[1])
     client.propagate = [[b"SET", args[1], args[3], b"PXAT", b"%d" % deadline]]
     return OK
 
@@ -111,6 +121,7 @@ def get(client: Client, args: list[bytes]) -> Any:
 def getset(client: Client, args: list[bytes]) -> Any:
     old = get_string(client, args[1])
     client.db.set(args[1], args[2])
+    notify(client, STRING, b"set", args[1])
     return old
 
 
@@ -121,6 +132,7 @@ def getdel(client: Client, args: list[bytes]) -> Any:
         client.propagate = []
     else:
         client.db.delete(args[1])
+        notify(client, GENERIC, b"del", args[1])
         client.propagate = [[b"DEL", args[1]]]
     return old
 
@@ -150,8 +162,11 @@ def getex(client: Client, args: list[bytes]) -> Any:
         return None
     if deadline is not None:
         client.db.set_deadline(key, deadline)
+        expired = client.db.data.get(key) is None
+        notify(client, GENERIC, b"del" if expired else b"expire", key)
         client.propagate = [[b"PEXPIREAT", key, b"%d" % deadline]]
     elif persist and client.db.persist(key):
+        notify(client, GENERIC, b"persist", key)
         client.propagate = [[b"PERSIST", key]]
     return value
 
@@ -173,6 +188,7 @@ def mset(client: Client, args: list[bytes]) -> Any:
     db = client.db
     for index in range(1, len(args), 2):
         db.set(args[index], args[index + 1])
+        notify(client, STRING, b"set", args[index])
     return OK
 
 
@@ -186,6 +202,7 @@ def msetnx(client: Client, args: list[bytes]) -> Any:
         return 0
     for index in range(1, len(args), 2):
         db.set(args[index], args[index + 1])
+        notify(client, STRING, b"set", args[index])
     return 1
 
 
@@ -195,6 +212,7 @@ def append(client: Client, args: list[bytes]) -> Any:
     _check_length(client, len(old), len(args[2]))
     value = old + args[2]
     client.db.set(args[1], value, keep_ttl=True)
+    notify(client, STRING, b"append", args[1])
     return len(value)
 
 
@@ -218,6 +236,8 @@ def _incr(client: Client, key: bytes, delta: int) -> int:
     if not -(1 << 63) <= result < (1 << 63):
         raise CommandError("ERR increment or decrement would overflow")
     db.set(key, b"%d" % result, keep_ttl=True)
+    if client.server.notify_flags:
+        notify(client, STRING, b"incrby", key)
     return result
 
 
@@ -252,6 +272,7 @@ def incrbyfloat(client: Client, args: list[bytes]) -> Any:
     delta = parse_increment(args[2], finite=False)
     text = add_long_double(old, delta, "ERR value is not a valid float")
     client.db.set(args[1], text, keep_ttl=True)
+    notify(client, STRING, b"incrbyfloat", args[1])
     # Replaying the addition could round differently: log the result instead.
     client.propagate = [[b"SET", args[1], text, b"KEEPTTL"]]
     return text
@@ -300,6 +321,7 @@ def setrange(client: Client, args: list[bytes]) -> Any:
         value.extend(bytes(offset - len(value)))
     value[offset : offset + len(patch)] = patch
     client.db.set(args[1], bytes(value), keep_ttl=True)
+    notify(client, STRING, b"setrange", args[1])
     return len(value)
 
 
@@ -326,6 +348,7 @@ def setbit(client: Client, args: list[bytes]) -> Any:
     else:
         value[byte] &= ~mask & 0xFF
     client.db.set(args[1], bytes(value), keep_ttl=True)
+    notify(client, STRING, b"setbit", args[1])
     return old
 
 
@@ -409,8 +432,9 @@ def bitop(client: Client, args: list[bytes]) -> Any:
         raise syntax_error()
     if result:
         client.db.set(args[2], result)
-    else:
-        client.db.delete(args[2])
+        notify(client, STRING, b"set", args[2])
+    elif client.db.delete(args[2]):
+        notify(client, GENERIC, b"del", args[2])
     return len(result)
 
 

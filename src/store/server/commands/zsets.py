@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..notify import GENERIC, ZSET, notify, notify_removed
 from ..protocol import NULL_ARRAY, format_double
 from ..scan import SMALL_CONTAINER, parse_scan_cursor, scan_options
 from ..zset import (
@@ -49,7 +50,6 @@ from ._shared import (
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..keyspace import Database
 
 LONG_MAX = (1 << 63) - 1
 NOT_FLOAT = "ERR value is not a valid float"
@@ -103,12 +103,14 @@ def _reply_range(client: Client, pairs: list[tuple[float, bytes]], withscores: b
     return [member for _, member in pairs]
 
 
-def _store(db: Database, dest: bytes, result: ZSet) -> int:
-    """Put ``result`` at ``dest`` (dropping its TTL), or delete ``dest`` when it is empty."""
+def _store(client: Client, dest: bytes, result: ZSet, event: bytes) -> int:
+    """Put ``result`` at ``dest`` (dropping its TTL), or delete ``dest`` when it is empty;
+    the keyspace event is ``event`` or ``del``."""
     if result:
-        db.set(dest, result)
-    else:
-        db.delete(dest)
+        client.db.set(dest, result)
+        notify(client, ZSET, event, dest)
+    elif client.db.delete(dest):
+        notify(client, GENERIC, b"del", dest)
     return len(result)
 
 
@@ -174,6 +176,8 @@ def _zadd(client: Client, args: list[bytes], incr: bool) -> Any:
             changes[member] = score
             updated += 1
     zset.update(changes)
+    if (added or updated) and client.server.notify_flags:
+        notify(client, ZSET, b"zincr" if incr else b"zadd", key)
     if incr:
         return score if processed else None
     return added + updated if b"CH" in options else added
@@ -198,7 +202,10 @@ def zrem(client: Client, args: list[bytes]) -> Any:
     zset = _zset(client, args[1])
     if zset is None:
         return 0
-    return zset.remove_many(args[2:])
+    removed = zset.remove_many(args[2:])
+    if removed:
+        notify_removed(client, ZSET, b"zrem", args[1], zset)
+    return removed
 
 
 @command("zscore", 3, keys=(1, 1, 1))
@@ -320,7 +327,6 @@ def _zrange(
     else:
         lex_spec = _lex_range(low, high)
 
-    db = client.db
     zset = _zset(client, args[at])
     picked: list[tuple[float, bytes]] = []
     if zset is not None:
@@ -349,7 +355,8 @@ def _zrange(
         elif lex_spec is not None:
             picked = [order[i] for i in zset.lex_positions(lex_spec, reverse, offset, limit)]
     if store:
-        return _store(db, args[1], ZSet.from_scores({m: s for s, m in picked}))
+        picks = ZSet.from_scores({m: s for s, m in picked})
+        return _store(client, args[1], picks, b"zrangestore")
     return _reply_range(client, picked, withscores)
 
 
@@ -394,7 +401,10 @@ def zremrangebyrank(client: Client, args: list[bytes]) -> Any:
     zset = _zset(client, args[1])
     if zset is None:
         return 0
-    return zset.delete_span(*index_span(start, end, len(zset)))
+    removed = zset.delete_span(*index_span(start, end, len(zset)))
+    if removed:
+        notify_removed(client, ZSET, b"zremrangebyrank", args[1], zset)
+    return removed
 
 
 @command("zremrangebyscore", 4, WRITE, keys=(1, 1, 1))
@@ -403,7 +413,10 @@ def zremrangebyscore(client: Client, args: list[bytes]) -> Any:
     zset = _zset(client, args[1])
     if zset is None:
         return 0
-    return zset.delete_span(*zset.score_span(spec))
+    removed = zset.delete_span(*zset.score_span(spec))
+    if removed:
+        notify_removed(client, ZSET, b"zremrangebyscore", args[1], zset)
+    return removed
 
 
 @command("zremrangebylex", 4, WRITE, keys=(1, 1, 1))
@@ -412,7 +425,10 @@ def zremrangebylex(client: Client, args: list[bytes]) -> Any:
     zset = _zset(client, args[1])
     if zset is None:
         return 0
-    return zset.delete_span(*zset.lex_span(spec))
+    removed = zset.delete_span(*zset.lex_span(spec))
+    if removed:
+        notify_removed(client, ZSET, b"zremrangebylex", args[1], zset)
+    return removed
 
 
 # -- pops ----------------------------------------------------------------------------------------
@@ -429,6 +445,7 @@ def _zpop(client: Client, args: list[bytes], highest: bool) -> Any:
         client.propagate = []
         return []
     popped = zset.pop(max(count, 1), highest)
+    notify_removed(client, ZSET, b"zpopmax" if highest else b"zpopmin", args[1], zset)
     return _scored(client, popped, client.resp3 and count != -1)
 
 
@@ -450,16 +467,19 @@ def _is_max(value: bytes) -> bool:
     return where == b"MAX"
 
 
-def _zset_pop(highest: bool, count: int) -> Pop:
+def _zset_pop(client: Client, highest: bool, count: int) -> Pop:
     """The pop of the multi-key commands: BZPOPMIN's [key, member, score] (``count`` 0)
     or ZMPOP's [key, [[member, score]...]], logged as ZPOPMIN/ZPOPMAX key [count]."""
     name = b"ZPOPMAX" if highest else b"ZPOPMIN"
+    event = b"zpopmax" if highest else b"zpopmin"
 
     def pop(key: bytes, zset: ZSet) -> tuple[Any, list[bytes]]:
         if count:
             popped = [[member, score] for score, member in zset.pop(count, highest)]
+            notify_removed(client, ZSET, event, key, zset)
             return [key, popped], [name, key, b"%d" % count]
         ((score, member),) = zset.pop(1, highest)
+        notify_removed(client, ZSET, event, key, zset)
         return [key, member, score], [name, key]
 
     return pop
@@ -468,27 +488,27 @@ def _zset_pop(highest: bool, count: int) -> Pop:
 @command("zmpop", -4, WRITE, keys=numkeys_keys(1))
 def zmpop(client: Client, args: list[bytes]) -> Any:
     keys, highest, count = parse_mpop(args, 1, _is_max)
-    reply = pop_first(client, keys, ZSet, _zset_pop(highest, count))
+    reply = pop_first(client, keys, ZSet, _zset_pop(client, highest, count))
     return NULL_ARRAY if reply is None else reply
 
 
 @command("bzpopmin", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def bzpopmin(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return pop_or_block(client, args[1:-1], timeout, ZSet, _zset_pop(False, 0))
+    return pop_or_block(client, args[1:-1], timeout, ZSet, _zset_pop(client, False, 0))
 
 
 @command("bzpopmax", -3, WRITE, NOSCRIPT, BLOCKING, keys=(1, -2, 1))
 def bzpopmax(client: Client, args: list[bytes]) -> Any:
     timeout = parse_timeout(args[-1])
-    return pop_or_block(client, args[1:-1], timeout, ZSet, _zset_pop(True, 0))
+    return pop_or_block(client, args[1:-1], timeout, ZSet, _zset_pop(client, True, 0))
 
 
 @command("bzmpop", -5, WRITE, BLOCKING, keys=numkeys_keys(2))
 def bzmpop(client: Client, args: list[bytes]) -> Any:
     keys, highest, count = parse_mpop(args, 2, _is_max)  # Redis reads the timeout after the rest
     timeout = parse_timeout(args[1])
-    return pop_or_block(client, keys, timeout, ZSet, _zset_pop(highest, count))
+    return pop_or_block(client, keys, timeout, ZSet, _zset_pop(client, highest, count))
 
 
 # -- set algebra ---------------------------------------------------------------------------------
@@ -601,7 +621,7 @@ def _setop(
                 result[member] = score
 
     if store:
-        return _store(db, args[1], ZSet.from_scores(result))
+        return _store(client, args[1], ZSet.from_scores(result), name.encode())
     # Replied from Redis's skip list, where a score of -0 stays -0.
     return _reply_range(client, sorted((s, m) for m, s in result.items()), withscores)
 

@@ -644,7 +644,7 @@ class ScriptEngine:
         if not cmd.arity_ok(len(argv)):
             raise ScriptError(b"ERR Wrong number of args calling Redis command from script")
         # Redis 7.0 flags its blocking commands (BLPOP, BZPOPMIN, ...) noscript as well.
-        if NOSCRIPT in cmd.flags or BLOCKING in cmd.flags:
+        if NOSCRIPT in cmd.flags or (BLOCKING in cmd.flags and cmd.name[:5] != "xread"):
             raise ScriptError(b"ERR This Redis command is not allowed from script")
         client = run.client
         server = self.server
