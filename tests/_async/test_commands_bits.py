@@ -1,7 +1,5 @@
 """Bitmaps (BITFIELD, BITFIELD_RO, BITOP, BITPOS), LCS and HyperLogLogs against
-redis-server and PulsarDS, RESP2 and RESP3, both parsers; the tests of the commands
-PulsarDS has not yet (BITFIELD, LCS: issue 16) run on redis-server only.
-"""
+redis-server and PulsarDS, RESP2 and RESP3, both parsers."""
 
 from __future__ import annotations
 
@@ -10,20 +8,7 @@ import pytest
 from store.aio import RedisClient, RedisStore
 from store.errors import DataError, ResponseError, WrongTypeError
 
-from .conftest import TARGETS, _target_id
 
-REDIS_TARGETS = [t for t in TARGETS if t[0] == "redis"]
-
-
-def redis_only(reason: str) -> pytest.MarkDecorator:
-    """The test runs on redis-server's targets only; ``reason`` names what PulsarDS lacks."""
-    assert "PulsarDS" in reason
-    return pytest.mark.parametrize(
-        "target", REDIS_TARGETS, ids=[_target_id(t) for t in REDIS_TARGETS], indirect=True
-    )
-
-
-@redis_only("PulsarDS has no BITFIELD yet (issue 16)")
 async def test_bitfield_builder(client: RedisClient) -> None:
     field = client.bitfield("bf")
     result = await field.set("u8", 0, 255).get("u8", 0).incrby("u8", 0, 10).execute()
@@ -45,7 +30,6 @@ async def test_bitfield_builder(client: RedisClient) -> None:
     assert await client.bitfield("str").get("u8", 0).execute() == [97]
 
 
-@redis_only("PulsarDS has no BITFIELD_RO yet (issue 16)")
 async def test_bitfield_ro(client: RedisClient) -> None:
     await client.set("k", b"\x01\x02\xff")
     assert await client.bitfield_ro("k", "u8", 0) == [1]
@@ -82,7 +66,6 @@ async def test_bitop_bitpos(client: RedisClient) -> None:
             await client.bitpos("p", **bad)
 
 
-@redis_only("PulsarDS has no LCS yet (issue 16)")
 async def test_lcs(client: RedisClient) -> None:
     await client.mset({"{l}1": "ohmytext", "{l}2": "mynewtext"})
     assert await client.lcs("{l}1", "{l}2") == b"mytext"
@@ -115,7 +98,6 @@ async def test_hyperloglog(client: RedisClient) -> None:
         await client.pfcount("str")
 
 
-@redis_only("PulsarDS has no BITFIELD nor HyperLogLogs yet (issue 16)")
 async def test_in_a_pipeline(store: RedisStore) -> None:
     pipe = store.pipeline()
     await pipe.bitfield("bf").set("u8", 0, 7).get("u8", 0).execute()

@@ -470,3 +470,335 @@ def bitpos(client: Client, args: list[bytes]) -> Any:
         return first + width - zeros.bit_length()
     # No 0 in the range: with no end given, the string goes on with zeros on its right.
     return -1 if end_given else last + 1
+
+
+# -- BITFIELD and BITFIELD_RO (Redis's bitfieldGeneric) -----------------------------------
+
+_U64 = (1 << 64) - 1
+_BITFIELD_TYPE_ERROR = (
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported "
+    "but i64 is."
+)
+_BIT_OFFSET_ERROR = "ERR bit offset is not an integer or out of range"
+_WRAP, _SAT, _FAIL = 0, 1, 2
+
+
+def _int64(value: int) -> int:
+    """``value`` as C's int64_t after unsigned arithmetic: wrapped into 64 bits."""
+    value &= _U64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _strict_int(text: bytes) -> int | None:
+    """Redis's string2ll: a 64-bit integer with no sign but '-', no spaces or leading zeros."""
+    try:
+        return parse_int(text)
+    except CommandError:
+        return None
+
+
+def _bitfield_type(text: bytes) -> tuple[bool, int]:
+    """(signed, width) of ``i1``..``i64`` or ``u1``..``u63``."""
+    signed = text[:1] == b"i"
+    if not signed and text[:1] != b"u":
+        raise CommandError(_BITFIELD_TYPE_ERROR)
+    bits = _strict_int(text[1:].split(b"\0", 1)[0])
+    if bits is None or bits < 1 or bits > (64 if signed else 63):
+        raise CommandError(_BITFIELD_TYPE_ERROR)
+    return signed, bits
+
+
+def _bitfield_offset(client: Client, text: bytes, bits: int) -> int:
+    """A bit offset, ``#n`` meaning n times the type's width (getBitOffsetFromArgument)."""
+    by_width = text[:1] == b"#"
+    offset = _strict_int(text[1:] if by_width else text)
+    if offset is None:
+        raise CommandError(_BIT_OFFSET_ERROR)
+    if by_width:
+        offset = _int64(offset * bits)  # C's multiplication, wrapping as gcc's does
+    if offset < 0 or offset >> 3 >= client.server.config.proto_max_bulk_len:
+        raise CommandError(_BIT_OFFSET_ERROR)
+    return offset
+
+
+def _get_field(value: bytes | bytearray, offset: int, bits: int, signed: bool) -> int:
+    last = offset + bits - 1
+    chunk = bytes(value[offset >> 3 : (last >> 3) + 1]).ljust(
+        (last >> 3) - (offset >> 3) + 1, b"\0"
+    )
+    number = (int.from_bytes(chunk, "big") >> (7 - (last & 7))) & ((1 << bits) - 1)
+    if signed and number >> (bits - 1):
+        number -= 1 << bits
+    return number
+
+
+def _set_field(value: bytearray, offset: int, bits: int, number: int) -> None:
+    """Writes the low ``bits`` bits of ``number`` at ``offset`` (the string is long enough)."""
+    first, last = offset >> 3, (offset + bits - 1) >> 3
+    shift = 7 - ((offset + bits - 1) & 7)
+    mask = ((1 << bits) - 1) << shift
+    chunk = int.from_bytes(value[first : last + 1], "big")
+    chunk = (chunk & ~mask) | (((number & ((1 << bits) - 1)) << shift) & mask)
+    value[first : last + 1] = chunk.to_bytes(last - first + 1, "big")
+
+
+def _unsigned_overflow(value: int, incr: int, bits: int, mode: int) -> tuple[bool, int]:
+    """checkUnsignedBitfieldOverflow: ``value`` a uint64, ``incr`` an int64; (overflowed,
+    the value WRAP or SAT make of it)."""
+    top = (1 << bits) - 1
+    max_incr = _int64(top - value)
+    min_incr = _int64(-value)
+    if value > top or (incr > 0 and incr > max_incr):
+        limit = top
+    elif incr < 0 and incr < min_incr:
+        limit = 0
+    else:
+        return False, 0
+    if mode == _WRAP:
+        limit = (value + incr) & top
+    return True, limit
+
+
+def _signed_overflow(value: int, incr: int, bits: int, mode: int) -> tuple[bool, int]:
+    """checkSignedBitfieldOverflow, with C's wrapping where Redis's arithmetic wraps."""
+    top = (1 << (bits - 1)) - 1
+    bottom = -top - 1
+    max_incr = _int64(top - value)
+    min_incr = _int64(bottom - value)
+    if (
+        value > top
+        or (bits != 64 and incr > max_incr)
+        or (value >= 0 and incr > 0 and incr > max_incr)
+    ):
+        limit = top
+    elif (
+        value < bottom
+        or (bits != 64 and incr < min_incr)
+        or (value < 0 and incr < 0 and incr < min_incr)
+    ):
+        limit = bottom
+    else:
+        return False, 0
+    if mode == _WRAP:
+        total = (value + incr) & _U64
+        if bits < 64:
+            total &= (1 << bits) - 1
+            if total >> (bits - 1):
+                total -= 1 << bits
+            limit = total
+        else:
+            limit = _int64(total)
+    return True, limit
+
+
+_BITFIELD_OPS = {b"get": 2, b"set": 3, b"incrby": 3}
+
+
+def _bitfield(client: Client, args: list[bytes], readonly_command: bool) -> Any:
+    ops: list[tuple[bytes, bool, int, int, int, int]] = []  # op, signed, bits, offset, n, mode
+    mode = _WRAP
+    readonly = True
+    highest = 0
+    index = 2
+    while index < len(args):
+        left = len(args) - index - 1
+        word = args[index].lower()
+        if word == b"overflow" and left >= 1:
+            name = args[index + 1].lower()
+            if name not in (b"wrap", b"sat", b"fail"):
+                raise CommandError("ERR Invalid OVERFLOW type specified")
+            mode = (b"wrap", b"sat", b"fail").index(name)
+            index += 2
+            continue
+        needed = _BITFIELD_OPS.get(word)
+        if needed is None or left < needed:
+            raise syntax_error()
+        signed, bits = _bitfield_type(args[index + 1])
+        offset = _bitfield_offset(client, args[index + 2], bits)
+        number = 0
+        if word != b"get":
+            readonly = False
+            highest = max(highest, offset + bits - 1)
+            number = parse_int(args[index + 3])
+        ops.append((word, signed, bits, offset, number, mode))
+        index += needed + 1
+    if readonly:
+        source = get_string(client, args[1]) or b""
+        if not readonly_command:
+            client.propagate = []  # BITFIELD with GETs only writes nothing
+        return [_get_field(source, offset, bits, signed) for _, signed, bits, offset, _, _ in ops]
+    if readonly_command:
+        raise CommandError("ERR BITFIELD_RO only supports the GET subcommand")
+    old = get_string(client, args[1])
+    value = bytearray(old or b"")
+    size = (highest >> 3) + 1
+    grown = old is None or len(value) < size
+    if len(value) < size:
+        value.extend(bytes(size - len(value)))
+    replies: list[int | None] = []
+    changes = 0
+    for word, signed, bits, offset, number, op_mode in ops:
+        if word == b"get":
+            replies.append(_get_field(value, offset, bits, signed))
+            continue
+        current = _get_field(value, offset, bits, signed)
+        if signed:
+            if word == b"incrby":
+                overflow, limit = _signed_overflow(current, number, bits, op_mode)
+                new = limit if overflow else current + number
+                reply = new
+            else:
+                overflow, limit = _signed_overflow(number, 0, bits, op_mode)
+                new = limit if overflow else number
+                reply = current
+        else:
+            if word == b"incrby":
+                overflow, limit = _unsigned_overflow(current, number, bits, op_mode)
+                new = limit if overflow else (current + number) & _U64
+                reply = new
+            else:
+                overflow, limit = _unsigned_overflow(number & _U64, 0, bits, op_mode)
+                new = limit if overflow else number & _U64
+                reply = current
+        if overflow and op_mode == _FAIL:
+            replies.append(None)
+            continue
+        replies.append(_int64(reply))
+        _set_field(value, offset, bits, new)
+        if grown or current != _get_field(value, offset, bits, signed):
+            changes += 1
+    if grown or bytes(value) != old:
+        client.db.set(args[1], bytes(value), keep_ttl=True)
+    else:
+        client.propagate = []
+    if changes:
+        notify(client, STRING, b"setbit", args[1])
+    return replies
+
+
+def _bitfield_written(args: list[bytes]) -> list[bytes]:
+    """The key, unless every operation is a GET (parsed as bitfieldGeneric does): a
+    read-only BITFIELD touches no WATCH."""
+    index = 2
+    while index < len(args):
+        word = args[index].lower()
+        if word == b"overflow":
+            index += 2
+        elif word == b"get":
+            index += 3
+        else:
+            return args[1:2]
+    return []
+
+
+@command("bitfield", -2, WRITE, keys=(1, 1, 1), writes=_bitfield_written)
+def bitfield(client: Client, args: list[bytes]) -> Any:
+    return _bitfield(client, args, False)
+
+
+@command("bitfield_ro", -2, keys=(1, 1, 1))
+def bitfield_ro(client: Client, args: list[bytes]) -> Any:
+    return _bitfield(client, args, True)
+
+
+# -- LCS (Redis's lcsCommand) -----------------------------------------------------------------
+
+
+def _lcs_rows(a: bytes, b: bytes) -> list[int]:
+    """The LCS table of ``a`` and ``b`` as bit vectors (Hyyro's bit-parallel rows): in
+    ``rows[i]`` bit j is set unless LCS(i, j+1) > LCS(i, j), so LCS(i, j) is j minus the
+    set bits among the low j. One int of len(b) bits a row, an eighth of Redis's table."""
+    full = (1 << len(b)) - 1
+    masks: dict[int, int] = {}
+    for position, char in enumerate(b):
+        masks[char] = masks.get(char, 0) | (1 << position)
+    row = full
+    rows = [row]
+    for char in a:
+        matched = row & masks.get(char, 0)
+        row = ((row + matched) | (row - matched)) & full
+        rows.append(row)
+    return rows
+
+
+def _lcs_at(rows: list[int], i: int, j: int) -> int:
+    return j - (rows[i] & ((1 << j) - 1)).bit_count()
+
+
+@command("lcs", -3, keys=(1, 2, 1))
+def lcs(client: Client, args: list[bytes]) -> Any:
+    db = client.db
+    first, second = db.get(args[1]), db.get(args[2])
+    if (first is not None and not isinstance(first, bytes)) or (
+        second is not None and not isinstance(second, bytes)
+    ):
+        raise CommandError("ERR The specified keys must contain string values")
+    a, b = first or b"", second or b""
+    get_len = get_idx = with_match_len = False
+    min_match_len = 0
+    index = 3
+    while index < len(args):
+        option = args[index].lower()
+        if option == b"idx":
+            get_idx = True
+        elif option == b"len":
+            get_len = True
+        elif option == b"withmatchlen":
+            with_match_len = True
+        elif option == b"minmatchlen" and index + 1 < len(args):
+            min_match_len = max(parse_int(args[index + 1]), 0)
+            index += 1
+        else:
+            raise syntax_error()
+        index += 1
+    if get_len and get_idx:
+        raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
+    if (len(a) + 1) * (len(b) + 1) * 4 > client.server.config.proto_max_bulk_len:
+        raise CommandError(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
+    rows = _lcs_rows(a, b)
+    total = _lcs_at(rows, len(a), len(b))
+    if get_len:
+        return total
+    result = bytearray(total)
+    matches: list[list[Any]] = []
+    position = total
+    unset = len(a)  # Redis's marker of "no range being tracked"
+    a_start, a_end, b_start, b_end = unset, 0, 0, 0
+    i, j = len(a), len(b)
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            result[position - 1] = a[i - 1]
+            if a_start == unset:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            position -= 1
+            i -= 1
+            j -= 1
+        else:
+            if _lcs_at(rows, i - 1, j) > _lcs_at(rows, i, j - 1):
+                i -= 1
+            else:
+                j -= 1
+            if a_start != unset:
+                emit = True
+        if emit:
+            length = a_end - a_start + 1
+            if get_idx and (min_match_len == 0 or length >= min_match_len):
+                match: list[Any] = [[a_start, a_end], [b_start, b_end]]
+                if with_match_len:
+                    match.append(length)
+                matches.append(match)
+            a_start = unset
+    if get_idx:
+        return {b"matches": matches, b"len": total}
+    return bytes(result)
