@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from .._backend.synchronization import AsyncEvent, AsyncThreadLock, async_sleep
-from .._backend.workers import AsyncCaller, AsyncWorker
+from .._backend.workers import AsyncWorker
 from ..cluster import Address, key_slot
 from ..errors import ConnectionError, DataError, ResponseError, StoreError
-from ..messages import SUBSCRIBE_TYPES, PubSubMessage
+from ..messages import PubSubMessage
 from .cluster import MAX_REDIRECTS
 from .connection import AsyncConnection
-from .pubsub import _MAX_PENDING, AsyncPubSub, ChannelT, Handler
+from .pubsub import _MAX_PENDING, AsyncPubSub, AsyncPubSubReading, ChannelT, Handler
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -164,11 +164,13 @@ class _NodePubSub(AsyncPubSub):
         self._shards.pop(channel, None)
 
 
-class AsyncClusterPubSub:
+class AsyncClusterPubSub(AsyncPubSubReading):
     """Subscriptions on a cluster and their messages: the API of the single-node PubSub
     (``subscribe``, ``psubscribe``, ``ssubscribe``, their ``un`` forms, ``get_message``,
     iteration, ``run``/``stop``, ``close``) and its options, which each node's PubSub
     gets. See the module docstring for where each subscription lives."""
+
+    _WORKER_NAME = "store-cluster-pubsub"
 
     def __init__(
         self,
@@ -241,11 +243,6 @@ class AsyncClusterPubSub:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def running(self) -> bool:
-        worker = self._worker
-        return worker is not None and worker.is_running()
 
     def _nodes(self) -> list[_NodePubSub]:
         with self._lock:
@@ -486,40 +483,6 @@ class AsyncClusterPubSub:
 
     # ------------------------------------------------------------------ reading
 
-    async def get_message(
-        self, timeout: float | None = 0.0, ignore_subscribe_messages: bool | None = None
-    ) -> PubSubMessage | None:
-        """The next message of any node, or None when none came within ``timeout``
-        seconds (None: wait until one comes or the PubSub is closed; 0: only what already
-        arrived). Handlers and status messages as in the single-node PubSub."""
-        if self._closed:
-            return None
-        if ignore_subscribe_messages is None:
-            ignore_subscribe_messages = self.ignore_subscribe_messages
-        self._start_reading()
-        try:
-            deadline = None if timeout is None else monotonic() + timeout
-            while True:
-                message = await self._next(deadline)
-                if message is None:
-                    return None
-                if ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
-                    continue
-                handler = self._handler(message)
-                if handler is None:
-                    return message
-                await AsyncCaller.call(handler, message)
-        finally:
-            self._reading = False
-
-    def _start_reading(self) -> None:
-        if self._reading:
-            raise StoreError(
-                "this PubSub is already being read (by its runner, an iteration or another "
-                "get_message): one reader at a time"
-            )
-        self._reading = True
-
     def _handler(self, message: PubSubMessage) -> Handler | None:
         kind = message.type
         if kind == "message":
@@ -549,54 +512,7 @@ class AsyncClusterPubSub:
             await self._arrived.wait(wait)
         return None
 
-    def __aiter__(self) -> AsyncIterator[PubSubMessage]:
-        return self
-
-    async def __anext__(self) -> PubSubMessage:
-        message = await self.get_message(timeout=None)
-        if message is None:
-            raise StopAsyncIteration
-        return message
-
     # ------------------------------------------------------------------ background runner
-
-    def run(self, handler: Handler | None = None) -> None:
-        """Start the background runner (a task; a thread in the blocking client): it
-        calls the handler of each message's channel or pattern, else ``handler``; a
-        failing handler is logged and the runner goes on. ``stop()`` or ``close()`` end it."""
-        if self._closed:
-            raise StoreError("this PubSub is closed")
-        if self.running:
-            raise StoreError("the runner of this PubSub is already running")
-        self._start_reading()
-        self._run_handler = handler
-        self._running = True
-        worker = AsyncWorker(self._run, "store-cluster-pubsub")
-        self._worker = worker
-        try:
-            worker.start()
-        except BaseException:
-            self._running = False
-            self._reading = False
-            raise
-
-    async def _run(self) -> None:
-        try:
-            while self._running and not self._closed:
-                message = await self._next(monotonic() + _SLICE, runner=True)
-                if message is None or not self._running:
-                    continue
-                if self.ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
-                    continue
-                handler = self._handler(message) or self._run_handler
-                if handler is None:
-                    continue
-                try:
-                    await AsyncCaller.call(handler, message)
-                except Exception:
-                    logger.exception("pub/sub handler %r failed on %r", handler, message)
-        finally:
-            self._reading = False
 
     async def stop(self) -> bool:
         """Stop the runner started by ``run()``; True when it ended (within 5 seconds)."""

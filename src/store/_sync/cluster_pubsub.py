@@ -29,19 +29,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator, Callable
+from collections.abc import Callable
 from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from .._backend.synchronization import SyncEvent, SyncThreadLock, sleep
-from .._backend.workers import SyncCaller, SyncWorker
+from .._backend.workers import SyncWorker
 from ..cluster import Address, key_slot
 from ..errors import ConnectionError, DataError, ResponseError, StoreError
-from ..messages import SUBSCRIBE_TYPES, PubSubMessage
+from ..messages import PubSubMessage
 from .cluster import MAX_REDIRECTS
 from .connection import SyncConnection
-from .pubsub import _MAX_PENDING, SyncPubSub, ChannelT, Handler
+from .pubsub import _MAX_PENDING, SyncPubSub, SyncPubSubReading, ChannelT, Handler
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -166,11 +166,13 @@ class _NodePubSub(SyncPubSub):
         self._shards.pop(channel, None)
 
 
-class SyncClusterPubSub:
+class SyncClusterPubSub(SyncPubSubReading):
     """Subscriptions on a cluster and their messages: the API of the single-node PubSub
     (``subscribe``, ``psubscribe``, ``ssubscribe``, their ``un`` forms, ``get_message``,
     iteration, ``run``/``stop``, ``close``) and its options, which each node's PubSub
     gets. See the module docstring for where each subscription lives."""
+
+    _WORKER_NAME = "store-cluster-pubsub"
 
     def __init__(
         self,
@@ -243,11 +245,6 @@ class SyncClusterPubSub:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def running(self) -> bool:
-        worker = self._worker
-        return worker is not None and worker.is_running()
 
     def _nodes(self) -> list[_NodePubSub]:
         with self._lock:
@@ -488,40 +485,6 @@ class SyncClusterPubSub:
 
     # ------------------------------------------------------------------ reading
 
-    def get_message(
-        self, timeout: float | None = 0.0, ignore_subscribe_messages: bool | None = None
-    ) -> PubSubMessage | None:
-        """The next message of any node, or None when none came within ``timeout``
-        seconds (None: wait until one comes or the PubSub is closed; 0: only what already
-        arrived). Handlers and status messages as in the single-node PubSub."""
-        if self._closed:
-            return None
-        if ignore_subscribe_messages is None:
-            ignore_subscribe_messages = self.ignore_subscribe_messages
-        self._start_reading()
-        try:
-            deadline = None if timeout is None else monotonic() + timeout
-            while True:
-                message = self._next(deadline)
-                if message is None:
-                    return None
-                if ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
-                    continue
-                handler = self._handler(message)
-                if handler is None:
-                    return message
-                SyncCaller.call(handler, message)
-        finally:
-            self._reading = False
-
-    def _start_reading(self) -> None:
-        if self._reading:
-            raise StoreError(
-                "this PubSub is already being read (by its runner, an iteration or another "
-                "get_message): one reader at a time"
-            )
-        self._reading = True
-
     def _handler(self, message: PubSubMessage) -> Handler | None:
         kind = message.type
         if kind == "message":
@@ -551,54 +514,7 @@ class SyncClusterPubSub:
             self._arrived.wait(wait)
         return None
 
-    def __iter__(self) -> Iterator[PubSubMessage]:
-        return self
-
-    def __next__(self) -> PubSubMessage:
-        message = self.get_message(timeout=None)
-        if message is None:
-            raise StopIteration
-        return message
-
     # ------------------------------------------------------------------ background runner
-
-    def run(self, handler: Handler | None = None) -> None:
-        """Start the background runner (a task; a thread in the blocking client): it
-        calls the handler of each message's channel or pattern, else ``handler``; a
-        failing handler is logged and the runner goes on. ``stop()`` or ``close()`` end it."""
-        if self._closed:
-            raise StoreError("this PubSub is closed")
-        if self.running:
-            raise StoreError("the runner of this PubSub is already running")
-        self._start_reading()
-        self._run_handler = handler
-        self._running = True
-        worker = SyncWorker(self._run, "store-cluster-pubsub")
-        self._worker = worker
-        try:
-            worker.start()
-        except BaseException:
-            self._running = False
-            self._reading = False
-            raise
-
-    def _run(self) -> None:
-        try:
-            while self._running and not self._closed:
-                message = self._next(monotonic() + _SLICE, runner=True)
-                if message is None or not self._running:
-                    continue
-                if self.ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
-                    continue
-                handler = self._handler(message) or self._run_handler
-                if handler is None:
-                    continue
-                try:
-                    SyncCaller.call(handler, message)
-                except Exception:
-                    logger.exception("pub/sub handler %r failed on %r", handler, message)
-        finally:
-            self._reading = False
 
     def stop(self) -> bool:
         """Stop the runner started by ``run()``; True when it ended (within 5 seconds)."""

@@ -82,7 +82,131 @@ _CONFIRMATIONS: Final = frozenset({"subscribe", "psubscribe", "ssubscribe"})
 _MAX_PENDING: Final = 10_000
 
 
-class SyncPubSub:
+class SyncPubSubReading:
+    """What a PubSub's reader uses, over the class's ``_next`` (the next message, status
+    messages included, or None at the deadline) and ``_handler`` (the handler of a
+    message's channel or pattern): ``get_message``, iteration, and the background runner
+    of ``run()``. The single-node PubSub and the cluster's share it."""
+
+    ignore_subscribe_messages: bool
+    _closed: bool
+    _reading: bool
+    _running: bool
+    _worker: SyncWorker | None
+    _run_handler: Handler | None
+    _WORKER_NAME = "store-pubsub"
+
+    def _next(self, deadline: float | None, runner: bool = False) -> PubSubMessage | None:
+        raise NotImplementedError
+
+    def _handler(self, message: PubSubMessage) -> Handler | None:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        """True while the background runner started by ``run()`` is active."""
+        worker = self._worker
+        return worker is not None and worker.is_running()
+
+    def get_message(
+        self, timeout: float | None = 0.0, ignore_subscribe_messages: bool | None = None
+    ) -> PubSubMessage | None:
+        """The next message, or None when none came within ``timeout`` seconds (None:
+        wait until one comes or the PubSub is closed; 0: only what already arrived).
+
+        A message whose channel (or pattern) has a handler goes to the handler instead
+        (its errors propagate here) and the wait goes on. A lost connection returns a
+        ``"disconnected"`` message, never raises; a later call reconnects.
+        """
+        if self._closed:
+            return None
+        if ignore_subscribe_messages is None:
+            ignore_subscribe_messages = self.ignore_subscribe_messages
+        self._start_reading()
+        try:
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                message = self._next(deadline)
+                if message is None:
+                    return None
+                if ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
+                    continue
+                handler = self._handler(message)
+                if handler is None:
+                    return message
+                SyncCaller.call(handler, message)
+        finally:
+            self._reading = False
+
+    def _start_reading(self) -> None:
+        if self._reading:
+            raise StoreError(
+                "this PubSub is already being read (by its runner, an iteration or another "
+                "get_message): one reader at a time"
+            )
+        self._reading = True
+
+    # ------------------------------------------------------------------ iteration
+
+    def __iter__(self) -> Iterator[PubSubMessage]:
+        return self
+
+    def __next__(self) -> PubSubMessage:
+        """The next message (with ``ignore_subscribe_messages`` as set on the PubSub);
+        the iteration ends when the PubSub is closed."""
+        message = self.get_message(timeout=None)
+        if message is None:
+            raise StopIteration
+        return message
+
+    # ------------------------------------------------------------------ background runner
+
+    def run(self, handler: Handler | None = None) -> None:
+        """Start the background runner (a task; a thread in the blocking client): it reads
+        messages and calls the handler of their channel or pattern, else ``handler``
+        (which also gets the status messages, and the confirmations unless
+        ``ignore_subscribe_messages``). A failing handler is logged (logger
+        "store.pubsub") and the runner goes on. ``stop()`` or ``close()`` end it."""
+        if self._closed:
+            raise StoreError("this PubSub is closed")
+        if self.running:
+            raise StoreError("the runner of this PubSub is already running")
+        self._start_reading()
+        self._run_handler = handler
+        self._running = True
+        worker = SyncWorker(self._run, self._WORKER_NAME)
+        self._worker = worker
+        try:
+            worker.start()
+        except BaseException:
+            self._running = False
+            self._reading = False
+            raise
+
+    def _run(self) -> None:
+        try:
+            while self._running and not self._closed:
+                try:
+                    message = self._next(monotonic() + _SLICE, runner=True)
+                except Exception:
+                    logger.exception("pub/sub runner: reading failed")
+                    continue
+                if message is None or not self._running:
+                    continue
+                if self.ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
+                    continue
+                handler = self._handler(message) or self._run_handler
+                if handler is None:
+                    continue
+                try:
+                    SyncCaller.call(handler, message)
+                except Exception:
+                    logger.exception("pub/sub handler %r failed on %r", handler, message)
+        finally:
+            self._reading = False
+
+
+class SyncPubSub(SyncPubSubReading):
     """Subscriptions and their messages: ``get_message``, iteration, a background runner.
 
     Options (keywords of ``store.pubsub()``):
@@ -208,12 +332,6 @@ class SyncPubSub:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def running(self) -> bool:
-        """True while the background runner started by ``run()`` is active."""
-        worker = self._worker
-        return worker is not None and worker.is_running()
 
     def _key(self, name: ChannelT) -> bytes:
         if isinstance(name, str):
@@ -390,44 +508,6 @@ class SyncPubSub:
 
     # ------------------------------------------------------------------ reading
 
-    def get_message(
-        self, timeout: float | None = 0.0, ignore_subscribe_messages: bool | None = None
-    ) -> PubSubMessage | None:
-        """The next message, or None when none came within ``timeout`` seconds (None:
-        wait until one comes or the PubSub is closed; 0: only what already arrived).
-
-        A message whose channel (or pattern) has a handler goes to the handler instead
-        (its errors propagate here) and the wait goes on. A lost connection returns a
-        ``"disconnected"`` message, never raises; a later call reconnects.
-        """
-        if self._closed:
-            return None
-        if ignore_subscribe_messages is None:
-            ignore_subscribe_messages = self.ignore_subscribe_messages
-        self._start_reading()
-        try:
-            deadline = None if timeout is None else monotonic() + timeout
-            while True:
-                message = self._next(deadline)
-                if message is None:
-                    return None
-                if ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
-                    continue
-                handler = self._handler(message)
-                if handler is None:
-                    return message
-                SyncCaller.call(handler, message)
-        finally:
-            self._reading = False
-
-    def _start_reading(self) -> None:
-        if self._reading:
-            raise StoreError(
-                "this PubSub is already being read (by its runner, an iteration or another "
-                "get_message): one reader at a time"
-            )
-        self._reading = True
-
     def _handler(self, message: PubSubMessage) -> Handler | None:
         kind = message.type
         if kind == "message":
@@ -580,42 +660,7 @@ class SyncPubSub:
         connection.connect()
         return connection
 
-    # ------------------------------------------------------------------ iteration
-
-    def __iter__(self) -> Iterator[PubSubMessage]:
-        return self
-
-    def __next__(self) -> PubSubMessage:
-        """The next message (with ``ignore_subscribe_messages`` as set on the PubSub);
-        the iteration ends when the PubSub is closed."""
-        message = self.get_message(timeout=None)
-        if message is None:
-            raise StopIteration
-        return message
-
     # ------------------------------------------------------------------ background runner
-
-    def run(self, handler: Handler | None = None) -> None:
-        """Start the background runner (a task; a thread in the blocking client): it reads
-        messages and calls the handler of their channel or pattern, else ``handler``
-        (which also gets the status messages, and the confirmations unless
-        ``ignore_subscribe_messages``). A failing handler is logged (logger
-        "store.pubsub") and the runner goes on. ``stop()`` or ``close()`` end it."""
-        if self._closed:
-            raise StoreError("this PubSub is closed")
-        if self.running:
-            raise StoreError("the runner of this PubSub is already running")
-        self._start_reading()
-        self._run_handler = handler
-        self._running = True
-        worker = SyncWorker(self._run, "store-pubsub")
-        self._worker = worker
-        try:
-            worker.start()
-        except BaseException:
-            self._running = False
-            self._reading = False
-            raise
 
     def stop(self) -> bool:
         """Stop the runner started by ``run()``; True when it ended (within 5 seconds)."""
@@ -636,28 +681,6 @@ class SyncPubSub:
         self._arrived.set()
         with self._mutex:
             self._send(_PING)
-
-    def _run(self) -> None:
-        try:
-            while self._running and not self._closed:
-                try:
-                    message = self._next(monotonic() + _SLICE, runner=True)
-                except Exception:
-                    logger.exception("pub/sub runner: reading failed")
-                    continue
-                if message is None or not self._running:
-                    continue
-                if self.ignore_subscribe_messages and message.type in SUBSCRIBE_TYPES:
-                    continue
-                handler = self._handler(message) or self._run_handler
-                if handler is None:
-                    continue
-                try:
-                    SyncCaller.call(handler, message)
-                except Exception:
-                    logger.exception("pub/sub handler %r failed on %r", handler, message)
-        finally:
-            self._reading = False
 
     # ------------------------------------------------------------------ closing
 
