@@ -251,7 +251,7 @@ def test_askpass_and_the_embedded_default(
     term.line("PING")
     term.expect("PONG")
     term.line("QUIT")
-    assert term.wait() == 0
+    assert term.wait(timeout=30) == 0
     assert b"s3cret-pass" not in term.output  # never echoed
 
     # no URL: PulsarDS started for the session, on $STORE_URL's port here
@@ -266,7 +266,7 @@ def test_askpass_and_the_embedded_default(
     embedded.line("HELP GET")  # PulsarDS has no summaries: the table's since and group
     assert b"since:\x1b[0m 1.0.0" in embedded.expect(prompt)
     embedded.type(b"\x03")  # Ctrl-C at the prompt leaves, as redis-cli
-    assert embedded.wait() == 0
+    assert embedded.wait(timeout=30) == 0  # and stops its PulsarDS: slow on a loaded machine
 
 
 def test_interrupted_one_command_ends_as_sigint(redis_url: str, terminals: list[Terminal]) -> None:
