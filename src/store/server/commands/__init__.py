@@ -253,6 +253,7 @@ FAMILIES = (
     "functions",
     "server",
     "persistence",
+    "dump",
 )
 
 

@@ -5,7 +5,8 @@ The libraries live in the script engine (``lua.ScriptEngine.libraries``). FUNCTI
 writes Redis's own payload (RDB_OPCODE_FUNCTION2 and the library code as an RDB string
 per library, then the RDB version and a CRC-64), so that a dump from redis-server restores
 here and the other way round; LZF-compressed strings (what redis-server writes for code
-longer than 20 bytes) are read too. Changes are logged to the AOF as the command itself,
+longer than 20 bytes) are read too; those RDB pieces are ``server/rdb.py``'s, shared with
+DUMP/RESTORE. Changes are logged to the AOF as the command itself,
 and ``dump_functions``/``restore_functions`` are what snapshots use.
 """
 
@@ -17,6 +18,7 @@ from ..glob import compile_glob
 from ..lua import FunctionError, Library, script_engine
 from ..lua.engine import LOAD_TIMEOUT_MS, Function
 from ..protocol import OK, SimpleString
+from ..rdb import Reader, payload_body, rdb_string, with_footer
 from . import NO_PROPAGATE, NOSCRIPT, CommandError, command, parse_int
 
 if TYPE_CHECKING:
@@ -27,116 +29,7 @@ __all__ = ["dump_functions", "function_codes", "restore_functions"]
 
 RDB_OPCODE_FUNCTION = 246  # Redis 7.0 rc1/rc2 format: name, engine, description, code
 RDB_OPCODE_FUNCTION2 = 245
-RDB_VERSION = 10  # Redis 7.0's
 _FLAG_ORDER = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
-
-# -- CRC-64 (Jones polynomial, reflected), as Redis's crc64.c -----------------------------
-
-
-def _crc64_table() -> list[int]:
-    poly = 0x95AC9329AC4BC9B5  # 0xad93d23594c935a9 reflected
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _crc64_table()
-
-
-def crc64(data: bytes, crc: int = 0) -> int:
-    table = _CRC_TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc
-
-
-# -- RDB strings ----------------------------------------------------------------------------
-
-
-def _rdb_length(size: int) -> bytes:
-    if size < 1 << 6:
-        return bytes((size,))
-    if size < 1 << 14:
-        return bytes((0x40 | (size >> 8), size & 0xFF))
-    if size <= 0xFFFFFFFF:
-        return b"\x80" + size.to_bytes(4, "big")
-    return b"\x81" + size.to_bytes(8, "big")
-
-
-class _Reader:
-    def __init__(self, data: bytes, end: int) -> None:
-        self.data = data
-        self.pos = 0
-        self.end = end
-
-    def take(self, size: int) -> bytes:
-        if self.pos + size > self.end:
-            raise ValueError("truncated")
-        chunk = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return chunk
-
-    def length(self) -> tuple[int, bool]:
-        """An RDB length: (value, is an encoded string type)."""
-        first = self.take(1)[0]
-        kind = first >> 6
-        if kind == 0:
-            return first & 0x3F, False
-        if kind == 1:
-            return ((first & 0x3F) << 8) | self.take(1)[0], False
-        if kind == 3:
-            return first & 0x3F, True
-        if first == 0x80:
-            return int.from_bytes(self.take(4), "big"), False
-        if first == 0x81:
-            return int.from_bytes(self.take(8), "big"), False
-        raise ValueError("bad length")
-
-    def string(self) -> bytes:
-        size, encoded = self.length()
-        if not encoded:
-            return self.take(size)
-        if size == 0:
-            return str(int.from_bytes(self.take(1), "little", signed=True)).encode()
-        if size == 1:
-            return str(int.from_bytes(self.take(2), "little", signed=True)).encode()
-        if size == 2:
-            return str(int.from_bytes(self.take(4), "little", signed=True)).encode()
-        if size == 3:
-            compressed, _ = self.length()
-            plain, _ = self.length()
-            return _lzf_decompress(self.take(compressed), plain)
-        raise ValueError("unknown string encoding")
-
-
-def _lzf_decompress(data: bytes, size: int) -> bytes:
-    out = bytearray()
-    pos = 0
-    while pos < len(data):
-        ctrl = data[pos]
-        pos += 1
-        if ctrl < 32:
-            out += data[pos : pos + ctrl + 1]
-            pos += ctrl + 1
-            continue
-        length = ctrl >> 5
-        if length == 7:
-            length += data[pos]
-            pos += 1
-        ref = len(out) - ((ctrl & 0x1F) << 8) - data[pos] - 1
-        pos += 1
-        if ref < 0:
-            raise ValueError("bad LZF data")
-        for _ in range(length + 2):
-            out.append(out[ref])
-            ref += 1
-    if len(out) != size:
-        raise ValueError("bad LZF length")
-    return bytes(out)
 
 
 # -- the library set as a whole (FUNCTION DUMP, snapshots) ---------------------------------
@@ -150,121 +43,18 @@ def function_codes(server: PulsarDS) -> list[bytes]:
     return [library.code for library in script_engine(server).libraries.values()]
 
 
-def _lzf_index(hval: int) -> int:
-    return ((hval >> 8) - hval * 5) & 0xFFFF  # lzf_c.c's IDX with HLOG 16, VERY_FAST
-
-
-def lzf_compress(data: bytes, out_len: int) -> bytes | None:
-    """liblzf's lzf_compress as Redis builds it (HLOG 16, VERY_FAST), on a clean hash
-    table: the compressed bytes, or None if they do not fit in ``out_len``."""
-    in_len = len(data)
-    if not in_len or not out_len:
-        return None
-    htab: dict[int, int] = {}
-    out = bytearray(out_len + 40)
-    ip, op, lit = 0, 1, 0
-    hval = (data[0] << 8) | data[1]
-    while ip < in_len - 2:
-        hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFFFF
-        slot = _lzf_index(hval)
-        ref = htab.get(slot, 0)
-        htab[slot] = ip
-        off = ip - ref - 1
-        if (
-            ref > 0
-            and 0 <= off < 1 << 13
-            and data[ref + 2] == data[ip + 2]
-            and data[ref] == data[ip]
-            and data[ref + 1] == data[ip + 1]
-        ):
-            length = 2
-            maxlen = min(in_len - ip - length, (1 << 8) + (1 << 3))
-            if op + 3 + 1 >= out_len and op - (not lit) + 3 + 1 >= out_len:
-                return None
-            out[op - lit - 1] = (lit - 1) & 0xFF
-            op -= not lit
-            mismatch = False
-            if maxlen > 16:
-                for _ in range(16):
-                    length += 1
-                    if data[ref + length] != data[ip + length]:
-                        mismatch = True
-                        break
-            if not mismatch:
-                while True:
-                    length += 1
-                    if not (length < maxlen and data[ref + length] == data[ip + length]):
-                        break
-            length -= 2
-            ip += 1
-            if length < 7:
-                out[op] = ((off >> 8) + (length << 5)) & 0xFF
-                op += 1
-            else:
-                out[op] = ((off >> 8) + (7 << 5)) & 0xFF
-                out[op + 1] = (length - 7) & 0xFF
-                op += 2
-            out[op] = off & 0xFF
-            op += 2  # and a new literal run starts
-            lit = 0
-            ip += length + 1
-            if ip >= in_len - 2:
-                break
-            ip -= 2
-            hval = (data[ip] << 8) | data[ip + 1]
-            for _ in range(2):
-                hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFFFF
-                htab[_lzf_index(hval)] = ip
-                ip += 1
-        else:
-            if op >= out_len:
-                return None
-            lit += 1
-            out[op] = data[ip]
-            op += 1
-            ip += 1
-            if lit == 32:
-                out[op - lit - 1] = lit - 1
-                lit = 0
-                op += 1
-    if op + 3 > out_len:
-        return None
-    while ip < in_len:
-        lit += 1
-        out[op] = data[ip]
-        op += 1
-        ip += 1
-        if lit == 32:
-            out[op - lit - 1] = lit - 1
-            lit = 0
-            op += 1
-    out[op - lit - 1] = (lit - 1) & 0xFF
-    op -= not lit
-    return bytes(out[:op])
-
-
-def _rdb_string(data: bytes) -> bytes:
-    """rdbSaveRawString with rdbcompression on (no integer encoding: code never is one)."""
-    if len(data) > 20:
-        compressed = lzf_compress(data, len(data) - 4)
-        if compressed is not None:
-            return b"\xc3" + _rdb_length(len(compressed)) + _rdb_length(len(data)) + compressed
-    return _rdb_length(len(data)) + data
-
-
 def dump_functions(codes: list[bytes]) -> bytes:
-    body = b"".join(bytes((RDB_OPCODE_FUNCTION2,)) + _rdb_string(code) for code in codes)
-    body += RDB_VERSION.to_bytes(2, "little")
-    return body + crc64(body).to_bytes(8, "little")
+    # code never reads as an integer: rdbSaveRawString's integer form is not tried
+    return with_footer(
+        b"".join(bytes((RDB_OPCODE_FUNCTION2,)) + rdb_string(code, False) for code in codes)
+    )
 
 
 def _read_payload(data: bytes) -> list[bytes]:
-    if len(data) < 10:
+    body = payload_body(data)
+    if body is None:
         raise CommandError("ERR DUMP payload version or checksum are wrong")
-    version = int.from_bytes(data[-10:-8], "little")
-    if version > RDB_VERSION or int.from_bytes(data[-8:], "little") != crc64(data[:-8]):
-        raise CommandError("ERR DUMP payload version or checksum are wrong")
-    reader = _Reader(data, len(data) - 10)
+    reader = Reader(body)
     codes = []
     while reader.pos < reader.end:
         try:
@@ -279,7 +69,7 @@ def _read_payload(data: bytes) -> list[bytes]:
             else:
                 name = reader.string()
                 engine = reader.string()
-                has_description, _ = reader.length()
+                has_description = reader.length()
                 if has_description:
                     reader.string()
                 blob = reader.string()
