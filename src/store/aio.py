@@ -5,6 +5,7 @@ from ._async.cluster import ClusterStore
 from ._async.cluster_pubsub import AsyncClusterPubSub as ClusterPubSub
 from ._async.commands import AsyncCommands as Commands
 from ._async.commands import AsyncRedisClient as RedisClient
+from ._async.commands_base import Reply, StrT
 from ._async.commands_bits import AsyncBitFieldOperation as BitFieldOperation
 from ._async.connection import AsyncConnection as Connection
 from ._async.lock import AsyncLock as Lock
@@ -41,8 +42,10 @@ __all__ = [
     "RedisClient",
     "RedisStore",
     "RemoteStore",
+    "Reply",
     "Script",
     "Store",
+    "StrT",
     "create_store",
     "data_stores",
     "register_store",

@@ -5,6 +5,7 @@ from ._sync.cluster import ClusterStore
 from ._sync.cluster_pubsub import SyncClusterPubSub as ClusterPubSub
 from ._sync.commands import SyncCommands as Commands
 from ._sync.commands import SyncRedisClient as RedisClient
+from ._sync.commands_base import Reply, StrT
 from ._sync.commands_bits import SyncBitFieldOperation as BitFieldOperation
 from ._sync.connection import SyncConnection as Connection
 from ._sync.lock import SyncLock as Lock
@@ -41,8 +42,10 @@ __all__ = [
     "RedisClient",
     "RedisStore",
     "RemoteStore",
+    "Reply",
     "Script",
     "Store",
+    "StrT",
     "create_store",
     "data_stores",
     "register_store",

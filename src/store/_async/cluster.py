@@ -49,6 +49,7 @@ from ..resp import pack_command
 from ..url import CLUSTER_OPTIONS, OPTIONS, build_url, coerce_option, parse_hosts
 from .channels import AsyncChannels
 from .commands import AsyncRedisClient, _scan_args
+from .commands_base import StrT
 from .lock import AsyncLock
 from .scripts import AsyncScript
 from .store import RedisStore, RemoteStore
@@ -89,7 +90,7 @@ FAILOVER_ATTEMPTS = 3
 _PASSED_THROUGH = frozenset({"namespace"})
 
 
-class AsyncClusterClient(AsyncRedisClient):
+class AsyncClusterClient(AsyncRedisClient[StrT]):
     """``store.client()`` of a cluster store: the typed methods over its ``execute``;
     ``scan_iter`` scans every primary."""
 
@@ -98,12 +99,12 @@ class AsyncClusterClient(AsyncRedisClient):
         match: Any = None,
         count: int | None = None,
         _type: str | None = None,
-    ) -> AsyncIterator[Any]:
-        store: ClusterStore = self.store
+    ) -> AsyncIterator[StrT]:
+        store: ClusterStore[StrT] = self.store
         return store.scan_iter(match=match, count=count, _type=_type)
 
 
-class ClusterStore(RemoteStore):
+class ClusterStore(RemoteStore[StrT]):
     """A Redis Cluster: ``redis+cluster://[user:password@]host[:port][,host[:port]...]``.
 
     ``execute`` sends a command to the primary of its keys' slot (keyless ones to any
@@ -808,7 +809,7 @@ class ClusterStore(RemoteStore):
 
     async def scan_iter(
         self, match: Any = None, count: int | None = None, _type: str | None = None
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[StrT]:
         """Every key of every primary (SCAN on each in turn) matching ``match`` (and of
         type ``_type``)."""
         await self._ensure_map()
@@ -830,7 +831,7 @@ class ClusterStore(RemoteStore):
         await self.execute("PING")
         return True
 
-    def client(self) -> AsyncClusterClient:
+    def client(self) -> AsyncClusterClient[StrT]:
         return AsyncClusterClient(self)
 
     async def flush(self) -> None:
@@ -870,7 +871,7 @@ class ClusterStore(RemoteStore):
 
     def pipeline(
         self, transaction: bool = False, raise_on_error: bool = True
-    ) -> AsyncClusterPipeline:
+    ) -> AsyncClusterPipeline[StrT]:
         """Commands queued, then sent per node by ``commit()`` (MULTI/EXEC on the one
         slot's owner if ``transaction``): see ``cluster_pipeline`` for the rules."""
         from .cluster_pipeline import AsyncClusterPipeline  # it imports this module
@@ -878,8 +879,11 @@ class ClusterStore(RemoteStore):
         return AsyncClusterPipeline(self, transaction, raise_on_error)
 
     async def transaction(
-        self, func: Callable[[AsyncPipeline], Any], *keys: Any, retries: int | None = None
-    ) -> Any:
+        self,
+        func: Callable[[AsyncPipeline[StrT]], Any],
+        *keys: Any,
+        retries: int | None = None,
+    ) -> list[Any]:
         """``func(pipe)`` run as an optimistic transaction watching ``keys`` (all in one
         slot) on their slot's owner, re-run on WatchError (see RedisStore.transaction)."""
         from .cluster_pipeline import run_cluster_transaction

@@ -35,7 +35,7 @@ on the old owner), which ``store.transaction()`` retries on the new owner.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ..cluster import (
     FANNED_OUT,
@@ -58,6 +58,7 @@ from ..command_table import command_for
 from ..errors import DataError, ResponseError, StoreError, WatchError
 from ..resp import pack_command
 from .cluster import ClusterStore
+from .commands_base import StrT
 from .pipeline import AsyncPipeline, Callback, _shape, run_transaction
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _redirect(error: ResponseError, code: str, host: str) -> Redirect | None:
     return None
 
 
-class AsyncClusterPipeline(AsyncPipeline):
+class AsyncClusterPipeline(AsyncPipeline[StrT]):
     """Commands queued for a cluster; ``commit()`` sends them per node (see the module
     docstring). ``store`` is the first startup node's store (for the encoding and the
     socket timeout, the same on every node); ``cluster`` is the cluster store."""
@@ -408,7 +409,7 @@ class AsyncClusterPipeline(AsyncPipeline):
             await pipe.execute(*args, callback=callback)
         return await pipe.commit(raise_on_error)
 
-    async def __aenter__(self) -> AsyncClusterPipeline:
+    async def __aenter__(self) -> Self:
         return self
 
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-any-return"
 """Typed command methods with redis-py's names and signatures: one for every Redis 7.0
 command but those ``store._command_coverage`` lists with the reason why not (checked by
 tests/test_command_coverage.py against a running server).
@@ -14,12 +15,19 @@ to a ``callback=`` from ``store.replies``; nothing is post-processed once ``exec
 returns, so a subclass whose ``execute`` queues instead of sending (a pipeline) gets the
 same shapes.
 Argument types are checked once by the codec's ``pack_command``, not here.
+
+Return types are the replies as their callbacks shape them, in ``StrT`` (bytes, or str with
+decode_responses; see ``commands_base``); where an argument changes the shape (``withscores``,
+a ``count``, ``get=True``...) ``@overload``s on ``Literal`` flags say which, for the type
+checker only: the method that runs is the last definition, as before. A reply without one
+shape (EVAL, FCALL) is ``Reply``, the reader's nested union.
 """
 
 from __future__ import annotations
 
+import builtins  # builtins.set[...]: in the class body ``set`` names the SET method
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from store import replies
 from store.errors import DataError
@@ -31,6 +39,7 @@ from .commands_base import (
     ExpiryT,
     KeysT,
     KeyT,
+    StrT,
     TimeoutT,
     _aggregate,
     _expire_flags,
@@ -52,6 +61,9 @@ from .commands_scripting import AsyncScriptingCommands
 from .commands_server import AsyncServerCommands
 from .commands_streams import AsyncStreamCommands
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
 
 def _mpop_args(command: str, args: list[Any], min: bool, max: bool, count: int | None) -> list[Any]:
     if min == max:
@@ -63,22 +75,65 @@ def _mpop_args(command: str, args: list[Any], min: bool, max: bool, count: int |
 
 
 class AsyncCommands(
-    AsyncStreamCommands,
-    AsyncGeoCommands,
-    AsyncBitCommands,
-    AsyncKeyspaceCommands,
-    AsyncServerCommands,
-    AsyncScriptingCommands,
-    AsyncClusterCommands,
-    AsyncCommandsBase,
+    AsyncStreamCommands[StrT],
+    AsyncGeoCommands[StrT],
+    AsyncBitCommands[StrT],
+    AsyncKeyspaceCommands[StrT],
+    AsyncServerCommands[StrT],
+    AsyncScriptingCommands[StrT],
+    AsyncClusterCommands[StrT],
+    AsyncCommandsBase[StrT],
 ):
     """Typed command methods, every family's; a subclass provides execute()."""
 
     # ---------------------------------------------------------------- strings
 
-    async def get(self, name: KeyT) -> Any:
+    async def get(self, name: KeyT) -> StrT | None:
         return await self.execute("GET", name)
 
+    @overload
+    async def set(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        ex: ExpiryT | None = ...,
+        px: ExpiryT | None = ...,
+        nx: bool = ...,
+        xx: bool = ...,
+        keepttl: bool = ...,
+        get: Literal[False] = ...,
+        exat: AbsExpiryT | None = ...,
+        pxat: AbsExpiryT | None = ...,
+    ) -> bool | None: ...
+    @overload
+    async def set(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        ex: ExpiryT | None = ...,
+        px: ExpiryT | None = ...,
+        nx: bool = ...,
+        xx: bool = ...,
+        keepttl: bool = ...,
+        *,
+        get: Literal[True],
+        exat: AbsExpiryT | None = ...,
+        pxat: AbsExpiryT | None = ...,
+    ) -> StrT | None: ...
+    @overload
+    async def set(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        ex: ExpiryT | None = ...,
+        px: ExpiryT | None = ...,
+        nx: bool = ...,
+        xx: bool = ...,
+        keepttl: bool = ...,
+        get: bool = ...,
+        exat: AbsExpiryT | None = ...,
+        pxat: AbsExpiryT | None = ...,
+    ) -> bool | StrT | None: ...
     async def set(
         self,
         name: KeyT,
@@ -91,7 +146,7 @@ class AsyncCommands(
         get: bool = False,
         exat: AbsExpiryT | None = None,
         pxat: AbsExpiryT | None = None,
-    ) -> Any:
+    ) -> bool | StrT | None:
         if ex is None and px is None and exat is None and pxat is None:
             if not (nx or xx or keepttl or get):
                 return await self.execute("SET", name, value, callback=replies.set_result)
@@ -121,10 +176,10 @@ class AsyncCommands(
             return await self.execute(*args)
         return await self.execute(*args, callback=replies.set_result)
 
-    async def mget(self, keys: KeysT, *args: KeyT) -> Any:
+    async def mget(self, keys: KeysT, *args: KeyT) -> list[StrT | None]:
         return await self.execute("MGET", *_list_or_args(keys, args))
 
-    async def mset(self, mapping: Mapping[Any, EncodableT]) -> Any:
+    async def mset(self, mapping: Mapping[Any, EncodableT]) -> bool:
         if not mapping:
             raise DataError("mset: mapping is empty")
         args: list[Any] = ["MSET"]
@@ -132,7 +187,7 @@ class AsyncCommands(
             args += pair
         return await self.execute(*args, callback=replies.ok)
 
-    async def msetnx(self, mapping: Mapping[Any, EncodableT]) -> Any:
+    async def msetnx(self, mapping: Mapping[Any, EncodableT]) -> bool:
         if not mapping:
             raise DataError("msetnx: mapping is empty")
         args: list[Any] = ["MSETNX"]
@@ -140,19 +195,19 @@ class AsyncCommands(
             args += pair
         return await self.execute(*args, callback=bool)
 
-    async def setnx(self, name: KeyT, value: EncodableT) -> Any:
+    async def setnx(self, name: KeyT, value: EncodableT) -> bool:
         return await self.execute("SETNX", name, value, callback=bool)
 
-    async def setex(self, name: KeyT, time: ExpiryT, value: EncodableT) -> Any:
+    async def setex(self, name: KeyT, time: ExpiryT, value: EncodableT) -> bool:
         return await self.execute("SETEX", name, _seconds(time), value, callback=replies.ok)
 
-    async def psetex(self, name: KeyT, time_ms: ExpiryT, value: EncodableT) -> Any:
+    async def psetex(self, name: KeyT, time_ms: ExpiryT, value: EncodableT) -> bool:
         return await self.execute("PSETEX", name, _millis(time_ms), value, callback=replies.ok)
 
-    async def getset(self, name: KeyT, value: EncodableT) -> Any:
+    async def getset(self, name: KeyT, value: EncodableT) -> StrT | None:
         return await self.execute("GETSET", name, value)
 
-    async def getdel(self, name: KeyT) -> Any:
+    async def getdel(self, name: KeyT) -> StrT | None:
         return await self.execute("GETDEL", name)
 
     async def getex(
@@ -163,7 +218,7 @@ class AsyncCommands(
         exat: AbsExpiryT | None = None,
         pxat: AbsExpiryT | None = None,
         persist: bool = False,
-    ) -> Any:
+    ) -> StrT | None:
         given = (ex is not None) + (px is not None) + (exat is not None) + (pxat is not None)
         given += bool(persist)
         if given == 0:
@@ -180,41 +235,41 @@ class AsyncCommands(
             return await self.execute("GETEX", name, "PXAT", _unix_millis(pxat))
         return await self.execute("GETEX", name, "PERSIST")
 
-    async def append(self, key: KeyT, value: EncodableT) -> Any:
+    async def append(self, key: KeyT, value: EncodableT) -> int:
         return await self.execute("APPEND", key, value)
 
-    async def strlen(self, name: KeyT) -> Any:
+    async def strlen(self, name: KeyT) -> int:
         return await self.execute("STRLEN", name)
 
-    async def incr(self, name: KeyT, amount: int = 1) -> Any:
+    async def incr(self, name: KeyT, amount: int = 1) -> int:
         return await self.execute("INCRBY", name, amount)
 
-    async def incrby(self, name: KeyT, amount: int = 1) -> Any:
+    async def incrby(self, name: KeyT, amount: int = 1) -> int:
         return await self.execute("INCRBY", name, amount)
 
-    async def incrbyfloat(self, name: KeyT, amount: float = 1.0) -> Any:
+    async def incrbyfloat(self, name: KeyT, amount: float = 1.0) -> float:
         return await self.execute("INCRBYFLOAT", name, amount, callback=float)
 
-    async def decr(self, name: KeyT, amount: int = 1) -> Any:
+    async def decr(self, name: KeyT, amount: int = 1) -> int:
         return await self.execute("DECRBY", name, amount)
 
-    async def decrby(self, name: KeyT, amount: int = 1) -> Any:
+    async def decrby(self, name: KeyT, amount: int = 1) -> int:
         return await self.execute("DECRBY", name, amount)
 
-    async def getrange(self, key: KeyT, start: int, end: int) -> Any:
+    async def getrange(self, key: KeyT, start: int, end: int) -> StrT:
         return await self.execute("GETRANGE", key, start, end)
 
-    async def substr(self, name: KeyT, start: int, end: int = -1) -> Any:
+    async def substr(self, name: KeyT, start: int, end: int = -1) -> StrT:
         """SUBSTR (GETRANGE's old name): the bytes from ``start`` to ``end``, inclusive."""
         return await self.execute("SUBSTR", name, start, end)
 
-    async def setrange(self, name: KeyT, offset: int, value: EncodableT) -> Any:
+    async def setrange(self, name: KeyT, offset: int, value: EncodableT) -> int:
         return await self.execute("SETRANGE", name, offset, value)
 
-    async def setbit(self, name: KeyT, offset: int, value: int) -> Any:
+    async def setbit(self, name: KeyT, offset: int, value: int) -> int:
         return await self.execute("SETBIT", name, offset, 1 if value else 0)
 
-    async def getbit(self, name: KeyT, offset: int) -> Any:
+    async def getbit(self, name: KeyT, offset: int) -> int:
         return await self.execute("GETBIT", name, offset)
 
     async def bitcount(
@@ -223,7 +278,7 @@ class AsyncCommands(
         start: int | None = None,
         end: int | None = None,
         mode: str | None = None,
-    ) -> Any:
+    ) -> int:
         if start is None and end is None:
             if mode is not None:
                 raise DataError("bitcount: mode needs start and end")
@@ -236,16 +291,16 @@ class AsyncCommands(
 
     # ------------------------------------------------------------------- keys
 
-    async def delete(self, *names: KeyT) -> Any:
+    async def delete(self, *names: KeyT) -> int:
         return await self.execute("DEL", *names)
 
-    async def unlink(self, *names: KeyT) -> Any:
+    async def unlink(self, *names: KeyT) -> int:
         return await self.execute("UNLINK", *names)
 
-    async def exists(self, *names: KeyT) -> Any:
+    async def exists(self, *names: KeyT) -> int:
         return await self.execute("EXISTS", *names)
 
-    async def touch(self, *args: KeyT) -> Any:
+    async def touch(self, *args: KeyT) -> int:
         return await self.execute("TOUCH", *args)
 
     async def expire(
@@ -256,7 +311,7 @@ class AsyncCommands(
         xx: bool = False,
         gt: bool = False,
         lt: bool = False,
-    ) -> Any:
+    ) -> bool:
         flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
         return await self.execute("EXPIRE", name, _seconds(time), *flags, callback=bool)
 
@@ -268,7 +323,7 @@ class AsyncCommands(
         xx: bool = False,
         gt: bool = False,
         lt: bool = False,
-    ) -> Any:
+    ) -> bool:
         flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
         return await self.execute("PEXPIRE", name, _millis(time), *flags, callback=bool)
 
@@ -280,7 +335,7 @@ class AsyncCommands(
         xx: bool = False,
         gt: bool = False,
         lt: bool = False,
-    ) -> Any:
+    ) -> bool:
         flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
         return await self.execute("EXPIREAT", name, _unix_seconds(when), *flags, callback=bool)
 
@@ -292,23 +347,23 @@ class AsyncCommands(
         xx: bool = False,
         gt: bool = False,
         lt: bool = False,
-    ) -> Any:
+    ) -> bool:
         flags = _expire_flags(nx, xx, gt, lt) if nx or xx or gt or lt else ()
         return await self.execute("PEXPIREAT", name, _unix_millis(when), *flags, callback=bool)
 
-    async def persist(self, name: KeyT) -> Any:
+    async def persist(self, name: KeyT) -> bool:
         return await self.execute("PERSIST", name, callback=bool)
 
-    async def ttl(self, name: KeyT) -> Any:
+    async def ttl(self, name: KeyT) -> int:
         return await self.execute("TTL", name)
 
-    async def pttl(self, name: KeyT) -> Any:
+    async def pttl(self, name: KeyT) -> int:
         return await self.execute("PTTL", name)
 
-    async def type(self, name: KeyT) -> Any:
+    async def type(self, name: KeyT) -> StrT:
         return await self.execute("TYPE", name)
 
-    async def keys(self, pattern: EncodableT = "*") -> Any:
+    async def keys(self, pattern: EncodableT = "*") -> list[StrT]:
         return await self.execute("KEYS", pattern)
 
     async def scan(
@@ -317,7 +372,7 @@ class AsyncCommands(
         match: EncodableT | None = None,
         count: int | None = None,
         _type: str | None = None,
-    ) -> Any:
+    ) -> tuple[int, list[StrT]]:
         if match is None and count is None and _type is None:
             return await self.execute("SCAN", cursor, callback=replies.scan)
         args = _scan_args(["SCAN", cursor], match, count, _type)
@@ -328,7 +383,7 @@ class AsyncCommands(
         match: EncodableT | None = None,
         count: int | None = None,
         _type: str | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[StrT]:
         cursor = 0
         while True:
             cursor, keys = await self.scan(cursor, match, count, _type)
@@ -337,13 +392,13 @@ class AsyncCommands(
             if cursor == 0:
                 return
 
-    async def rename(self, src: KeyT, dst: KeyT) -> Any:
+    async def rename(self, src: KeyT, dst: KeyT) -> bool:
         return await self.execute("RENAME", src, dst, callback=replies.ok)
 
-    async def renamenx(self, src: KeyT, dst: KeyT) -> Any:
+    async def renamenx(self, src: KeyT, dst: KeyT) -> bool:
         return await self.execute("RENAMENX", src, dst, callback=bool)
 
-    async def randomkey(self) -> Any:
+    async def randomkey(self) -> StrT | None:
         return await self.execute("RANDOMKEY")
 
     async def copy(
@@ -352,7 +407,7 @@ class AsyncCommands(
         destination: KeyT,
         destination_db: int | str | None = None,
         replace: bool = False,
-    ) -> Any:
+    ) -> bool:
         args: list[Any] = ["COPY", source, destination]
         if destination_db is not None:
             args += ("DB", destination_db)
@@ -360,7 +415,7 @@ class AsyncCommands(
             args.append("REPLACE")
         return await self.execute(*args, callback=bool)
 
-    async def object_encoding(self, key: KeyT) -> Any:
+    async def object_encoding(self, key: KeyT) -> StrT | None:
         return await self.execute("OBJECT", "ENCODING", key)
 
     # ----------------------------------------------------------------- hashes
@@ -372,7 +427,7 @@ class AsyncCommands(
         value: EncodableT | None = None,
         mapping: Mapping[Any, EncodableT] | None = None,
         items: Sequence[EncodableT] | None = None,
-    ) -> Any:
+    ) -> int:
         if mapping is None and items is None and key is not None:
             return await self.execute("HSET", name, key, value)
         if key is None and not mapping and not items:
@@ -389,40 +444,40 @@ class AsyncCommands(
             args += items
         return await self.execute(*args)
 
-    async def hget(self, name: KeyT, key: EncodableT) -> Any:
+    async def hget(self, name: KeyT, key: EncodableT) -> StrT | None:
         return await self.execute("HGET", name, key)
 
-    async def hmget(self, name: KeyT, keys: KeysT, *args: EncodableT) -> Any:
+    async def hmget(self, name: KeyT, keys: KeysT, *args: EncodableT) -> list[StrT | None]:
         return await self.execute("HMGET", name, *_list_or_args(keys, args))
 
-    async def hgetall(self, name: KeyT) -> Any:
+    async def hgetall(self, name: KeyT) -> dict[StrT, StrT]:
         return await self.execute("HGETALL", name, callback=replies.pairs_to_dict)
 
-    async def hkeys(self, name: KeyT) -> Any:
+    async def hkeys(self, name: KeyT) -> list[StrT]:
         return await self.execute("HKEYS", name)
 
-    async def hvals(self, name: KeyT) -> Any:
+    async def hvals(self, name: KeyT) -> list[StrT]:
         return await self.execute("HVALS", name)
 
-    async def hlen(self, name: KeyT) -> Any:
+    async def hlen(self, name: KeyT) -> int:
         return await self.execute("HLEN", name)
 
-    async def hdel(self, name: KeyT, *keys: EncodableT) -> Any:
+    async def hdel(self, name: KeyT, *keys: EncodableT) -> int:
         return await self.execute("HDEL", name, *keys)
 
-    async def hexists(self, name: KeyT, key: EncodableT) -> Any:
+    async def hexists(self, name: KeyT, key: EncodableT) -> bool:
         return await self.execute("HEXISTS", name, key, callback=bool)
 
-    async def hincrby(self, name: KeyT, key: EncodableT, amount: int = 1) -> Any:
+    async def hincrby(self, name: KeyT, key: EncodableT, amount: int = 1) -> int:
         return await self.execute("HINCRBY", name, key, amount)
 
-    async def hincrbyfloat(self, name: KeyT, key: EncodableT, amount: float = 1.0) -> Any:
+    async def hincrbyfloat(self, name: KeyT, key: EncodableT, amount: float = 1.0) -> float:
         return await self.execute("HINCRBYFLOAT", name, key, amount, callback=float)
 
-    async def hsetnx(self, name: KeyT, key: EncodableT, value: EncodableT) -> Any:
+    async def hsetnx(self, name: KeyT, key: EncodableT, value: EncodableT) -> bool:
         return await self.execute("HSETNX", name, key, value, callback=bool)
 
-    async def hstrlen(self, name: KeyT, key: EncodableT) -> Any:
+    async def hstrlen(self, name: KeyT, key: EncodableT) -> int:
         return await self.execute("HSTRLEN", name, key)
 
     async def hscan(
@@ -431,7 +486,7 @@ class AsyncCommands(
         cursor: int = 0,
         match: EncodableT | None = None,
         count: int | None = None,
-    ) -> Any:
+    ) -> tuple[int, dict[StrT, StrT]]:
         args = _scan_args(["HSCAN", name, cursor], match, count)
         return await self.execute(*args, callback=replies.scan_hash)
 
@@ -440,7 +495,7 @@ class AsyncCommands(
         name: KeyT,
         match: EncodableT | None = None,
         count: int | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[tuple[StrT, StrT]]:
         cursor = 0
         while True:
             cursor, data = await self.hscan(name, cursor, match, count)
@@ -456,11 +511,27 @@ class AsyncCommands(
         args: list[Any] = ["HMSET", name]
         for pair in mapping.items():
             args += pair
-        return await self.execute(*args, callback=replies.ok)  # type: ignore[no-any-return]
+        return await self.execute(*args, callback=replies.ok)
 
+    @overload
+    async def hrandfield(
+        self, key: KeyT, count: None = ..., withvalues: Literal[False] = ...
+    ) -> StrT | None: ...
+    @overload
+    async def hrandfield(
+        self, key: KeyT, count: int, withvalues: Literal[False] = ...
+    ) -> list[StrT]: ...
+    @overload
+    async def hrandfield(
+        self, key: KeyT, count: int, withvalues: Literal[True]
+    ) -> list[tuple[StrT, StrT]]: ...
+    @overload
+    async def hrandfield(
+        self, key: KeyT, count: int | None = ..., withvalues: bool = ...
+    ) -> StrT | list[StrT] | list[tuple[StrT, StrT]] | None: ...
     async def hrandfield(
         self, key: KeyT, count: int | None = None, withvalues: bool = False
-    ) -> Any:
+    ) -> StrT | list[StrT] | list[tuple[StrT, StrT]] | None:
         if count is None:
             if withvalues:
                 raise DataError("hrandfield: withvalues needs a count")
@@ -473,49 +544,76 @@ class AsyncCommands(
 
     # ------------------------------------------------------------------ lists
 
-    async def lpush(self, name: KeyT, *values: EncodableT) -> Any:
+    async def lpush(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("LPUSH", name, *values)
 
-    async def rpush(self, name: KeyT, *values: EncodableT) -> Any:
+    async def rpush(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("RPUSH", name, *values)
 
-    async def lpushx(self, name: KeyT, *values: EncodableT) -> Any:
+    async def lpushx(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("LPUSHX", name, *values)
 
-    async def rpushx(self, name: KeyT, *values: EncodableT) -> Any:
+    async def rpushx(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("RPUSHX", name, *values)
 
-    async def lpop(self, name: KeyT, count: int | None = None) -> Any:
+    @overload
+    async def lpop(self, name: KeyT, count: None = ...) -> StrT | None: ...
+    @overload
+    async def lpop(self, name: KeyT, count: int) -> list[StrT] | None: ...
+    async def lpop(self, name: KeyT, count: int | None = None) -> StrT | list[StrT] | None:
         if count is None:
             return await self.execute("LPOP", name)
         return await self.execute("LPOP", name, count)
 
-    async def rpop(self, name: KeyT, count: int | None = None) -> Any:
+    @overload
+    async def rpop(self, name: KeyT, count: None = ...) -> StrT | None: ...
+    @overload
+    async def rpop(self, name: KeyT, count: int) -> list[StrT] | None: ...
+    async def rpop(self, name: KeyT, count: int | None = None) -> StrT | list[StrT] | None:
         if count is None:
             return await self.execute("RPOP", name)
         return await self.execute("RPOP", name, count)
 
-    async def llen(self, name: KeyT) -> Any:
+    async def llen(self, name: KeyT) -> int:
         return await self.execute("LLEN", name)
 
-    async def lrange(self, name: KeyT, start: int, end: int) -> Any:
+    async def lrange(self, name: KeyT, start: int, end: int) -> list[StrT]:
         return await self.execute("LRANGE", name, start, end)
 
-    async def lindex(self, name: KeyT, index: int) -> Any:
+    async def lindex(self, name: KeyT, index: int) -> StrT | None:
         return await self.execute("LINDEX", name, index)
 
-    async def lset(self, name: KeyT, index: int, value: EncodableT) -> Any:
+    async def lset(self, name: KeyT, index: int, value: EncodableT) -> bool:
         return await self.execute("LSET", name, index, value, callback=replies.ok)
 
-    async def linsert(self, name: KeyT, where: str, refvalue: EncodableT, value: EncodableT) -> Any:
+    async def linsert(self, name: KeyT, where: str, refvalue: EncodableT, value: EncodableT) -> int:
         return await self.execute("LINSERT", name, where, refvalue, value)
 
-    async def lrem(self, name: KeyT, count: int, value: EncodableT) -> Any:
+    async def lrem(self, name: KeyT, count: int, value: EncodableT) -> int:
         return await self.execute("LREM", name, count, value)
 
-    async def ltrim(self, name: KeyT, start: int, end: int) -> Any:
+    async def ltrim(self, name: KeyT, start: int, end: int) -> bool:
         return await self.execute("LTRIM", name, start, end, callback=replies.ok)
 
+    @overload
+    async def lpos(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        rank: int | None = ...,
+        count: None = ...,
+        maxlen: int | None = ...,
+    ) -> int | None: ...
+    @overload
+    async def lpos(
+        self,
+        name: KeyT,
+        value: EncodableT,
+        rank: int | None = ...,
+        *,
+        count: int,
+        maxlen: int | None = ...,
+    ) -> list[int]: ...
     async def lpos(
         self,
         name: KeyT,
@@ -523,7 +621,7 @@ class AsyncCommands(
         rank: int | None = None,
         count: int | None = None,
         maxlen: int | None = None,
-    ) -> Any:
+    ) -> int | list[int] | None:
         args: list[Any] = ["LPOS", name, value]
         if rank is not None:
             args += ("RANK", rank)
@@ -535,17 +633,17 @@ class AsyncCommands(
 
     async def lmove(
         self, first_list: KeyT, second_list: KeyT, src: str = "LEFT", dest: str = "RIGHT"
-    ) -> Any:
+    ) -> StrT | None:
         return await self.execute("LMOVE", first_list, second_list, src, dest)
 
-    async def rpoplpush(self, src: KeyT, dst: KeyT) -> Any:
+    async def rpoplpush(self, src: KeyT, dst: KeyT) -> StrT | None:
         return await self.execute("RPOPLPUSH", src, dst)
 
-    async def blpop(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+    async def blpop(self, keys: KeysT, timeout: TimeoutT = 0) -> tuple[StrT, StrT] | None:
         args = _list_or_args(keys, ())
         return await self.execute("BLPOP", *args, timeout or 0, callback=replies.pop_pair)
 
-    async def brpop(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+    async def brpop(self, keys: KeysT, timeout: TimeoutT = 0) -> tuple[StrT, StrT] | None:
         args = _list_or_args(keys, ())
         return await self.execute("BRPOP", *args, timeout or 0, callback=replies.pop_pair)
 
@@ -556,21 +654,21 @@ class AsyncCommands(
         timeout: TimeoutT,
         src: str = "LEFT",
         dest: str = "RIGHT",
-    ) -> Any:
+    ) -> StrT | None:
         return await self.execute("BLMOVE", first_list, second_list, src, dest, timeout or 0)
 
-    async def brpoplpush(self, src: KeyT, dst: KeyT, timeout: TimeoutT = 0) -> Any:
+    async def brpoplpush(self, src: KeyT, dst: KeyT, timeout: TimeoutT = 0) -> StrT | None:
         return await self.execute("BRPOPLPUSH", src, dst, timeout or 0)
 
     async def lmpop(
         self, num_keys: int, *args: KeyT, direction: str, count: int | None = 1
-    ) -> list[Any] | None:
+    ) -> list[StrT | list[StrT]] | None:
         """LMPOP: ``[key, [values]]`` from the first non-empty list of ``args``, popped from
         ``direction`` (LEFT or RIGHT); None when every list is empty."""
         command: list[Any] = ["LMPOP", num_keys, *args, direction]
         if count != 1:
             command += ("COUNT", count)
-        return await self.execute(*command)  # type: ignore[no-any-return]
+        return await self.execute(*command)
 
     async def blmpop(
         self,
@@ -579,67 +677,75 @@ class AsyncCommands(
         *args: KeyT,
         direction: str,
         count: int | None = 1,
-    ) -> list[Any] | None:
+    ) -> list[StrT | list[StrT]] | None:
         """BLMPOP: lmpop() that waits up to ``timeout`` seconds (0 for ever); None on
         timeout. The command table gives the reply that long plus ``socket_timeout``."""
         command: list[Any] = ["BLMPOP", timeout or 0, numkeys, *args, direction]
         if count != 1:
             command += ("COUNT", count)
-        return await self.execute(*command)  # type: ignore[no-any-return]
+        return await self.execute(*command)
 
     # ------------------------------------------------------------------- sets
 
-    async def sadd(self, name: KeyT, *values: EncodableT) -> Any:
+    async def sadd(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("SADD", name, *values)
 
-    async def srem(self, name: KeyT, *values: EncodableT) -> Any:
+    async def srem(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("SREM", name, *values)
 
-    async def smembers(self, name: KeyT) -> Any:
+    async def smembers(self, name: KeyT) -> builtins.set[StrT]:
         return await self.execute("SMEMBERS", name, callback=replies.to_set)
 
-    async def sismember(self, name: KeyT, value: EncodableT) -> Any:
+    async def sismember(self, name: KeyT, value: EncodableT) -> bool:
         return await self.execute("SISMEMBER", name, value, callback=bool)
 
-    async def smismember(self, name: KeyT, values: KeysT, *args: EncodableT) -> Any:
+    async def smismember(self, name: KeyT, values: KeysT, *args: EncodableT) -> list[bool]:
         members = _list_or_args(values, args)
         return await self.execute("SMISMEMBER", name, *members, callback=replies.bool_list)
 
-    async def scard(self, name: KeyT) -> Any:
+    async def scard(self, name: KeyT) -> int:
         return await self.execute("SCARD", name)
 
-    async def spop(self, name: KeyT, count: int | None = None) -> Any:
+    @overload
+    async def spop(self, name: KeyT, count: None = ...) -> StrT | None: ...
+    @overload
+    async def spop(self, name: KeyT, count: int) -> list[StrT] | None: ...
+    async def spop(self, name: KeyT, count: int | None = None) -> StrT | list[StrT] | None:
         if count is None:
             return await self.execute("SPOP", name)
         return await self.execute("SPOP", name, count)
 
-    async def srandmember(self, name: KeyT, number: int | None = None) -> Any:
+    @overload
+    async def srandmember(self, name: KeyT, number: None = ...) -> StrT | None: ...
+    @overload
+    async def srandmember(self, name: KeyT, number: int) -> list[StrT]: ...
+    async def srandmember(self, name: KeyT, number: int | None = None) -> StrT | list[StrT] | None:
         if number is None:
             return await self.execute("SRANDMEMBER", name)
         return await self.execute("SRANDMEMBER", name, number)
 
-    async def smove(self, src: KeyT, dst: KeyT, value: EncodableT) -> Any:
+    async def smove(self, src: KeyT, dst: KeyT, value: EncodableT) -> bool:
         return await self.execute("SMOVE", src, dst, value, callback=bool)
 
-    async def sinter(self, keys: KeysT, *args: KeyT) -> Any:
+    async def sinter(self, keys: KeysT, *args: KeyT) -> builtins.set[StrT]:
         return await self.execute("SINTER", *_list_or_args(keys, args), callback=replies.to_set)
 
-    async def sunion(self, keys: KeysT, *args: KeyT) -> Any:
+    async def sunion(self, keys: KeysT, *args: KeyT) -> builtins.set[StrT]:
         return await self.execute("SUNION", *_list_or_args(keys, args), callback=replies.to_set)
 
-    async def sdiff(self, keys: KeysT, *args: KeyT) -> Any:
+    async def sdiff(self, keys: KeysT, *args: KeyT) -> builtins.set[StrT]:
         return await self.execute("SDIFF", *_list_or_args(keys, args), callback=replies.to_set)
 
-    async def sinterstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> Any:
+    async def sinterstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> int:
         return await self.execute("SINTERSTORE", dest, *_list_or_args(keys, args))
 
-    async def sunionstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> Any:
+    async def sunionstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> int:
         return await self.execute("SUNIONSTORE", dest, *_list_or_args(keys, args))
 
-    async def sdiffstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> Any:
+    async def sdiffstore(self, dest: KeyT, keys: KeysT, *args: KeyT) -> int:
         return await self.execute("SDIFFSTORE", dest, *_list_or_args(keys, args))
 
-    async def sintercard(self, numkeys: int, keys: Sequence[KeyT], limit: int = 0) -> Any:
+    async def sintercard(self, numkeys: int, keys: Sequence[KeyT], limit: int = 0) -> int:
         return await self.execute("SINTERCARD", numkeys, *keys, "LIMIT", limit)
 
     async def sscan(
@@ -648,7 +754,7 @@ class AsyncCommands(
         cursor: int = 0,
         match: EncodableT | None = None,
         count: int | None = None,
-    ) -> Any:
+    ) -> tuple[int, list[StrT]]:
         args = _scan_args(["SSCAN", name, cursor], match, count)
         return await self.execute(*args, callback=replies.scan)
 
@@ -657,7 +763,7 @@ class AsyncCommands(
         name: KeyT,
         match: EncodableT | None = None,
         count: int | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[StrT]:
         cursor = 0
         while True:
             cursor, data = await self.sscan(name, cursor, match, count)
@@ -668,6 +774,43 @@ class AsyncCommands(
 
     # ------------------------------------------------------------ sorted sets
 
+    @overload
+    async def zadd(
+        self,
+        name: KeyT,
+        mapping: Mapping[Any, EncodableT],
+        nx: bool = ...,
+        xx: bool = ...,
+        ch: bool = ...,
+        incr: Literal[False] = ...,
+        gt: bool = ...,
+        lt: bool = ...,
+    ) -> int: ...
+    @overload
+    async def zadd(
+        self,
+        name: KeyT,
+        mapping: Mapping[Any, EncodableT],
+        nx: bool = ...,
+        xx: bool = ...,
+        ch: bool = ...,
+        *,
+        incr: Literal[True],
+        gt: bool = ...,
+        lt: bool = ...,
+    ) -> float | None: ...
+    @overload
+    async def zadd(
+        self,
+        name: KeyT,
+        mapping: Mapping[Any, EncodableT],
+        nx: bool = ...,
+        xx: bool = ...,
+        ch: bool = ...,
+        incr: bool = ...,
+        gt: bool = ...,
+        lt: bool = ...,
+    ) -> int | float | None: ...
     async def zadd(
         self,
         name: KeyT,
@@ -678,7 +821,7 @@ class AsyncCommands(
         incr: bool = False,
         gt: bool = False,
         lt: bool = False,
-    ) -> Any:
+    ) -> int | float | None:
         if not mapping:
             raise DataError("zadd: mapping is empty")
         args: list[Any] = ["ZADD", name]
@@ -701,32 +844,80 @@ class AsyncCommands(
             return await self.execute(*args, callback=replies.float_or_none)
         return await self.execute(*args)
 
-    async def zrem(self, name: KeyT, *values: EncodableT) -> Any:
+    async def zrem(self, name: KeyT, *values: EncodableT) -> int:
         return await self.execute("ZREM", name, *values)
 
-    async def zscore(self, name: KeyT, value: EncodableT) -> Any:
+    async def zscore(self, name: KeyT, value: EncodableT) -> float | None:
         return await self.execute("ZSCORE", name, value, callback=replies.float_or_none)
 
-    async def zmscore(self, key: KeyT, members: Sequence[EncodableT]) -> Any:
+    async def zmscore(self, key: KeyT, members: Sequence[EncodableT]) -> list[float | None]:
         if not members:
             raise DataError("zmscore: members is empty")
         return await self.execute("ZMSCORE", key, *members, callback=replies.float_list)
 
-    async def zincrby(self, name: KeyT, amount: float, value: EncodableT) -> Any:
+    async def zincrby(self, name: KeyT, amount: float, value: EncodableT) -> float:
         return await self.execute("ZINCRBY", name, amount, value, callback=replies.float_or_none)
 
-    async def zcard(self, name: KeyT) -> Any:
+    async def zcard(self, name: KeyT) -> int:
         return await self.execute("ZCARD", name)
 
-    async def zcount(self, name: KeyT, min: EncodableT, max: EncodableT) -> Any:
+    async def zcount(self, name: KeyT, min: EncodableT, max: EncodableT) -> int:
         return await self.execute("ZCOUNT", name, min, max)
 
-    async def zrank(self, name: KeyT, value: EncodableT) -> Any:
+    async def zrank(self, name: KeyT, value: EncodableT) -> int | None:
         return await self.execute("ZRANK", name, value)
 
-    async def zrevrank(self, name: KeyT, value: EncodableT) -> Any:
+    async def zrevrank(self, name: KeyT, value: EncodableT) -> int | None:
         return await self.execute("ZREVRANK", name, value)
 
+    @overload
+    async def zrange(
+        self,
+        name: KeyT,
+        start: EncodableT,
+        end: EncodableT,
+        desc: bool = ...,
+        withscores: Literal[False] = ...,
+        score_cast_func: Any = ...,
+        byscore: bool = ...,
+        bylex: bool = ...,
+        offset: int | None = ...,
+        num: int | None = ...,
+        *,
+        rev: bool = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def zrange(
+        self,
+        name: KeyT,
+        start: EncodableT,
+        end: EncodableT,
+        desc: bool = ...,
+        *,
+        withscores: Literal[True],
+        score_cast_func: Any = ...,
+        byscore: bool = ...,
+        bylex: bool = ...,
+        offset: int | None = ...,
+        num: int | None = ...,
+        rev: bool = ...,
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zrange(
+        self,
+        name: KeyT,
+        start: EncodableT,
+        end: EncodableT,
+        desc: bool = ...,
+        withscores: bool = ...,
+        score_cast_func: Any = ...,
+        byscore: bool = ...,
+        bylex: bool = ...,
+        offset: int | None = ...,
+        num: int | None = ...,
+        *,
+        rev: bool = ...,
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
     async def zrange(
         self,
         name: KeyT,
@@ -741,7 +932,7 @@ class AsyncCommands(
         num: int | None = None,
         *,
         rev: bool = False,
-    ) -> Any:
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         args: list[Any] = ["ZRANGE", name, start, end]
         if byscore or bylex or offset is not None or num is not None:
             if byscore and bylex:
@@ -762,6 +953,28 @@ class AsyncCommands(
             return await self.execute(*args, callback=_score_callback(score_cast_func))
         return await self.execute(*args)
 
+    @overload
+    async def zrevrange(
+        self,
+        name: KeyT,
+        start: int,
+        end: int,
+        withscores: Literal[False] = ...,
+        score_cast_func: Any = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def zrevrange(
+        self,
+        name: KeyT,
+        start: int,
+        end: int,
+        withscores: Literal[True],
+        score_cast_func: Any = ...,
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zrevrange(
+        self, name: KeyT, start: int, end: int, withscores: bool = ..., score_cast_func: Any = ...
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
     async def zrevrange(
         self,
         name: KeyT,
@@ -769,7 +982,7 @@ class AsyncCommands(
         end: int,
         withscores: bool = False,
         score_cast_func: Any = float,
-    ) -> Any:
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         if withscores:
             callback = _score_callback(score_cast_func)
             return await self.execute(
@@ -777,6 +990,40 @@ class AsyncCommands(
             )
         return await self.execute("ZREVRANGE", name, start, end)
 
+    @overload
+    async def zrangebyscore(
+        self,
+        name: KeyT,
+        min: EncodableT,
+        max: EncodableT,
+        start: int | None = ...,
+        num: int | None = ...,
+        withscores: Literal[False] = ...,
+        score_cast_func: Any = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def zrangebyscore(
+        self,
+        name: KeyT,
+        min: EncodableT,
+        max: EncodableT,
+        start: int | None = ...,
+        num: int | None = ...,
+        *,
+        withscores: Literal[True],
+        score_cast_func: Any = ...,
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zrangebyscore(
+        self,
+        name: KeyT,
+        min: EncodableT,
+        max: EncodableT,
+        start: int | None = ...,
+        num: int | None = ...,
+        withscores: bool = ...,
+        score_cast_func: Any = ...,
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
     async def zrangebyscore(
         self,
         name: KeyT,
@@ -786,11 +1033,45 @@ class AsyncCommands(
         num: int | None = None,
         withscores: bool = False,
         score_cast_func: Any = float,
-    ) -> Any:
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         return await self._range_by(
             "ZRANGEBYSCORE", name, min, max, start, num, withscores, score_cast_func
         )
 
+    @overload
+    async def zrevrangebyscore(
+        self,
+        name: KeyT,
+        max: EncodableT,
+        min: EncodableT,
+        start: int | None = ...,
+        num: int | None = ...,
+        withscores: Literal[False] = ...,
+        score_cast_func: Any = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def zrevrangebyscore(
+        self,
+        name: KeyT,
+        max: EncodableT,
+        min: EncodableT,
+        start: int | None = ...,
+        num: int | None = ...,
+        *,
+        withscores: Literal[True],
+        score_cast_func: Any = ...,
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zrevrangebyscore(
+        self,
+        name: KeyT,
+        max: EncodableT,
+        min: EncodableT,
+        start: int | None = ...,
+        num: int | None = ...,
+        withscores: bool = ...,
+        score_cast_func: Any = ...,
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
     async def zrevrangebyscore(
         self,
         name: KeyT,
@@ -800,7 +1081,7 @@ class AsyncCommands(
         num: int | None = None,
         withscores: bool = False,
         score_cast_func: Any = float,
-    ) -> Any:
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         return await self._range_by(
             "ZREVRANGEBYSCORE", name, max, min, start, num, withscores, score_cast_func
         )
@@ -812,7 +1093,7 @@ class AsyncCommands(
         max: EncodableT,
         start: int | None = None,
         num: int | None = None,
-    ) -> Any:
+    ) -> list[StrT]:
         return await self._range_by("ZRANGEBYLEX", name, min, max, start, num, False, float)
 
     async def zrevrangebylex(
@@ -822,11 +1103,11 @@ class AsyncCommands(
         min: EncodableT,
         start: int | None = None,
         num: int | None = None,
-    ) -> Any:
+    ) -> list[StrT]:
         return await self._range_by("ZREVRANGEBYLEX", name, max, min, start, num, False, float)
 
     async def zlexcount(self, name: KeyT, min: EncodableT, max: EncodableT) -> int:
-        return await self.execute("ZLEXCOUNT", name, min, max)  # type: ignore[no-any-return]
+        return await self.execute("ZLEXCOUNT", name, min, max)
 
     async def zrangestore(
         self,
@@ -854,7 +1135,7 @@ class AsyncCommands(
             args.append("REV")
         if offset is not None:
             args += ("LIMIT", offset, num)
-        return await self.execute(*args)  # type: ignore[no-any-return]
+        return await self.execute(*args)
 
     async def _range_by(
         self,
@@ -866,7 +1147,7 @@ class AsyncCommands(
         num: int | None,
         withscores: bool,
         score_cast_func: Any,
-    ) -> Any:
+    ) -> list[Any]:
         args: list[Any] = [command, name, low, high]
         if start is not None or num is not None:
             if start is None or num is None:
@@ -877,30 +1158,30 @@ class AsyncCommands(
             return await self.execute(*args, callback=_score_callback(score_cast_func))
         return await self.execute(*args)
 
-    async def zremrangebyrank(self, name: KeyT, min: int, max: int) -> Any:
+    async def zremrangebyrank(self, name: KeyT, min: int, max: int) -> int:
         return await self.execute("ZREMRANGEBYRANK", name, min, max)
 
-    async def zremrangebyscore(self, name: KeyT, min: EncodableT, max: EncodableT) -> Any:
+    async def zremrangebyscore(self, name: KeyT, min: EncodableT, max: EncodableT) -> int:
         return await self.execute("ZREMRANGEBYSCORE", name, min, max)
 
-    async def zremrangebylex(self, name: KeyT, min: EncodableT, max: EncodableT) -> Any:
+    async def zremrangebylex(self, name: KeyT, min: EncodableT, max: EncodableT) -> int:
         return await self.execute("ZREMRANGEBYLEX", name, min, max)
 
-    async def zpopmin(self, name: KeyT, count: int | None = None) -> Any:
+    async def zpopmin(self, name: KeyT, count: int | None = None) -> list[tuple[StrT, float]]:
         if count is None:
             return await self.execute("ZPOPMIN", name, callback=replies.score_pairs)
         return await self.execute("ZPOPMIN", name, count, callback=replies.score_pairs)
 
-    async def zpopmax(self, name: KeyT, count: int | None = None) -> Any:
+    async def zpopmax(self, name: KeyT, count: int | None = None) -> list[tuple[StrT, float]]:
         if count is None:
             return await self.execute("ZPOPMAX", name, callback=replies.score_pairs)
         return await self.execute("ZPOPMAX", name, count, callback=replies.score_pairs)
 
-    async def bzpopmin(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+    async def bzpopmin(self, keys: KeysT, timeout: TimeoutT = 0) -> tuple[StrT, StrT, float] | None:
         args = _list_or_args(keys, ())
         return await self.execute("BZPOPMIN", *args, timeout or 0, callback=replies.bzpop)
 
-    async def bzpopmax(self, keys: KeysT, timeout: TimeoutT = 0) -> Any:
+    async def bzpopmax(self, keys: KeysT, timeout: TimeoutT = 0) -> tuple[StrT, StrT, float] | None:
         args = _list_or_args(keys, ())
         return await self.execute("BZPOPMAX", *args, timeout or 0, callback=replies.bzpop)
 
@@ -911,7 +1192,7 @@ class AsyncCommands(
         aggregate: str | None = None,
         *,
         weights: Sequence[float] | None = None,
-    ) -> Any:
+    ) -> int:
         return await self.execute(*_aggregate("ZUNIONSTORE", dest, keys, aggregate, weights))
 
     async def zinterstore(
@@ -921,9 +1202,39 @@ class AsyncCommands(
         aggregate: str | None = None,
         *,
         weights: Sequence[float] | None = None,
-    ) -> Any:
+    ) -> int:
         return await self.execute(*_aggregate("ZINTERSTORE", dest, keys, aggregate, weights))
 
+    @overload
+    async def zunion(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = ...,
+        withscores: Literal[False] = ...,
+        score_cast_func: Any = ...,
+        *,
+        weights: Sequence[float] | None = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def zunion(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = ...,
+        *,
+        withscores: Literal[True],
+        score_cast_func: Any = ...,
+        weights: Sequence[float] | None = ...,
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zunion(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = ...,
+        withscores: bool = ...,
+        score_cast_func: Any = ...,
+        *,
+        weights: Sequence[float] | None = ...,
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
     async def zunion(
         self,
         keys: Sequence[KeyT] | Mapping[Any, float],
@@ -932,7 +1243,7 @@ class AsyncCommands(
         score_cast_func: Any = float,
         *,
         weights: Sequence[float] | None = None,
-    ) -> Any:
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         """ZUNION: the members (``[(member, score), ...]`` with ``withscores``)."""
         args = _aggregate("ZUNION", "", keys, aggregate, weights)
         del args[1]  # no destination
@@ -941,6 +1252,33 @@ class AsyncCommands(
             return await self.execute(*args, callback=_score_callback(score_cast_func))
         return await self.execute(*args)
 
+    @overload
+    async def zinter(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = ...,
+        withscores: Literal[False] = ...,
+        *,
+        weights: Sequence[float] | None = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def zinter(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = ...,
+        *,
+        withscores: Literal[True],
+        weights: Sequence[float] | None = ...,
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zinter(
+        self,
+        keys: Sequence[KeyT] | Mapping[Any, float],
+        aggregate: str | None = ...,
+        withscores: bool = ...,
+        *,
+        weights: Sequence[float] | None = ...,
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
     async def zinter(
         self,
         keys: Sequence[KeyT] | Mapping[Any, float],
@@ -948,7 +1286,7 @@ class AsyncCommands(
         withscores: bool = False,
         *,
         weights: Sequence[float] | None = None,
-    ) -> Any:
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         """ZINTER: the members (``[(member, score), ...]`` with ``withscores``)."""
         args = _aggregate("ZINTER", "", keys, aggregate, weights)
         del args[1]  # no destination
@@ -957,9 +1295,19 @@ class AsyncCommands(
             return await self.execute(*args, callback=replies.score_pairs)
         return await self.execute(*args)
 
-    async def zdiff(self, keys: KeysT, withscores: bool = False) -> Any:
+    @overload
+    async def zdiff(self, keys: KeysT, withscores: Literal[False] = ...) -> list[StrT]: ...
+    @overload
+    async def zdiff(self, keys: KeysT, withscores: Literal[True]) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zdiff(
+        self, keys: KeysT, withscores: bool = ...
+    ) -> list[StrT] | list[tuple[StrT, float]]: ...
+    async def zdiff(
+        self, keys: KeysT, withscores: bool = False
+    ) -> list[StrT] | list[tuple[StrT, float]]:
         """ZDIFF: the members of the first set not in the others."""
-        names = _list_or_args(keys, ())
+        names: list[Any] = _list_or_args(keys, ())
         if withscores:
             args = ("ZDIFF", len(names), *names, "WITHSCORES")
             return await self.execute(*args, callback=replies.score_pairs)
@@ -967,12 +1315,12 @@ class AsyncCommands(
 
     async def zdiffstore(self, dest: KeyT, keys: KeysT) -> int:
         """ZDIFFSTORE: the number of members stored in ``dest``."""
-        names = _list_or_args(keys, ())
-        return await self.execute("ZDIFFSTORE", dest, len(names), *names)  # type: ignore[no-any-return]
+        names: list[Any] = _list_or_args(keys, ())
+        return await self.execute("ZDIFFSTORE", dest, len(names), *names)
 
     async def zintercard(self, numkeys: int, keys: Sequence[KeyT], limit: int = 0) -> int:
         """ZINTERCARD: the size of the intersection (counting stops at ``limit`` if not 0)."""
-        return await self.execute("ZINTERCARD", numkeys, *keys, "LIMIT", limit)  # type: ignore[no-any-return]
+        return await self.execute("ZINTERCARD", numkeys, *keys, "LIMIT", limit)
 
     async def zmpop(
         self,
@@ -981,11 +1329,11 @@ class AsyncCommands(
         min: bool = False,
         max: bool = False,
         count: int | None = 1,
-    ) -> list[Any] | None:
+    ) -> list[StrT | list[tuple[StrT, float]]] | None:
         """ZMPOP: ``[key, [(member, score), ...]]`` from the first non-empty sorted set,
         its lowest (``min``) or highest (``max``) scores; None when all are empty."""
         args = _mpop_args("zmpop", [num_keys, *keys], min, max, count)
-        return await self.execute("ZMPOP", *args, callback=replies.zmpop)  # type: ignore[no-any-return]
+        return await self.execute("ZMPOP", *args, callback=replies.zmpop)
 
     async def bzmpop(
         self,
@@ -995,15 +1343,31 @@ class AsyncCommands(
         min: bool = False,
         max: bool = False,
         count: int | None = 1,
-    ) -> list[Any] | None:
+    ) -> list[StrT | list[tuple[StrT, float]]] | None:
         """BZMPOP: zmpop() that waits up to ``timeout`` seconds (0 for ever); None on
         timeout. The command table gives the reply that long plus ``socket_timeout``."""
         args = _mpop_args("bzmpop", [timeout or 0, numkeys, *keys], min, max, count)
-        return await self.execute("BZMPOP", *args, callback=replies.zmpop)  # type: ignore[no-any-return]
+        return await self.execute("BZMPOP", *args, callback=replies.zmpop)
 
+    @overload
+    async def zrandmember(
+        self, key: KeyT, count: None = ..., withscores: Literal[False] = ...
+    ) -> StrT | None: ...
+    @overload
+    async def zrandmember(
+        self, key: KeyT, count: int, withscores: Literal[False] = ...
+    ) -> list[StrT]: ...
+    @overload
+    async def zrandmember(
+        self, key: KeyT, count: int, withscores: Literal[True]
+    ) -> list[tuple[StrT, float]]: ...
+    @overload
+    async def zrandmember(
+        self, key: KeyT, count: int | None = ..., withscores: bool = ...
+    ) -> StrT | list[StrT] | list[tuple[StrT, float]] | None: ...
     async def zrandmember(
         self, key: KeyT, count: int | None = None, withscores: bool = False
-    ) -> Any:
+    ) -> StrT | list[StrT] | list[tuple[StrT, float]] | None:
         if count is None:
             if withscores:
                 raise DataError("zrandmember: withscores needs a count")
@@ -1020,7 +1384,7 @@ class AsyncCommands(
         match: EncodableT | None = None,
         count: int | None = None,
         score_cast_func: Any = float,
-    ) -> Any:
+    ) -> tuple[int, list[tuple[StrT, float]]]:
         args = _scan_args(["ZSCAN", name, cursor], match, count)
         if score_cast_func is float:
             return await self.execute(*args, callback=replies.scan_zset)
@@ -1032,7 +1396,7 @@ class AsyncCommands(
         match: EncodableT | None = None,
         count: int | None = None,
         score_cast_func: Any = float,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[tuple[StrT, float]]:
         cursor = 0
         while True:
             cursor, data = await self.zscan(name, cursor, match, count, score_cast_func)
@@ -1043,49 +1407,51 @@ class AsyncCommands(
 
     # ----------------------------------------------------------------- server
 
-    async def ping(self) -> Any:
+    async def ping(self) -> bool:
         return await self.execute("PING", callback=replies.pong)
 
-    async def echo(self, value: EncodableT) -> Any:
+    async def echo(self, value: EncodableT) -> StrT:
         return await self.execute("ECHO", value)
 
-    async def info(self, section: str | None = None, *args: str) -> Any:
+    async def info(self, section: str | None = None, *args: str) -> dict[str, Any]:
         if section is None:
             return await self.execute("INFO", callback=replies.info)
         return await self.execute("INFO", section, *args, callback=replies.info)
 
-    async def dbsize(self) -> Any:
+    async def dbsize(self) -> int:
         return await self.execute("DBSIZE")
 
-    async def flushdb(self, asynchronous: bool = False) -> Any:
+    async def flushdb(self, asynchronous: bool = False) -> bool:
         if asynchronous:
             return await self.execute("FLUSHDB", "ASYNC", callback=replies.ok)
         return await self.execute("FLUSHDB", callback=replies.ok)
 
-    async def flushall(self, asynchronous: bool = False) -> Any:
+    async def flushall(self, asynchronous: bool = False) -> bool:
         if asynchronous:
             return await self.execute("FLUSHALL", "ASYNC", callback=replies.ok)
         return await self.execute("FLUSHALL", callback=replies.ok)
 
-    async def time(self) -> Any:
+    async def time(self) -> tuple[int, int]:
         return await self.execute("TIME", callback=replies.time)
 
-    async def config_get(self, pattern: str = "*", *args: str) -> Any:
+    async def config_get(self, pattern: str = "*", *args: str) -> dict[str, str]:
         return await self.execute("CONFIG", "GET", pattern, *args, callback=replies.str_dict)
 
-    async def config_set(self, name: str, value: EncodableT, *args: EncodableT) -> Any:
+    async def config_set(self, name: str, value: EncodableT, *args: EncodableT) -> bool:
         return await self.execute("CONFIG", "SET", name, value, *args, callback=replies.ok)
 
-    async def client_setname(self, name: str) -> Any:
+    async def client_setname(self, name: str) -> bool:
         return await self.execute("CLIENT", "SETNAME", name, callback=replies.ok)
 
-    async def client_getname(self) -> Any:
+    async def client_getname(self) -> str | None:
         return await self.execute("CLIENT", "GETNAME", callback=replies.str_or_none)
 
-    async def client_id(self) -> Any:
+    async def client_id(self) -> int:
         return await self.execute("CLIENT", "ID")
 
-    async def client_list(self, _type: str | None = None, client_id: Sequence[int] = ()) -> Any:
+    async def client_list(
+        self, _type: str | None = None, client_id: Sequence[int] = ()
+    ) -> list[dict[str, str]]:
         args: list[Any] = ["CLIENT", "LIST"]
         if _type is not None:
             if str(_type).lower() not in ("normal", "master", "replica", "pubsub"):
@@ -1095,44 +1461,44 @@ class AsyncCommands(
             args += ("ID", *client_id)
         return await self.execute(*args, callback=replies.client_list)
 
-    async def lastsave(self) -> Any:
+    async def lastsave(self) -> datetime | None:
         return await self.execute("LASTSAVE", callback=replies.timestamp)
 
-    async def command_count(self) -> Any:
+    async def command_count(self) -> int:
         return await self.execute("COMMAND", "COUNT")
 
     # ---------------------------------------------------------------- pub/sub
 
-    async def publish(self, channel: KeyT, message: EncodableT) -> Any:
+    async def publish(self, channel: KeyT, message: EncodableT) -> int:
         """PUBLISH: the number of clients that received ``message`` (int)."""
         return await self.execute("PUBLISH", channel, message)
 
-    async def spublish(self, shard_channel: KeyT, message: EncodableT) -> Any:
+    async def spublish(self, shard_channel: KeyT, message: EncodableT) -> int:
         """SPUBLISH (Redis 7): the number of clients that received ``message`` (int)."""
         return await self.execute("SPUBLISH", shard_channel, message)
 
-    async def pubsub_channels(self, pattern: KeyT = "*") -> Any:
+    async def pubsub_channels(self, pattern: KeyT = "*") -> list[StrT]:
         """PUBSUB CHANNELS: the active channels matching ``pattern`` (a list)."""
         return await self.execute("PUBSUB", "CHANNELS", pattern)
 
-    async def pubsub_numsub(self, *channels: KeyT) -> Any:
+    async def pubsub_numsub(self, *channels: KeyT) -> list[tuple[StrT, int]]:
         """PUBSUB NUMSUB: ``[(channel, subscribers), ...]`` in the order asked."""
         return await self.execute("PUBSUB", "NUMSUB", *channels, callback=replies.pairs)
 
-    async def pubsub_numpat(self) -> Any:
+    async def pubsub_numpat(self) -> int:
         """PUBSUB NUMPAT: the number of patterns subscribed to by all clients (int)."""
         return await self.execute("PUBSUB", "NUMPAT")
 
-    async def pubsub_shardchannels(self, pattern: KeyT = "*") -> Any:
+    async def pubsub_shardchannels(self, pattern: KeyT = "*") -> list[StrT]:
         """PUBSUB SHARDCHANNELS (Redis 7): the active shard channels matching ``pattern``."""
         return await self.execute("PUBSUB", "SHARDCHANNELS", pattern)
 
-    async def pubsub_shardnumsub(self, *channels: KeyT) -> Any:
+    async def pubsub_shardnumsub(self, *channels: KeyT) -> list[tuple[StrT, int]]:
         """PUBSUB SHARDNUMSUB (Redis 7): ``[(shard_channel, subscribers), ...]``."""
         return await self.execute("PUBSUB", "SHARDNUMSUB", *channels, callback=replies.pairs)
 
 
-class AsyncRedisClient(AsyncCommands):
+class AsyncRedisClient(AsyncCommands[StrT]):
     """What store.client() returns: typed methods over the store's execute."""
 
     def __init__(self, store: Any) -> None:

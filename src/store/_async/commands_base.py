@@ -3,16 +3,32 @@ arguments, and the ``execute`` that a store, a client or a pipeline provides.
 
 ``commands.py`` composes the families (``commands_*.py``) into one class of commands;
 import from there.
+
+Every class of commands is generic in ``StrT``, the type of the strings a reply carries:
+``bytes``, or ``str`` for a store made with ``decode_responses=True`` (the overloads of
+``create_store`` pick it). Only the type checker sees it: at run time the
+methods are the same whatever the parameter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 
 from store import replies
 from store.errors import DataError
+
+if TYPE_CHECKING:
+    # PEP 696's default (typing has it from 3.13): a bare ``RedisStore`` in an annotation
+    # takes either variant, as before the classes were generic; create_store() says which.
+    from typing_extensions import TypeVar
+
+    StrT = TypeVar("StrT", bound=bytes | str, default=Any)
+else:
+    from typing import TypeVar
+
+    StrT = TypeVar("StrT", bound=bytes | str)
 
 KeyT: TypeAlias = bytes | str | memoryview
 EncodableT: TypeAlias = bytes | str | memoryview | int | float
@@ -20,6 +36,11 @@ KeysT: TypeAlias = KeyT | Collection[KeyT]
 ExpiryT: TypeAlias = int | timedelta
 AbsExpiryT: TypeAlias = int | datetime
 TimeoutT: TypeAlias = int | float | None
+
+# A reply as the reader hands it over when no callback shapes it (EVAL, FCALL, the items of
+# a pipeline's commit()...): RESP2 and RESP3 types, nested; a RESP3 set comes as a list.
+ReplyKey: TypeAlias = bytes | str | int | float
+Reply: TypeAlias = "bytes | str | int | float | list[Reply] | dict[ReplyKey, Reply] | None"
 
 
 def _list_or_args(keys: KeysT, args: Sequence[Any]) -> list[Any]:
@@ -94,7 +115,7 @@ def _aggregate(
     return args
 
 
-class AsyncCommandsBase:
+class AsyncCommandsBase(Generic[StrT]):
     """A family of typed methods; a subclass provides execute()."""
 
     async def execute(self, *args: Any, **options: Any) -> Any:

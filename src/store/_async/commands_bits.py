@@ -6,17 +6,22 @@ HyperLogLogs (PFADD, PFCOUNT, PFMERGE), with redis-py's names, signatures and re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from store import replies
 from store.errors import DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT, KeyT
+from .commands_base import AsyncCommandsBase, EncodableT, KeyT, StrT
 
 _OVERFLOWS = ("WRAP", "SAT", "FAIL")
 
 
-class AsyncBitFieldOperation:
+# what the builder's execute() returns: the replies from a client, the pipeline from a
+# pipeline that queues
+ResultT = TypeVar("ResultT")
+
+
+class AsyncBitFieldOperation(Generic[ResultT]):
     """redis-py's BITFIELD builder: ``client.bitfield("k").set("u8", 0, 255).get("u8", 0)
     .incrby("u8", 0, 10, overflow="SAT").execute()`` sends one BITFIELD; each call returns
     the builder. ``execute()`` gives one reply per GET, SET and INCRBY (None for an INCRBY
@@ -36,7 +41,7 @@ class AsyncBitFieldOperation:
         self._last_overflow = "WRAP"
         self.overflow(self._default_overflow or self._last_overflow)
 
-    def overflow(self, overflow: str) -> AsyncBitFieldOperation:
+    def overflow(self, overflow: str) -> Self:
         """OVERFLOW WRAP, SAT or FAIL for the SET and INCRBY operations after it."""
         overflow = str(overflow).upper()
         if overflow not in _OVERFLOWS:
@@ -48,18 +53,18 @@ class AsyncBitFieldOperation:
 
     def incrby(
         self, fmt: str, offset: int | str, increment: int, overflow: str | None = None
-    ) -> AsyncBitFieldOperation:
+    ) -> Self:
         """INCRBY ``fmt`` (``u8``, ``i16``...) at ``offset`` (``#n`` counts in fmt units)."""
         if overflow is not None:
             self.overflow(overflow)
         self.operations.append(("INCRBY", fmt, offset, increment))
         return self
 
-    def get(self, fmt: str, offset: int | str) -> AsyncBitFieldOperation:
+    def get(self, fmt: str, offset: int | str) -> Self:
         self.operations.append(("GET", fmt, offset))
         return self
 
-    def set(self, fmt: str, offset: int | str, value: int) -> AsyncBitFieldOperation:
+    def set(self, fmt: str, offset: int | str, value: int) -> Self:
         self.operations.append(("SET", fmt, offset, value))
         return self
 
@@ -71,17 +76,19 @@ class AsyncBitFieldOperation:
             command += operation
         return command
 
-    async def execute(self) -> Any:
+    async def execute(self) -> ResultT:
         """Send the BITFIELD (through the client: a pipeline queues it) and start over."""
         command = self.command
         self.reset()
         return await self.client.execute(*command)
 
 
-class AsyncBitCommands(AsyncCommandsBase):
+class AsyncBitCommands(AsyncCommandsBase[StrT]):
     """BITFIELD, BITFIELD_RO, BITOP, BITPOS, LCS, PFADD, PFCOUNT, PFMERGE."""
 
-    def bitfield(self, key: KeyT, default_overflow: str | None = None) -> AsyncBitFieldOperation:
+    def bitfield(
+        self, key: KeyT, default_overflow: str | None = None
+    ) -> AsyncBitFieldOperation[list[int | None]]:
         """A BITFIELD builder for ``key`` (redis-py's BitFieldOperation)."""
         return AsyncBitFieldOperation(self, key, default_overflow=default_overflow)
 
@@ -128,6 +135,47 @@ class AsyncBitCommands(AsyncCommandsBase):
             args.append(mode)
         return await self.execute(*args)
 
+    @overload
+    async def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: Literal[False] = ...,
+        idx: Literal[False] = ...,
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> StrT: ...
+    @overload
+    async def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: Literal[True],
+        idx: Literal[False] = ...,
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> int: ...
+    @overload
+    async def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: Literal[False] = ...,
+        *,
+        idx: Literal[True],
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> dict[str, Any]: ...
+    @overload
+    async def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: bool = ...,
+        idx: bool = ...,
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> StrT | int | dict[str, Any]: ...
     async def lcs(
         self,
         key1: KeyT,
@@ -136,7 +184,7 @@ class AsyncBitCommands(AsyncCommandsBase):
         idx: bool = False,
         minmatchlen: int = 0,
         withmatchlen: bool = False,
-    ) -> Any:
+    ) -> StrT | int | dict[str, Any]:
         """LCS: the longest common subsequence of two strings; its length with ``len``;
         with ``idx``, ``{"matches": [[[start1, end1], [start2, end2]], ...], "len": n}``
         (each match with its length too with ``withmatchlen``)."""

@@ -14,10 +14,10 @@ from typing import Any
 from store import replies
 from store.errors import DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT, KeyT
+from .commands_base import AsyncCommandsBase, EncodableT, KeyT, StrT
 
 
-class AsyncClusterCommands(AsyncCommandsBase):
+class AsyncClusterCommands(AsyncCommandsBase[StrT]):
     """CLUSTER INFO, NODES, SLOTS, SHARDS, LINKS, MYID, KEYSLOT, ADDSLOTS, SETSLOT..."""
 
     async def cluster_info(self) -> dict[str, str]:
@@ -52,7 +52,7 @@ class AsyncClusterCommands(AsyncCommandsBase):
         """CLUSTER LINKS: one dict (str keys) per link of the node's cluster bus."""
         return await self.execute("CLUSTER", "LINKS", callback=replies.list_of_str_dicts)
 
-    async def cluster_myid(self) -> Any:
+    async def cluster_myid(self) -> StrT:
         """CLUSTER MYID: the node's id."""
         return await self.execute("CLUSTER", "MYID")
 
@@ -64,7 +64,7 @@ class AsyncClusterCommands(AsyncCommandsBase):
         """CLUSTER COUNTKEYSINSLOT: the number of keys the node has in the slot."""
         return await self.execute("CLUSTER", "COUNTKEYSINSLOT", slot_id)
 
-    async def cluster_get_keys_in_slot(self, slot: int, num_keys: int) -> list[Any]:
+    async def cluster_get_keys_in_slot(self, slot: int, num_keys: int) -> list[StrT]:
         """CLUSTER GETKEYSINSLOT: up to ``num_keys`` keys of the slot."""
         return await self.execute("CLUSTER", "GETKEYSINSLOT", slot, num_keys)
 
@@ -107,7 +107,7 @@ class AsyncClusterCommands(AsyncCommandsBase):
         """CLUSTER SETSLOT ``slot_id`` STABLE: True."""
         return await self.execute("CLUSTER", "SETSLOT", slot_id, "STABLE", callback=replies.ok)
 
-    async def cluster_bumpepoch(self) -> Any:
+    async def cluster_bumpepoch(self) -> StrT:
         """CLUSTER BUMPEPOCH: ``BUMPED n`` or ``STILL n`` (the reply as is)."""
         return await self.execute("CLUSTER", "BUMPEPOCH")
 

@@ -8,12 +8,12 @@ rows (those asked for, in that order), else the members.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 from store import replies
 from store.errors import DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT, KeyT
+from .commands_base import AsyncCommandsBase, EncodableT, KeyT, StrT
 
 _UNITS = ("m", "km", "mi", "ft")
 
@@ -104,7 +104,12 @@ def _search_args(
     return args
 
 
-class AsyncGeoCommands(AsyncCommandsBase):
+# One member of a search WITHDIST/WITHHASH/WITHCOORD: [member, dist, hash, (lon, lat)] of those
+# asked for.
+GeoRow: TypeAlias = list[StrT | float | int | tuple[float, float]]
+
+
+class AsyncGeoCommands(AsyncCommandsBase[StrT]):
     """GEOADD, GEODIST, GEOHASH, GEOPOS, GEOSEARCH, GEOSEARCHSTORE, GEORADIUS..."""
 
     async def geoadd(
@@ -166,7 +171,7 @@ class AsyncGeoCommands(AsyncCommandsBase):
         store: KeyT | None = None,
         store_dist: KeyT | None = None,
         any: bool = False,
-    ) -> Any:
+    ) -> list[StrT] | list[GeoRow[StrT]] | int:
         """GEORADIUS (deprecated by Redis for GEOSEARCH): the members within ``radius``;
         with ``store``/``store_dist``, the number stored."""
         args = _radius_args(
@@ -188,6 +193,84 @@ class AsyncGeoCommands(AsyncCommandsBase):
             *args, callback=replies.geo_results(withdist, withhash, withcoord)
         )
 
+    @overload
+    async def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: Literal[False] = ...,
+        withcoord: Literal[False] = ...,
+        withhash: Literal[False] = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        *,
+        withdist: Literal[True],
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        *,
+        withcoord: Literal[True],
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        *,
+        withhash: Literal[True],
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT] | list[GeoRow[StrT]]: ...
     async def georadius_ro(
         self,
         name: KeyT,
@@ -201,7 +284,7 @@ class AsyncGeoCommands(AsyncCommandsBase):
         count: int | None = None,
         sort: str | None = None,
         any: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT] | list[GeoRow[StrT]]:
         """GEORADIUS_RO: georadius() without STORE, a read-only command."""
         args = _radius_args(
             "georadius_ro",
@@ -234,7 +317,7 @@ class AsyncGeoCommands(AsyncCommandsBase):
         store: KeyT | None = None,
         store_dist: KeyT | None = None,
         any: bool = False,
-    ) -> Any:
+    ) -> list[StrT] | list[GeoRow[StrT]] | int:
         """GEORADIUSBYMEMBER: georadius() around a member."""
         args = _radius_args(
             "georadiusbymember",
@@ -255,6 +338,79 @@ class AsyncGeoCommands(AsyncCommandsBase):
             *args, callback=replies.geo_results(withdist, withhash, withcoord)
         )
 
+    @overload
+    async def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: Literal[False] = ...,
+        withcoord: Literal[False] = ...,
+        withhash: Literal[False] = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        *,
+        withdist: Literal[True],
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        *,
+        withcoord: Literal[True],
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        *,
+        withhash: Literal[True],
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT] | list[GeoRow[StrT]]: ...
     async def georadiusbymember_ro(
         self,
         name: KeyT,
@@ -267,7 +423,7 @@ class AsyncGeoCommands(AsyncCommandsBase):
         count: int | None = None,
         sort: str | None = None,
         any: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT] | list[GeoRow[StrT]]:
         """GEORADIUSBYMEMBER_RO: georadiusbymember() without STORE, read-only."""
         args = _radius_args(
             "georadiusbymember_ro",
@@ -286,6 +442,99 @@ class AsyncGeoCommands(AsyncCommandsBase):
             *args, callback=replies.geo_results(withdist, withhash, withcoord)
         )
 
+    @overload
+    async def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: Literal[False] = ...,
+        withdist: Literal[False] = ...,
+        withhash: Literal[False] = ...,
+    ) -> list[StrT]: ...
+    @overload
+    async def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: bool = ...,
+        *,
+        withdist: Literal[True],
+        withhash: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        *,
+        withcoord: Literal[True],
+        withdist: bool = ...,
+        withhash: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: bool = ...,
+        withdist: bool = ...,
+        *,
+        withhash: Literal[True],
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    async def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: bool = ...,
+        withdist: bool = ...,
+        withhash: bool = ...,
+    ) -> list[StrT] | list[GeoRow[StrT]]: ...
     async def geosearch(
         self,
         name: KeyT,
@@ -302,7 +551,7 @@ class AsyncGeoCommands(AsyncCommandsBase):
         withcoord: bool = False,
         withdist: bool = False,
         withhash: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT] | list[GeoRow[StrT]]:
         """GEOSEARCH: from a member or a position, within a radius or a box."""
         args = _search_args(
             "geosearch",

@@ -11,7 +11,7 @@ from typing import Any
 from store import replies
 from store.errors import DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT, KeysT, KeyT, _list_or_args
+from .commands_base import AsyncCommandsBase, EncodableT, KeysT, KeyT, StrT, _list_or_args
 
 
 def _sort_args(
@@ -44,7 +44,7 @@ def _sort_args(
     return args
 
 
-class AsyncKeyspaceCommands(AsyncCommandsBase):
+class AsyncKeyspaceCommands(AsyncCommandsBase[StrT]):
     """DUMP, RESTORE, OBJECT, EXPIRETIME, PEXPIRETIME, SORT, SORT_RO, MOVE, SWAPDB,
     MIGRATE, WAIT."""
 
@@ -75,7 +75,7 @@ class AsyncKeyspaceCommands(AsyncCommandsBase):
             args += ("FREQ", frequency)
         return await self.execute(*args, callback=replies.ok)
 
-    async def object(self, infotype: str, key: KeyT) -> Any:
+    async def object(self, infotype: str, key: KeyT) -> StrT | int | None:
         """OBJECT ``infotype`` (ENCODING, FREQ, IDLETIME, REFCOUNT) of ``key``: the raw
         reply (redis-py's generic form)."""
         return await self.execute("OBJECT", infotype, key)
@@ -111,7 +111,7 @@ class AsyncKeyspaceCommands(AsyncCommandsBase):
         alpha: bool = False,
         store: KeyT | None = None,
         groups: bool = False,
-    ) -> Any:
+    ) -> list[StrT | None] | list[tuple[StrT | None, ...]] | int:
         """SORT: the sorted elements; with ``store``, the number stored; with ``groups``
         (and two or more ``get`` patterns), one tuple per element."""
         args = _sort_args("SORT", name, start, num, by, get, desc, alpha)
@@ -133,7 +133,7 @@ class AsyncKeyspaceCommands(AsyncCommandsBase):
         get: KeyT | Sequence[KeyT] | None = None,
         desc: bool = False,
         alpha: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT | None]:
         """SORT_RO: sort() without STORE, a read-only command."""
         return await self.execute(*_sort_args("SORT_RO", key, start, num, by, get, desc, alpha))
 
@@ -155,10 +155,10 @@ class AsyncKeyspaceCommands(AsyncCommandsBase):
         copy: bool = False,
         replace: bool = False,
         auth: str | None = None,
-    ) -> Any:
+    ) -> StrT:
         """MIGRATE ``keys`` to another server (``timeout`` in ms): the server's reply, OK or
         NOKEY (as redis-py)."""
-        names = _list_or_args(keys, ())
+        names: list[Any] = _list_or_args(keys, ())
         if not names:
             raise DataError("migrate: give at least one key")
         args: list[Any] = ["MIGRATE", host, port, "", destination_db, timeout]

@@ -11,25 +11,25 @@ from typing import Any
 from store import replies
 from store.errors import DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT
+from .commands_base import AsyncCommandsBase, EncodableT, Reply, StrT
 
 
-class AsyncScriptingCommands(AsyncCommandsBase):
+class AsyncScriptingCommands(AsyncCommandsBase[StrT]):
     """EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT *, FUNCTION *, FCALL, FCALL_RO."""
 
-    async def eval(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    async def eval(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """EVAL: the script's reply (Lua's values as Redis converts them)."""
         return await self.execute("EVAL", script, numkeys, *keys_and_args)
 
-    async def eval_ro(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    async def eval_ro(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """EVAL_RO: eval() of a script that only reads (a write fails)."""
         return await self.execute("EVAL_RO", script, numkeys, *keys_and_args)
 
-    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """EVALSHA: NoScriptError when the server does not have the script."""
         return await self.execute("EVALSHA", sha, numkeys, *keys_and_args)
 
-    async def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    async def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         return await self.execute("EVALSHA_RO", sha, numkeys, *keys_and_args)
 
     async def script_exists(self, *args: str) -> list[bool]:
@@ -54,7 +54,7 @@ class AsyncScriptingCommands(AsyncCommandsBase):
 
     # ---------------------------------------------------------------------- functions
 
-    async def function_load(self, code: EncodableT, replace: bool = False) -> Any:
+    async def function_load(self, code: EncodableT, replace: bool = False) -> StrT:
         """FUNCTION LOAD a library (``#!lua name=...``): its name."""
         if replace:
             return await self.execute("FUNCTION", "LOAD", "REPLACE", code)
@@ -81,7 +81,7 @@ class AsyncScriptingCommands(AsyncCommandsBase):
             args.append("WITHCODE")
         return await self.execute(*args, callback=replies.function_list)
 
-    async def function_dump(self) -> Any:
+    async def function_dump(self) -> StrT | None:
         """FUNCTION DUMP: the libraries serialized (bytes, for function_restore(); a store
         with decode_responses decodes it too: dump on a store without it)."""
         return await self.execute("FUNCTION", "DUMP")
@@ -101,10 +101,12 @@ class AsyncScriptingCommands(AsyncCommandsBase):
         {"libraries_count": n, "functions_count": n}}}``."""
         return await self.execute("FUNCTION", "STATS", callback=replies.function_stats)
 
-    async def fcall(self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    async def fcall(self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """FCALL: the function's reply."""
         return await self.execute("FCALL", function, numkeys, *keys_and_args)
 
-    async def fcall_ro(self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    async def fcall_ro(
+        self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT
+    ) -> Reply:
         """FCALL_RO: fcall() of a function flagged no-writes."""
         return await self.execute("FCALL_RO", function, numkeys, *keys_and_args)

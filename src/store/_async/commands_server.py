@@ -17,7 +17,7 @@ from typing import Any
 from store import replies
 from store.errors import ConnectionError, DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT, KeyT
+from .commands_base import AsyncCommandsBase, EncodableT, KeyT, Reply, StrT
 
 
 def _word(value: Any) -> str:
@@ -95,7 +95,7 @@ def _setuser_rules(
     return rules
 
 
-class AsyncServerCommands(AsyncCommandsBase):
+class AsyncServerCommands(AsyncCommandsBase[StrT]):
     """ACL, CLIENT, CONFIG, COMMAND, MEMORY, SLOWLOG, LATENCY, MODULE, SAVE, SHUTDOWN..."""
 
     # -------------------------------------------------------------------------- ACL
@@ -110,7 +110,7 @@ class AsyncServerCommands(AsyncCommandsBase):
         """ACL DELUSER: the number of users deleted."""
         return await self.execute("ACL", "DELUSER", *username)
 
-    async def acl_dryrun(self, username: str, *args: EncodableT) -> Any:
+    async def acl_dryrun(self, username: str, *args: EncodableT) -> StrT:
         """ACL DRYRUN: OK when ``username`` may run ``args``, else the reason (as redis-py,
         the reply as is)."""
         return await self.execute("ACL", "DRYRUN", username, *args)
@@ -299,11 +299,11 @@ class AsyncServerCommands(AsyncCommandsBase):
         [{...}], "subcommands": {name: {...}}, ...}}``, str keys everywhere."""
         return await self.execute("COMMAND", "DOCS", *args, callback=replies.command_docs)
 
-    async def command_getkeys(self, *args: EncodableT) -> list[Any]:
+    async def command_getkeys(self, *args: EncodableT) -> list[StrT]:
         """COMMAND GETKEYS: the keys of the command ``args``."""
         return await self.execute("COMMAND", "GETKEYS", *args)
 
-    async def command_getkeysandflags(self, *args: EncodableT) -> list[list[Any]]:
+    async def command_getkeysandflags(self, *args: EncodableT) -> list[list[StrT | list[str]]]:
         """COMMAND GETKEYSANDFLAGS: ``[[key, [flag, ...]], ...]``."""
         return await self.execute(
             "COMMAND", "GETKEYSANDFLAGS", *args, callback=replies.keys_and_flags
@@ -314,7 +314,7 @@ class AsyncServerCommands(AsyncCommandsBase):
         module: str | None = None,
         category: str | None = None,
         pattern: str | None = None,
-    ) -> list[Any]:
+    ) -> list[StrT]:
         """COMMAND LIST: the command names, filtered by one of ``module``, ``category``
         (ACL category) or ``pattern``."""
         filters: list[Any] = []
@@ -390,7 +390,7 @@ class AsyncServerCommands(AsyncCommandsBase):
         """LATENCY HISTORY: ``[[timestamp, latency_ms], ...]``."""
         return await self.execute("LATENCY", "HISTORY", event)
 
-    async def latency_latest(self) -> list[list[Any]]:
+    async def latency_latest(self) -> list[list[StrT | int]]:
         """LATENCY LATEST: ``[[event, timestamp, latest_ms, max_ms], ...]``."""
         return await self.execute("LATENCY", "LATEST")
 
@@ -451,7 +451,7 @@ class AsyncServerCommands(AsyncCommandsBase):
         now: bool = False,
         force: bool = False,
         abort: bool = False,
-    ) -> Any:
+    ) -> bool | None:
         """SHUTDOWN: None once the server closed the connection (as redis-py); with
         ``abort``, True when a shutdown in progress was cancelled."""
         if save and nosave:
@@ -480,7 +480,7 @@ class AsyncServerCommands(AsyncCommandsBase):
             return await self.execute("SLAVEOF", "NO", "ONE", callback=replies.ok)
         return await self.execute("SLAVEOF", host, port, callback=replies.ok)
 
-    async def role(self) -> list[Any]:
+    async def role(self) -> list[Reply]:
         """ROLE: ``[b"master", offset, [[ip, port, offset], ...]]`` or a replica's
         ``[b"slave", ip, port, state, offset]`` (the reply as is)."""
         return await self.execute("ROLE")

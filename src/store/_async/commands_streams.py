@@ -11,14 +11,20 @@ table reads their ``BLOCK`` milliseconds to give the reply that long plus
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 from store import replies
 from store.errors import DataError
 
-from .commands_base import AsyncCommandsBase, EncodableT, KeyT
+from .commands_base import AsyncCommandsBase, EncodableT, KeyT, StrT
 
-Entry = tuple[Any, dict[Any, Any]]
+# An entry: (id, {field: value}).
+Entry: TypeAlias = tuple[StrT, dict[StrT, StrT]]
+# An entry XREADGROUP or XCLAIM found deleted: (id, None), or (None, None) when it came as a
+# nil.
+MaybeEntry: TypeAlias = tuple[StrT | None, dict[StrT, StrT] | None]
+# One stream of XREAD's reply: [stream name, [entry, ...]] (a list, as redis-py's).
+StreamReply: TypeAlias = list[StrT | list[MaybeEntry[StrT]]]
 
 
 def _trim_args(
@@ -72,7 +78,7 @@ def _count_block(args: list[Any], count: int | None, block: int | None) -> list[
     return args
 
 
-class AsyncStreamCommands(AsyncCommandsBase):
+class AsyncStreamCommands(AsyncCommandsBase[StrT]):
     """XADD, XRANGE, XREAD, XREADGROUP, XGROUP, XPENDING, XCLAIM, XINFO..."""
 
     async def xadd(
@@ -85,7 +91,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         nomkstream: bool = False,
         minid: EncodableT | None = None,
         limit: int | None = None,
-    ) -> Any:
+    ) -> StrT | None:
         """XADD: the new entry's id, or None when ``nomkstream`` and no stream."""
         if not fields:
             raise DataError("xadd: fields is empty")
@@ -104,7 +110,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         min: EncodableT = "-",
         max: EncodableT = "+",
         count: int | None = None,
-    ) -> list[Entry]:
+    ) -> list[Entry[StrT]]:
         """XRANGE: ``[(id, {field: value}), ...]`` from ``min`` to ``max``."""
         if count is None:
             return await self.execute("XRANGE", name, min, max, callback=replies.stream_entries)
@@ -117,7 +123,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         max: EncodableT = "+",
         min: EncodableT = "-",
         count: int | None = None,
-    ) -> list[Entry]:
+    ) -> list[Entry[StrT]]:
         """XREVRANGE: entries from ``max`` down to ``min``."""
         if count is None:
             callback = replies.stream_entries
@@ -130,7 +136,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         streams: Mapping[Any, EncodableT],
         count: int | None = None,
         block: int | None = None,
-    ) -> list[list[Any]]:
+    ) -> list[StreamReply[StrT]]:
         """XREAD: ``[[stream, [(id, fields), ...]], ...]``, ``[]`` when nothing came
         (``block`` milliseconds, 0 for ever)."""
         args = _streams_args(_count_block(["XREAD"], count, block), streams)
@@ -144,7 +150,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         count: int | None = None,
         block: int | None = None,
         noack: bool = False,
-    ) -> list[list[Any]]:
+    ) -> list[StreamReply[StrT]]:
         """XREADGROUP: as XREAD; an entry already deleted reads ``(id, None)``."""
         args = _count_block(["XREADGROUP", "GROUP", groupname, consumername], count, block)
         if noack:
@@ -268,6 +274,49 @@ class AsyncStreamCommands(AsyncCommandsBase):
             args.append(consumername)
         return await self.execute(*args, callback=replies.xpending_range)
 
+    @overload
+    async def xclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        message_ids: Sequence[EncodableT],
+        idle: int | None = ...,
+        time: int | None = ...,
+        retrycount: int | None = ...,
+        force: bool = ...,
+        justid: Literal[False] = ...,
+    ) -> list[MaybeEntry[StrT]]: ...
+    @overload
+    async def xclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        message_ids: Sequence[EncodableT],
+        idle: int | None = ...,
+        time: int | None = ...,
+        retrycount: int | None = ...,
+        force: bool = ...,
+        *,
+        justid: Literal[True],
+    ) -> list[StrT]: ...
+    @overload
+    async def xclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        message_ids: Sequence[EncodableT],
+        idle: int | None = ...,
+        time: int | None = ...,
+        retrycount: int | None = ...,
+        force: bool = ...,
+        justid: bool = ...,
+    ) -> list[MaybeEntry[StrT]] | list[StrT]: ...
     async def xclaim(
         self,
         name: KeyT,
@@ -280,7 +329,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         retrycount: int | None = None,
         force: bool = False,
         justid: bool = False,
-    ) -> list[Any]:
+    ) -> list[MaybeEntry[StrT]] | list[StrT]:
         """XCLAIM: the claimed entries ``[(id, fields), ...]``, or their ids with
         ``justid``."""
         if not isinstance(min_idle_time, int) or min_idle_time < 0:
@@ -301,6 +350,40 @@ class AsyncStreamCommands(AsyncCommandsBase):
             return await self.execute(*args)
         return await self.execute(*args, callback=replies.stream_entries)
 
+    @overload
+    async def xautoclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        start_id: EncodableT = ...,
+        count: int | None = ...,
+        justid: Literal[False] = ...,
+    ) -> list[StrT | list[MaybeEntry[StrT]] | list[StrT]]: ...
+    @overload
+    async def xautoclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        start_id: EncodableT = ...,
+        count: int | None = ...,
+        *,
+        justid: Literal[True],
+    ) -> list[StrT]: ...
+    @overload
+    async def xautoclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        start_id: EncodableT = ...,
+        count: int | None = ...,
+        justid: bool = ...,
+    ) -> list[StrT | list[MaybeEntry[StrT]] | list[StrT]] | list[StrT]: ...
     async def xautoclaim(
         self,
         name: KeyT,
@@ -310,7 +393,7 @@ class AsyncStreamCommands(AsyncCommandsBase):
         start_id: EncodableT = "0-0",
         count: int | None = None,
         justid: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT | list[MaybeEntry[StrT]] | list[StrT]] | list[StrT]:
         """XAUTOCLAIM: ``[next_start_id, [(id, fields), ...], [deleted ids]]``; with
         ``justid``, the claimed ids only (as redis-py)."""
         if not isinstance(min_idle_time, int) or min_idle_time < 0:

@@ -51,6 +51,7 @@ from ..resp import pack_command
 from ..url import CLUSTER_OPTIONS, OPTIONS, build_url, coerce_option, parse_hosts
 from .channels import SyncChannels
 from .commands import SyncRedisClient, _scan_args
+from .commands_base import StrT
 from .lock import SyncLock
 from .scripts import SyncScript
 from .store import RedisStore, RemoteStore
@@ -88,7 +89,7 @@ FAILOVER_ATTEMPTS = 3
 _PASSED_THROUGH = frozenset({"namespace"})
 
 
-class SyncClusterClient(SyncRedisClient):
+class SyncClusterClient(SyncRedisClient[StrT]):
     """``store.client()`` of a cluster store: the typed methods over its ``execute``;
     ``scan_iter`` scans every primary."""
 
@@ -97,12 +98,12 @@ class SyncClusterClient(SyncRedisClient):
         match: Any = None,
         count: int | None = None,
         _type: str | None = None,
-    ) -> Iterator[Any]:
-        store: ClusterStore = self.store
+    ) -> Iterator[StrT]:
+        store: ClusterStore[StrT] = self.store
         return store.scan_iter(match=match, count=count, _type=_type)
 
 
-class ClusterStore(RemoteStore):
+class ClusterStore(RemoteStore[StrT]):
     """A Redis Cluster: ``redis+cluster://[user:password@]host[:port][,host[:port]...]``.
 
     ``execute`` sends a command to the primary of its keys' slot (keyless ones to any
@@ -740,7 +741,7 @@ class ClusterStore(RemoteStore):
 
     def scan_iter(
         self, match: Any = None, count: int | None = None, _type: str | None = None
-    ) -> Iterator[Any]:
+    ) -> Iterator[StrT]:
         """Every key of every primary (SCAN on each in turn) matching ``match`` (and of
         type ``_type``)."""
         self._ensure_map()
@@ -762,7 +763,7 @@ class ClusterStore(RemoteStore):
         self.execute("PING")
         return True
 
-    def client(self) -> SyncClusterClient:
+    def client(self) -> SyncClusterClient[StrT]:
         return SyncClusterClient(self)
 
     def flush(self) -> None:
@@ -802,7 +803,7 @@ class ClusterStore(RemoteStore):
 
     def pipeline(
         self, transaction: bool = False, raise_on_error: bool = True
-    ) -> SyncClusterPipeline:
+    ) -> SyncClusterPipeline[StrT]:
         """Commands queued, then sent per node by ``commit()`` (MULTI/EXEC on the one
         slot's owner if ``transaction``): see ``cluster_pipeline`` for the rules."""
         from .cluster_pipeline import SyncClusterPipeline  # it imports this module
@@ -810,8 +811,11 @@ class ClusterStore(RemoteStore):
         return SyncClusterPipeline(self, transaction, raise_on_error)
 
     def transaction(
-        self, func: Callable[[SyncPipeline], Any], *keys: Any, retries: int | None = None
-    ) -> Any:
+        self,
+        func: Callable[[SyncPipeline[StrT]], Any],
+        *keys: Any,
+        retries: int | None = None,
+    ) -> list[Any]:
         """``func(pipe)`` run as an optimistic transaction watching ``keys`` (all in one
         slot) on their slot's owner, re-run on WatchError (see RedisStore.transaction)."""
         from .cluster_pipeline import run_cluster_transaction

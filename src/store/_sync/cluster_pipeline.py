@@ -37,7 +37,7 @@ on the old owner), which ``store.transaction()`` retries on the new owner.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ..cluster import (
     FANNED_OUT,
@@ -60,6 +60,7 @@ from ..command_table import command_for
 from ..errors import DataError, ResponseError, StoreError, WatchError
 from ..resp import pack_command
 from .cluster import ClusterStore
+from .commands_base import StrT
 from .pipeline import SyncPipeline, Callback, _shape, run_transaction
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def _redirect(error: ResponseError, code: str, host: str) -> Redirect | None:
     return None
 
 
-class SyncClusterPipeline(SyncPipeline):
+class SyncClusterPipeline(SyncPipeline[StrT]):
     """Commands queued for a cluster; ``commit()`` sends them per node (see the module
     docstring). ``store`` is the first startup node's store (for the encoding and the
     socket timeout, the same on every node); ``cluster`` is the cluster store."""
@@ -410,7 +411,7 @@ class SyncClusterPipeline(SyncPipeline):
             pipe.execute(*args, callback=callback)
         return pipe.commit(raise_on_error)
 
-    def __enter__(self) -> SyncClusterPipeline:
+    def __enter__(self) -> Self:
         return self
 
 

@@ -8,17 +8,22 @@ HyperLogLogs (PFADD, PFCOUNT, PFMERGE), with redis-py's names, signatures and re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from store import replies
 from store.errors import DataError
 
-from .commands_base import SyncCommandsBase, EncodableT, KeyT
+from .commands_base import SyncCommandsBase, EncodableT, KeyT, StrT
 
 _OVERFLOWS = ("WRAP", "SAT", "FAIL")
 
 
-class SyncBitFieldOperation:
+# what the builder's execute() returns: the replies from a client, the pipeline from a
+# pipeline that queues
+ResultT = TypeVar("ResultT")
+
+
+class SyncBitFieldOperation(Generic[ResultT]):
     """redis-py's BITFIELD builder: ``client.bitfield("k").set("u8", 0, 255).get("u8", 0)
     .incrby("u8", 0, 10, overflow="SAT").execute()`` sends one BITFIELD; each call returns
     the builder. ``execute()`` gives one reply per GET, SET and INCRBY (None for an INCRBY
@@ -38,7 +43,7 @@ class SyncBitFieldOperation:
         self._last_overflow = "WRAP"
         self.overflow(self._default_overflow or self._last_overflow)
 
-    def overflow(self, overflow: str) -> SyncBitFieldOperation:
+    def overflow(self, overflow: str) -> Self:
         """OVERFLOW WRAP, SAT or FAIL for the SET and INCRBY operations after it."""
         overflow = str(overflow).upper()
         if overflow not in _OVERFLOWS:
@@ -50,18 +55,18 @@ class SyncBitFieldOperation:
 
     def incrby(
         self, fmt: str, offset: int | str, increment: int, overflow: str | None = None
-    ) -> SyncBitFieldOperation:
+    ) -> Self:
         """INCRBY ``fmt`` (``u8``, ``i16``...) at ``offset`` (``#n`` counts in fmt units)."""
         if overflow is not None:
             self.overflow(overflow)
         self.operations.append(("INCRBY", fmt, offset, increment))
         return self
 
-    def get(self, fmt: str, offset: int | str) -> SyncBitFieldOperation:
+    def get(self, fmt: str, offset: int | str) -> Self:
         self.operations.append(("GET", fmt, offset))
         return self
 
-    def set(self, fmt: str, offset: int | str, value: int) -> SyncBitFieldOperation:
+    def set(self, fmt: str, offset: int | str, value: int) -> Self:
         self.operations.append(("SET", fmt, offset, value))
         return self
 
@@ -73,17 +78,19 @@ class SyncBitFieldOperation:
             command += operation
         return command
 
-    def execute(self) -> Any:
+    def execute(self) -> ResultT:
         """Send the BITFIELD (through the client: a pipeline queues it) and start over."""
         command = self.command
         self.reset()
         return self.client.execute(*command)
 
 
-class SyncBitCommands(SyncCommandsBase):
+class SyncBitCommands(SyncCommandsBase[StrT]):
     """BITFIELD, BITFIELD_RO, BITOP, BITPOS, LCS, PFADD, PFCOUNT, PFMERGE."""
 
-    def bitfield(self, key: KeyT, default_overflow: str | None = None) -> SyncBitFieldOperation:
+    def bitfield(
+        self, key: KeyT, default_overflow: str | None = None
+    ) -> SyncBitFieldOperation[list[int | None]]:
         """A BITFIELD builder for ``key`` (redis-py's BitFieldOperation)."""
         return SyncBitFieldOperation(self, key, default_overflow=default_overflow)
 
@@ -130,6 +137,47 @@ class SyncBitCommands(SyncCommandsBase):
             args.append(mode)
         return self.execute(*args)
 
+    @overload
+    def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: Literal[False] = ...,
+        idx: Literal[False] = ...,
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> StrT: ...
+    @overload
+    def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: Literal[True],
+        idx: Literal[False] = ...,
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> int: ...
+    @overload
+    def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: Literal[False] = ...,
+        *,
+        idx: Literal[True],
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> dict[str, Any]: ...
+    @overload
+    def lcs(
+        self,
+        key1: KeyT,
+        key2: KeyT,
+        len: bool = ...,
+        idx: bool = ...,
+        minmatchlen: int = ...,
+        withmatchlen: bool = ...,
+    ) -> StrT | int | dict[str, Any]: ...
     def lcs(
         self,
         key1: KeyT,
@@ -138,7 +186,7 @@ class SyncBitCommands(SyncCommandsBase):
         idx: bool = False,
         minmatchlen: int = 0,
         withmatchlen: bool = False,
-    ) -> Any:
+    ) -> StrT | int | dict[str, Any]:
         """LCS: the longest common subsequence of two strings; its length with ``len``;
         with ``idx``, ``{"matches": [[[start1, end1], [start2, end2]], ...], "len": n}``
         (each match with its length too with ``withmatchlen``)."""

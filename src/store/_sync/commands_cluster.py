@@ -16,10 +16,10 @@ from typing import Any
 from store import replies
 from store.errors import DataError
 
-from .commands_base import SyncCommandsBase, EncodableT, KeyT
+from .commands_base import SyncCommandsBase, EncodableT, KeyT, StrT
 
 
-class SyncClusterCommands(SyncCommandsBase):
+class SyncClusterCommands(SyncCommandsBase[StrT]):
     """CLUSTER INFO, NODES, SLOTS, SHARDS, LINKS, MYID, KEYSLOT, ADDSLOTS, SETSLOT..."""
 
     def cluster_info(self) -> dict[str, str]:
@@ -54,7 +54,7 @@ class SyncClusterCommands(SyncCommandsBase):
         """CLUSTER LINKS: one dict (str keys) per link of the node's cluster bus."""
         return self.execute("CLUSTER", "LINKS", callback=replies.list_of_str_dicts)
 
-    def cluster_myid(self) -> Any:
+    def cluster_myid(self) -> StrT:
         """CLUSTER MYID: the node's id."""
         return self.execute("CLUSTER", "MYID")
 
@@ -66,7 +66,7 @@ class SyncClusterCommands(SyncCommandsBase):
         """CLUSTER COUNTKEYSINSLOT: the number of keys the node has in the slot."""
         return self.execute("CLUSTER", "COUNTKEYSINSLOT", slot_id)
 
-    def cluster_get_keys_in_slot(self, slot: int, num_keys: int) -> list[Any]:
+    def cluster_get_keys_in_slot(self, slot: int, num_keys: int) -> list[StrT]:
         """CLUSTER GETKEYSINSLOT: up to ``num_keys`` keys of the slot."""
         return self.execute("CLUSTER", "GETKEYSINSLOT", slot, num_keys)
 
@@ -109,7 +109,7 @@ class SyncClusterCommands(SyncCommandsBase):
         """CLUSTER SETSLOT ``slot_id`` STABLE: True."""
         return self.execute("CLUSTER", "SETSLOT", slot_id, "STABLE", callback=replies.ok)
 
-    def cluster_bumpepoch(self) -> Any:
+    def cluster_bumpepoch(self) -> StrT:
         """CLUSTER BUMPEPOCH: ``BUMPED n`` or ``STILL n`` (the reply as is)."""
         return self.execute("CLUSTER", "BUMPEPOCH")
 

@@ -10,12 +10,12 @@ rows (those asked for, in that order), else the members.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 from store import replies
 from store.errors import DataError
 
-from .commands_base import SyncCommandsBase, EncodableT, KeyT
+from .commands_base import SyncCommandsBase, EncodableT, KeyT, StrT
 
 _UNITS = ("m", "km", "mi", "ft")
 
@@ -106,7 +106,12 @@ def _search_args(
     return args
 
 
-class SyncGeoCommands(SyncCommandsBase):
+# One member of a search WITHDIST/WITHHASH/WITHCOORD: [member, dist, hash, (lon, lat)] of those
+# asked for.
+GeoRow: TypeAlias = list[StrT | float | int | tuple[float, float]]
+
+
+class SyncGeoCommands(SyncCommandsBase[StrT]):
     """GEOADD, GEODIST, GEOHASH, GEOPOS, GEOSEARCH, GEOSEARCHSTORE, GEORADIUS..."""
 
     def geoadd(
@@ -168,7 +173,7 @@ class SyncGeoCommands(SyncCommandsBase):
         store: KeyT | None = None,
         store_dist: KeyT | None = None,
         any: bool = False,
-    ) -> Any:
+    ) -> list[StrT] | list[GeoRow[StrT]] | int:
         """GEORADIUS (deprecated by Redis for GEOSEARCH): the members within ``radius``;
         with ``store``/``store_dist``, the number stored."""
         args = _radius_args(
@@ -190,6 +195,84 @@ class SyncGeoCommands(SyncCommandsBase):
             *args, callback=replies.geo_results(withdist, withhash, withcoord)
         )
 
+    @overload
+    def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: Literal[False] = ...,
+        withcoord: Literal[False] = ...,
+        withhash: Literal[False] = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT]: ...
+    @overload
+    def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        *,
+        withdist: Literal[True],
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        *,
+        withcoord: Literal[True],
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        *,
+        withhash: Literal[True],
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def georadius_ro(
+        self,
+        name: KeyT,
+        longitude: float,
+        latitude: float,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT] | list[GeoRow[StrT]]: ...
     def georadius_ro(
         self,
         name: KeyT,
@@ -203,7 +286,7 @@ class SyncGeoCommands(SyncCommandsBase):
         count: int | None = None,
         sort: str | None = None,
         any: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT] | list[GeoRow[StrT]]:
         """GEORADIUS_RO: georadius() without STORE, a read-only command."""
         args = _radius_args(
             "georadius_ro",
@@ -236,7 +319,7 @@ class SyncGeoCommands(SyncCommandsBase):
         store: KeyT | None = None,
         store_dist: KeyT | None = None,
         any: bool = False,
-    ) -> Any:
+    ) -> list[StrT] | list[GeoRow[StrT]] | int:
         """GEORADIUSBYMEMBER: georadius() around a member."""
         args = _radius_args(
             "georadiusbymember",
@@ -257,6 +340,79 @@ class SyncGeoCommands(SyncCommandsBase):
             *args, callback=replies.geo_results(withdist, withhash, withcoord)
         )
 
+    @overload
+    def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: Literal[False] = ...,
+        withcoord: Literal[False] = ...,
+        withhash: Literal[False] = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT]: ...
+    @overload
+    def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        *,
+        withdist: Literal[True],
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        *,
+        withcoord: Literal[True],
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        *,
+        withhash: Literal[True],
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def georadiusbymember_ro(
+        self,
+        name: KeyT,
+        member: EncodableT,
+        radius: float,
+        unit: str | None = ...,
+        withdist: bool = ...,
+        withcoord: bool = ...,
+        withhash: bool = ...,
+        count: int | None = ...,
+        sort: str | None = ...,
+        any: bool = ...,
+    ) -> list[StrT] | list[GeoRow[StrT]]: ...
     def georadiusbymember_ro(
         self,
         name: KeyT,
@@ -269,7 +425,7 @@ class SyncGeoCommands(SyncCommandsBase):
         count: int | None = None,
         sort: str | None = None,
         any: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT] | list[GeoRow[StrT]]:
         """GEORADIUSBYMEMBER_RO: georadiusbymember() without STORE, read-only."""
         args = _radius_args(
             "georadiusbymember_ro",
@@ -288,6 +444,99 @@ class SyncGeoCommands(SyncCommandsBase):
             *args, callback=replies.geo_results(withdist, withhash, withcoord)
         )
 
+    @overload
+    def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: Literal[False] = ...,
+        withdist: Literal[False] = ...,
+        withhash: Literal[False] = ...,
+    ) -> list[StrT]: ...
+    @overload
+    def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: bool = ...,
+        *,
+        withdist: Literal[True],
+        withhash: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        *,
+        withcoord: Literal[True],
+        withdist: bool = ...,
+        withhash: bool = ...,
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: bool = ...,
+        withdist: bool = ...,
+        *,
+        withhash: Literal[True],
+    ) -> list[GeoRow[StrT]]: ...
+    @overload
+    def geosearch(
+        self,
+        name: KeyT,
+        member: EncodableT | None = ...,
+        longitude: float | None = ...,
+        latitude: float | None = ...,
+        unit: str = ...,
+        radius: float | None = ...,
+        width: float | None = ...,
+        height: float | None = ...,
+        sort: str | None = ...,
+        count: int | None = ...,
+        any: bool = ...,
+        withcoord: bool = ...,
+        withdist: bool = ...,
+        withhash: bool = ...,
+    ) -> list[StrT] | list[GeoRow[StrT]]: ...
     def geosearch(
         self,
         name: KeyT,
@@ -304,7 +553,7 @@ class SyncGeoCommands(SyncCommandsBase):
         withcoord: bool = False,
         withdist: bool = False,
         withhash: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT] | list[GeoRow[StrT]]:
         """GEOSEARCH: from a member or a position, within a radius or a box."""
         args = _search_args(
             "geosearch",

@@ -13,7 +13,7 @@ from typing import Any
 from store import replies
 from store.errors import DataError
 
-from .commands_base import SyncCommandsBase, EncodableT, KeysT, KeyT, _list_or_args
+from .commands_base import SyncCommandsBase, EncodableT, KeysT, KeyT, StrT, _list_or_args
 
 
 def _sort_args(
@@ -46,7 +46,7 @@ def _sort_args(
     return args
 
 
-class SyncKeyspaceCommands(SyncCommandsBase):
+class SyncKeyspaceCommands(SyncCommandsBase[StrT]):
     """DUMP, RESTORE, OBJECT, EXPIRETIME, PEXPIRETIME, SORT, SORT_RO, MOVE, SWAPDB,
     MIGRATE, WAIT."""
 
@@ -77,7 +77,7 @@ class SyncKeyspaceCommands(SyncCommandsBase):
             args += ("FREQ", frequency)
         return self.execute(*args, callback=replies.ok)
 
-    def object(self, infotype: str, key: KeyT) -> Any:
+    def object(self, infotype: str, key: KeyT) -> StrT | int | None:
         """OBJECT ``infotype`` (ENCODING, FREQ, IDLETIME, REFCOUNT) of ``key``: the raw
         reply (redis-py's generic form)."""
         return self.execute("OBJECT", infotype, key)
@@ -113,7 +113,7 @@ class SyncKeyspaceCommands(SyncCommandsBase):
         alpha: bool = False,
         store: KeyT | None = None,
         groups: bool = False,
-    ) -> Any:
+    ) -> list[StrT | None] | list[tuple[StrT | None, ...]] | int:
         """SORT: the sorted elements; with ``store``, the number stored; with ``groups``
         (and two or more ``get`` patterns), one tuple per element."""
         args = _sort_args("SORT", name, start, num, by, get, desc, alpha)
@@ -135,7 +135,7 @@ class SyncKeyspaceCommands(SyncCommandsBase):
         get: KeyT | Sequence[KeyT] | None = None,
         desc: bool = False,
         alpha: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT | None]:
         """SORT_RO: sort() without STORE, a read-only command."""
         return self.execute(*_sort_args("SORT_RO", key, start, num, by, get, desc, alpha))
 
@@ -157,10 +157,10 @@ class SyncKeyspaceCommands(SyncCommandsBase):
         copy: bool = False,
         replace: bool = False,
         auth: str | None = None,
-    ) -> Any:
+    ) -> StrT:
         """MIGRATE ``keys`` to another server (``timeout`` in ms): the server's reply, OK or
         NOKEY (as redis-py)."""
-        names = _list_or_args(keys, ())
+        names: list[Any] = _list_or_args(keys, ())
         if not names:
             raise DataError("migrate: give at least one key")
         args: list[Any] = ["MIGRATE", host, port, "", destination_db, timeout]

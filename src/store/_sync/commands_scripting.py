@@ -13,25 +13,25 @@ from typing import Any
 from store import replies
 from store.errors import DataError
 
-from .commands_base import SyncCommandsBase, EncodableT
+from .commands_base import SyncCommandsBase, EncodableT, Reply, StrT
 
 
-class SyncScriptingCommands(SyncCommandsBase):
+class SyncScriptingCommands(SyncCommandsBase[StrT]):
     """EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT *, FUNCTION *, FCALL, FCALL_RO."""
 
-    def eval(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    def eval(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """EVAL: the script's reply (Lua's values as Redis converts them)."""
         return self.execute("EVAL", script, numkeys, *keys_and_args)
 
-    def eval_ro(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    def eval_ro(self, script: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """EVAL_RO: eval() of a script that only reads (a write fails)."""
         return self.execute("EVAL_RO", script, numkeys, *keys_and_args)
 
-    def evalsha(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """EVALSHA: NoScriptError when the server does not have the script."""
         return self.execute("EVALSHA", sha, numkeys, *keys_and_args)
 
-    def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         return self.execute("EVALSHA_RO", sha, numkeys, *keys_and_args)
 
     def script_exists(self, *args: str) -> list[bool]:
@@ -56,7 +56,7 @@ class SyncScriptingCommands(SyncCommandsBase):
 
     # ---------------------------------------------------------------------- functions
 
-    def function_load(self, code: EncodableT, replace: bool = False) -> Any:
+    def function_load(self, code: EncodableT, replace: bool = False) -> StrT:
         """FUNCTION LOAD a library (``#!lua name=...``): its name."""
         if replace:
             return self.execute("FUNCTION", "LOAD", "REPLACE", code)
@@ -83,7 +83,7 @@ class SyncScriptingCommands(SyncCommandsBase):
             args.append("WITHCODE")
         return self.execute(*args, callback=replies.function_list)
 
-    def function_dump(self) -> Any:
+    def function_dump(self) -> StrT | None:
         """FUNCTION DUMP: the libraries serialized (bytes, for function_restore(); a store
         with decode_responses decodes it too: dump on a store without it)."""
         return self.execute("FUNCTION", "DUMP")
@@ -103,10 +103,12 @@ class SyncScriptingCommands(SyncCommandsBase):
         {"libraries_count": n, "functions_count": n}}}``."""
         return self.execute("FUNCTION", "STATS", callback=replies.function_stats)
 
-    def fcall(self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    def fcall(self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Reply:
         """FCALL: the function's reply."""
         return self.execute("FCALL", function, numkeys, *keys_and_args)
 
-    def fcall_ro(self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT) -> Any:
+    def fcall_ro(
+        self, function: EncodableT, numkeys: int, *keys_and_args: EncodableT
+    ) -> Reply:
         """FCALL_RO: fcall() of a function flagged no-writes."""
         return self.execute("FCALL_RO", function, numkeys, *keys_and_args)

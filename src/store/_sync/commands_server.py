@@ -19,7 +19,7 @@ from typing import Any
 from store import replies
 from store.errors import ConnectionError, DataError
 
-from .commands_base import SyncCommandsBase, EncodableT, KeyT
+from .commands_base import SyncCommandsBase, EncodableT, KeyT, Reply, StrT
 
 
 def _word(value: Any) -> str:
@@ -97,7 +97,7 @@ def _setuser_rules(
     return rules
 
 
-class SyncServerCommands(SyncCommandsBase):
+class SyncServerCommands(SyncCommandsBase[StrT]):
     """ACL, CLIENT, CONFIG, COMMAND, MEMORY, SLOWLOG, LATENCY, MODULE, SAVE, SHUTDOWN..."""
 
     # -------------------------------------------------------------------------- ACL
@@ -112,7 +112,7 @@ class SyncServerCommands(SyncCommandsBase):
         """ACL DELUSER: the number of users deleted."""
         return self.execute("ACL", "DELUSER", *username)
 
-    def acl_dryrun(self, username: str, *args: EncodableT) -> Any:
+    def acl_dryrun(self, username: str, *args: EncodableT) -> StrT:
         """ACL DRYRUN: OK when ``username`` may run ``args``, else the reason (as redis-py,
         the reply as is)."""
         return self.execute("ACL", "DRYRUN", username, *args)
@@ -301,11 +301,11 @@ class SyncServerCommands(SyncCommandsBase):
         [{...}], "subcommands": {name: {...}}, ...}}``, str keys everywhere."""
         return self.execute("COMMAND", "DOCS", *args, callback=replies.command_docs)
 
-    def command_getkeys(self, *args: EncodableT) -> list[Any]:
+    def command_getkeys(self, *args: EncodableT) -> list[StrT]:
         """COMMAND GETKEYS: the keys of the command ``args``."""
         return self.execute("COMMAND", "GETKEYS", *args)
 
-    def command_getkeysandflags(self, *args: EncodableT) -> list[list[Any]]:
+    def command_getkeysandflags(self, *args: EncodableT) -> list[list[StrT | list[str]]]:
         """COMMAND GETKEYSANDFLAGS: ``[[key, [flag, ...]], ...]``."""
         return self.execute(
             "COMMAND", "GETKEYSANDFLAGS", *args, callback=replies.keys_and_flags
@@ -316,7 +316,7 @@ class SyncServerCommands(SyncCommandsBase):
         module: str | None = None,
         category: str | None = None,
         pattern: str | None = None,
-    ) -> list[Any]:
+    ) -> list[StrT]:
         """COMMAND LIST: the command names, filtered by one of ``module``, ``category``
         (ACL category) or ``pattern``."""
         filters: list[Any] = []
@@ -392,7 +392,7 @@ class SyncServerCommands(SyncCommandsBase):
         """LATENCY HISTORY: ``[[timestamp, latency_ms], ...]``."""
         return self.execute("LATENCY", "HISTORY", event)
 
-    def latency_latest(self) -> list[list[Any]]:
+    def latency_latest(self) -> list[list[StrT | int]]:
         """LATENCY LATEST: ``[[event, timestamp, latest_ms, max_ms], ...]``."""
         return self.execute("LATENCY", "LATEST")
 
@@ -453,7 +453,7 @@ class SyncServerCommands(SyncCommandsBase):
         now: bool = False,
         force: bool = False,
         abort: bool = False,
-    ) -> Any:
+    ) -> bool | None:
         """SHUTDOWN: None once the server closed the connection (as redis-py); with
         ``abort``, True when a shutdown in progress was cancelled."""
         if save and nosave:
@@ -482,7 +482,7 @@ class SyncServerCommands(SyncCommandsBase):
             return self.execute("SLAVEOF", "NO", "ONE", callback=replies.ok)
         return self.execute("SLAVEOF", host, port, callback=replies.ok)
 
-    def role(self) -> list[Any]:
+    def role(self) -> list[Reply]:
         """ROLE: ``[b"master", offset, [[ip, port, offset], ...]]`` or a replica's
         ``[b"slave", ip, port, state, offset]`` (the reply as is)."""
         return self.execute("ROLE")

@@ -13,14 +13,20 @@ table reads their ``BLOCK`` milliseconds to give the reply that long plus
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 from store import replies
 from store.errors import DataError
 
-from .commands_base import SyncCommandsBase, EncodableT, KeyT
+from .commands_base import SyncCommandsBase, EncodableT, KeyT, StrT
 
-Entry = tuple[Any, dict[Any, Any]]
+# An entry: (id, {field: value}).
+Entry: TypeAlias = tuple[StrT, dict[StrT, StrT]]
+# An entry XREADGROUP or XCLAIM found deleted: (id, None), or (None, None) when it came as a
+# nil.
+MaybeEntry: TypeAlias = tuple[StrT | None, dict[StrT, StrT] | None]
+# One stream of XREAD's reply: [stream name, [entry, ...]] (a list, as redis-py's).
+StreamReply: TypeAlias = list[StrT | list[MaybeEntry[StrT]]]
 
 
 def _trim_args(
@@ -74,7 +80,7 @@ def _count_block(args: list[Any], count: int | None, block: int | None) -> list[
     return args
 
 
-class SyncStreamCommands(SyncCommandsBase):
+class SyncStreamCommands(SyncCommandsBase[StrT]):
     """XADD, XRANGE, XREAD, XREADGROUP, XGROUP, XPENDING, XCLAIM, XINFO..."""
 
     def xadd(
@@ -87,7 +93,7 @@ class SyncStreamCommands(SyncCommandsBase):
         nomkstream: bool = False,
         minid: EncodableT | None = None,
         limit: int | None = None,
-    ) -> Any:
+    ) -> StrT | None:
         """XADD: the new entry's id, or None when ``nomkstream`` and no stream."""
         if not fields:
             raise DataError("xadd: fields is empty")
@@ -106,7 +112,7 @@ class SyncStreamCommands(SyncCommandsBase):
         min: EncodableT = "-",
         max: EncodableT = "+",
         count: int | None = None,
-    ) -> list[Entry]:
+    ) -> list[Entry[StrT]]:
         """XRANGE: ``[(id, {field: value}), ...]`` from ``min`` to ``max``."""
         if count is None:
             return self.execute("XRANGE", name, min, max, callback=replies.stream_entries)
@@ -119,7 +125,7 @@ class SyncStreamCommands(SyncCommandsBase):
         max: EncodableT = "+",
         min: EncodableT = "-",
         count: int | None = None,
-    ) -> list[Entry]:
+    ) -> list[Entry[StrT]]:
         """XREVRANGE: entries from ``max`` down to ``min``."""
         if count is None:
             callback = replies.stream_entries
@@ -132,7 +138,7 @@ class SyncStreamCommands(SyncCommandsBase):
         streams: Mapping[Any, EncodableT],
         count: int | None = None,
         block: int | None = None,
-    ) -> list[list[Any]]:
+    ) -> list[StreamReply[StrT]]:
         """XREAD: ``[[stream, [(id, fields), ...]], ...]``, ``[]`` when nothing came
         (``block`` milliseconds, 0 for ever)."""
         args = _streams_args(_count_block(["XREAD"], count, block), streams)
@@ -146,7 +152,7 @@ class SyncStreamCommands(SyncCommandsBase):
         count: int | None = None,
         block: int | None = None,
         noack: bool = False,
-    ) -> list[list[Any]]:
+    ) -> list[StreamReply[StrT]]:
         """XREADGROUP: as XREAD; an entry already deleted reads ``(id, None)``."""
         args = _count_block(["XREADGROUP", "GROUP", groupname, consumername], count, block)
         if noack:
@@ -270,6 +276,49 @@ class SyncStreamCommands(SyncCommandsBase):
             args.append(consumername)
         return self.execute(*args, callback=replies.xpending_range)
 
+    @overload
+    def xclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        message_ids: Sequence[EncodableT],
+        idle: int | None = ...,
+        time: int | None = ...,
+        retrycount: int | None = ...,
+        force: bool = ...,
+        justid: Literal[False] = ...,
+    ) -> list[MaybeEntry[StrT]]: ...
+    @overload
+    def xclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        message_ids: Sequence[EncodableT],
+        idle: int | None = ...,
+        time: int | None = ...,
+        retrycount: int | None = ...,
+        force: bool = ...,
+        *,
+        justid: Literal[True],
+    ) -> list[StrT]: ...
+    @overload
+    def xclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        message_ids: Sequence[EncodableT],
+        idle: int | None = ...,
+        time: int | None = ...,
+        retrycount: int | None = ...,
+        force: bool = ...,
+        justid: bool = ...,
+    ) -> list[MaybeEntry[StrT]] | list[StrT]: ...
     def xclaim(
         self,
         name: KeyT,
@@ -282,7 +331,7 @@ class SyncStreamCommands(SyncCommandsBase):
         retrycount: int | None = None,
         force: bool = False,
         justid: bool = False,
-    ) -> list[Any]:
+    ) -> list[MaybeEntry[StrT]] | list[StrT]:
         """XCLAIM: the claimed entries ``[(id, fields), ...]``, or their ids with
         ``justid``."""
         if not isinstance(min_idle_time, int) or min_idle_time < 0:
@@ -303,6 +352,40 @@ class SyncStreamCommands(SyncCommandsBase):
             return self.execute(*args)
         return self.execute(*args, callback=replies.stream_entries)
 
+    @overload
+    def xautoclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        start_id: EncodableT = ...,
+        count: int | None = ...,
+        justid: Literal[False] = ...,
+    ) -> list[StrT | list[MaybeEntry[StrT]] | list[StrT]]: ...
+    @overload
+    def xautoclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        start_id: EncodableT = ...,
+        count: int | None = ...,
+        *,
+        justid: Literal[True],
+    ) -> list[StrT]: ...
+    @overload
+    def xautoclaim(
+        self,
+        name: KeyT,
+        groupname: EncodableT,
+        consumername: EncodableT,
+        min_idle_time: int,
+        start_id: EncodableT = ...,
+        count: int | None = ...,
+        justid: bool = ...,
+    ) -> list[StrT | list[MaybeEntry[StrT]] | list[StrT]] | list[StrT]: ...
     def xautoclaim(
         self,
         name: KeyT,
@@ -312,7 +395,7 @@ class SyncStreamCommands(SyncCommandsBase):
         start_id: EncodableT = "0-0",
         count: int | None = None,
         justid: bool = False,
-    ) -> list[Any]:
+    ) -> list[StrT | list[MaybeEntry[StrT]] | list[StrT]] | list[StrT]:
         """XAUTOCLAIM: ``[next_start_id, [(id, fields), ...], [deleted ids]]``; with
         ``justid``, the claimed ids only (as redis-py)."""
         if not isinstance(min_idle_time, int) or min_idle_time < 0:

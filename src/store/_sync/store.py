@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from .._backend.streams import make_ssl_context
@@ -27,6 +27,7 @@ from ..resp import pack_command
 from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
 from .channels import SyncChannels
 from .commands import SyncRedisClient
+from .commands_base import StrT
 from .connection import SyncConnection
 from .lock import SyncLock
 from .pipeline import SyncPipeline, run_transaction
@@ -41,7 +42,19 @@ if TYPE_CHECKING:
 __all__ = ["PulsarStore", "RedisStore", "RemoteStore", "Store", "create_store", "start_store"]
 
 
-def create_store(url: str, **kw: Any) -> RemoteStore:
+# The overloads give the type checker the strings of the replies: str with
+# decode_responses=True, bytes without (a decode_responses in the URL is not seen).
+@overload
+def create_store(url: str, *, decode_responses: Literal[True], **kw: Any) -> RemoteStore[str]: ...
+@overload
+def create_store(
+    url: str, *, decode_responses: Literal[False] = ..., **kw: Any
+) -> RemoteStore[bytes]: ...
+@overload
+def create_store(
+    url: str, *, decode_responses: bool, **kw: Any
+) -> RemoteStore[bytes] | RemoteStore[str]: ...
+def create_store(url: str, **kw: Any) -> RemoteStore[Any]:
     """A new Store for ``url``; keyword arguments override the URL's values. Never connects."""
     parsed = parse_url(url)
     cls: type[RemoteStore] = store_class(parsed.scheme, RemoteStore)
@@ -150,8 +163,11 @@ class Store:
     decode_bytes = dencode_bytes
 
 
-class RemoteStore(Store):
-    """Base class of stores reached over the network (the spec's ``RemoteStore``)."""
+class RemoteStore(Store, Generic[StrT]):
+    """Base class of stores reached over the network (the spec's ``RemoteStore``).
+
+    Generic in the strings of its replies (``StrT``: bytes, or str with decode_responses),
+    which its client and pipelines carry."""
 
     def connect(self) -> SyncConnection:
         """A new connection to the server, owned by the caller (close it when done)."""
@@ -165,9 +181,23 @@ class RemoteStore(Store):
         """True when the server answers; raises ConnectionError when it does not."""
         raise NotImplementedError
 
-    def client(self) -> SyncRedisClient:
+    def client(self) -> SyncRedisClient[StrT]:
         """A client with typed command methods."""
         raise NotImplementedError(f"{type(self).__name__} has no command client")
+
+    if TYPE_CHECKING:
+        # for the type checker only (no run-time change): every store of commands has these
+        # (RedisStore, ClusterStore), so that what create_store() returns types them
+        def pipeline(
+            self, transaction: bool = False, raise_on_error: bool = True
+        ) -> SyncPipeline[StrT]: ...
+
+        def transaction(
+            self,
+            func: Callable[[SyncPipeline[StrT]], Any],
+            *keys: Any,
+            retries: int | None = None,
+        ) -> list[Any]: ...
 
     def pubsub(self, **kw: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no pub/sub handler yet")
@@ -183,7 +213,7 @@ class RemoteStore(Store):
         """Remove every key of this store's database."""
         raise NotImplementedError
 
-    def __enter__(self) -> RemoteStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -199,7 +229,7 @@ class RemoteStore(Store):
 _PASSED_THROUGH = frozenset({"namespace"})
 
 
-class RedisStore(RemoteStore):
+class RedisStore(RemoteStore[StrT]):
     """A store speaking the Redis protocol (RESP2/RESP3) to redis-server or PulsarDS."""
 
     default_port = 6379
@@ -382,20 +412,22 @@ class RedisStore(RemoteStore):
         self.execute("PING")
         return True
 
-    def client(self) -> SyncRedisClient:
+    def client(self) -> SyncRedisClient[StrT]:
         return SyncRedisClient(self)
 
-    def pipeline(self, transaction: bool = False, raise_on_error: bool = True) -> SyncPipeline:
+    def pipeline(
+        self, transaction: bool = False, raise_on_error: bool = True
+    ) -> SyncPipeline[StrT]:
         """Commands queued and sent in one round trip by ``commit()`` (MULTI/EXEC if
         ``transaction``)."""
         return SyncPipeline(self, transaction=transaction, raise_on_error=raise_on_error)
 
     def transaction(
         self,
-        func: Callable[[SyncPipeline], Any],
+        func: Callable[[SyncPipeline[StrT]], Any],
         *keys: Any,
         retries: int | None = None,
-    ) -> Any:
+    ) -> list[Any]:
         """Run ``func(pipe)`` with ``keys`` watched, again on WatchError (``retries`` times)."""
         return run_transaction(self, func, keys, retries)
 
@@ -438,7 +470,7 @@ class RedisStore(RemoteStore):
             server.stop()
 
 
-class PulsarStore(RedisStore):
+class PulsarStore(RedisStore[StrT]):
     """A store on PulsarDS, the embedded Redis-compatible server (``pulsar://``)."""
 
     default_port = 6410
@@ -459,9 +491,29 @@ def _with_port(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}:{port}"))
 
 
+@overload
+def start_store(
+    url: str,
+    server_options: dict[str, Any] | None = None,
+    *,
+    decode_responses: Literal[True],
+    **kw: Any,
+) -> RemoteStore[str]: ...
+@overload
+def start_store(
+    url: str,
+    server_options: dict[str, Any] | None = None,
+    *,
+    decode_responses: Literal[False] = ...,
+    **kw: Any,
+) -> RemoteStore[bytes]: ...
+@overload
+def start_store(
+    url: str, server_options: dict[str, Any] | None = None, *, decode_responses: bool, **kw: Any
+) -> RemoteStore[bytes] | RemoteStore[str]: ...
 def start_store(
     url: str, server_options: dict[str, Any] | None = None, **kw: Any
-) -> RemoteStore:
+) -> RemoteStore[Any]:
     """Like ``create_store``, except that for a ``pulsar://`` URL on this machine where no
     server answers it first starts a PulsarDS there (port 0 picks a free port, shown in the
     store's ``dns``). Closing the store stops that server.
