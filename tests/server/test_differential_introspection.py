@@ -528,10 +528,13 @@ def test_command_getkeys_and_flags(same: Differential) -> None:
             continue
         same("COMMAND", "GETKEYS", *args)
         same("COMMAND", "GETKEYSANDFLAGS", *args)
-    # a subcommand PulsarDS lacks is not a command it knows
+    # an unknown subcommand is not a command either server knows
     for sub in ("GETKEYS", "GETKEYSANDFLAGS"):
-        reply = _normalise(same.pulsar.call("COMMAND", sub, "client", "tracking", "on"))
-        assert reply == ("error", "ERR Invalid command specified")
+        same("COMMAND", sub, "client", "nosuch", "on")
+        same("COMMAND", sub, "pubsub", "help")
+    same("PUBSUB", "HELP")
+    same("PUBSUB", "HELP", "x")
+    same("PUBSUB", "NOSUCH")
 
 
 def test_command_subcommand_errors(same: Differential) -> None:

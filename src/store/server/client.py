@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from ..command_table import COMMANDS as REDIS_COMMANDS
-from .commands import COMMANDS, NO_AUTH, NO_MULTI, PUBSUB, lookup
+from .commands import COMMANDS, NO_MULTI, PUBSUB, lookup
 from .config import OutputLimit
 from .keyspace import CommandError, Database
 from .protocol import (
@@ -28,6 +28,7 @@ from .protocol import (
 
 if TYPE_CHECKING:
     from .core import PulsarDS
+    from .tracking import ClientTracking
 
 __all__ = ["NOT_READY", "Blocked", "Client", "pause_clients", "unpause_clients"]
 
@@ -81,7 +82,10 @@ class Client(asyncio.Protocol):
         self.name = b""
         self.db: Database = server.databases[0]
         self.resp3 = False
-        self.authenticated = not server.config.requirepass
+        acl = server.acl  # the default user; AUTH changes it (acl.py)
+        self.user = acl.default
+        self.authenticated = acl.logs_in_alone()
+        self.restricted = acl.restricts(self)  # PulsarDS.call checks its commands
         self.multi: list[list[bytes]] | None = None
         self.multi_failed = False  # a command was refused while queueing: EXEC aborts
         self.dirty_cas = False  # a WATCHed key changed
@@ -101,6 +105,7 @@ class Client(asyncio.Protocol):
         self.muted_now = False
         self.no_evict = False
         self.monitoring = False  # MONITOR: the server feeds it every command it runs
+        self.tracking: ClientTracking | None = None  # CLIENT TRACKING ON (tracking.py)
         self._switching = False  # see switch_runner
         self.address = ""
         self.local_address = ""
@@ -130,7 +135,9 @@ class Client(asyncio.Protocol):
             max_multibulk=config.max_multibulk_len,
             max_inline=config.max_inline_len,
             query_buffer_limit=config.client_query_buffer_limit,
-            is_authenticated=lambda: self.authenticated,
+            # Redis's authRequired (no AUTH needed while the default user has no password);
+            # an unrestricted client needs none: one attribute test per read
+            is_authenticated=lambda: not self.restricted or not server.acl.auth_required(self),
         )
         if server in _PAUSES:
             self.run = self._run_slowly  # type: ignore[method-assign]
@@ -625,6 +632,7 @@ class Client(asyncio.Protocol):
         """One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in its order.
         Arguments are never shown, so no password is either."""
         now = time.monotonic()
+        tracking = self.tracking
         flags = (
             "".join(
                 flag
@@ -633,6 +641,9 @@ class Client(asyncio.Protocol):
                     ("P", self.subscriptions > 0),
                     ("x", self.multi is not None),
                     ("b", self.blocked is not None),
+                    ("t", tracking is not None),
+                    ("R", tracking is not None and tracking.broken),
+                    ("B", tracking is not None and tracking.bcast),
                     ("d", self.dirty_cas),
                     ("c", self.closing),
                     ("e", self.no_evict),
@@ -656,8 +667,10 @@ class Client(asyncio.Protocol):
             f"multi={multi} qbuf={buffered} qbuf-free=0 argv-mem=0 multi-mem={multi_mem} "
             f"rbs={REPLY_BUFFER_BYTES} rbp=0 obl=0 oll={len(self._unsent)} omem={queued} "
             f"tot-mem={queued + buffered + multi_mem} events=r "
-            f"cmd={self.last_command.decode('utf-8', 'replace').lower()} user=default "
-            f"redir=-1 resp={3 if self.resp3 else 2}"
+            f"cmd={self.last_command.decode('utf-8', 'replace').lower()} "
+            f"user={self.user.name.decode('utf-8', 'replace')} "
+            f"redir={-1 if tracking is None else tracking.redirect} "
+            f"resp={3 if self.resp3 else 2}"
         )
         return fields.encode()
 
@@ -705,7 +718,7 @@ class _Pause:
         cmd = COMMANDS.get(args[0]) or lookup(args[0])
         if cmd is None or not cmd.arity_ok(len(args)):
             return False
-        if not client.authenticated and NO_AUTH not in cmd.flags:
+        if client.restricted and self.server.acl.refusal(client, cmd, args, False) is not None:
             return False
         if client.multi is not None and cmd.name in NO_MULTI:
             return False

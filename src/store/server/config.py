@@ -173,7 +173,7 @@ class ServerConfig:
     loglevel: str = "notice"
     # a script running longer than this many ms is killed (0: never); see scripting.py
     busy_reply_threshold: int = 5000
-    # Reported for clients that read them; PulsarDS never evicts, so only 0 is accepted.
+    # the memory limit (0: none) and what to evict to keep under it (eviction.py)
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
     # the file CONFIG REWRITE writes ("": none, as a Redis started without one)
@@ -236,8 +236,6 @@ class ServerConfig:
         value = parse(text)
         if attr == "appendfsync" and value not in ("always", "everysec", "no"):
             raise ValueError(f"appendfsync must be always, everysec or no, got {text!r}")
-        if attr == "maxmemory" and value != 0:
-            raise ValueError("PulsarDS does not evict keys: maxmemory must be 0")
         if attr == "databases" and not 1 <= value <= 1024:
             raise ValueError(f"databases must be 1-1024, got {text!r}")
         setattr(self, attr, value)

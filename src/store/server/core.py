@@ -13,10 +13,12 @@ from time import perf_counter_ns as _clock
 from typing import Any
 
 from ..command_table import COMMANDS as REDIS_COMMANDS
+from .acl import AccessControl
 from .aof import AppendOnlyLog
 from .client import Blocked, Client
-from .commands import COMMANDS, NO_AUTH, NO_QUEUE, PUBSUB, Command, load_families, lookup
+from .commands import COMMANDS, NO_QUEUE, PUBSUB, Command, load_families, lookup
 from .config import ServerConfig
+from .eviction import OOM_ERROR, Eviction
 from .keyspace import CommandError, Database, FrequencyTable, reporting_new_keys, set_lru_clock
 from .notify import EXPIRED, NEW, notify_db, parse_flags
 from .observe import NEVER, Recorder
@@ -24,6 +26,7 @@ from .persistence import SnapshotManager
 from .protocol import QUEUED
 from .pubsub import PubSubRegistry
 from .scan import Cursors
+from .tracking import Tracking
 
 __all__ = ["PulsarDS", "Stats"]
 
@@ -48,6 +51,9 @@ _SUBSCRIBED_CONTEXT = (
 
 _NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
 _SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+_EVICTION_SETTINGS = frozenset(
+    {"maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity"}
+)
 _OBSERVE_SETTINGS = frozenset(
     {"slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold", "latency-tracking"}
 )
@@ -61,6 +67,7 @@ class Stats:
     protocol_errors: int = 0
     output_buffer_kills: int = 0
     expired_keys: int = 0
+    evicted_keys: int = 0
     # error replies (INFO's total_error_replies, errorstats) and commands that answered
     # with one: refused before running (rejected_calls) or failed while running
     # (failed_calls), by the name commandstats shows. Touched on error paths only.
@@ -94,6 +101,7 @@ class PulsarDS:
         self.scripts: dict[str, bytes] = {}  # sha1 hex -> Lua body, for EVALSHA
         self.script_engine: Any = None  # made by the scripting family on first use
         self.stats = Stats()
+        self.acl = AccessControl(self)  # users (acl.py); before any client
         self.dirty = 0  # changes since the last snapshot
         self.lastsave = int(time.time())
         self.started = time.time()
@@ -125,8 +133,12 @@ class PulsarDS:
         self.recorder.configure()
         self.lfu = False  # an LFU maxmemory-policy: keys count accesses (OBJECT FREQ)
         self._apply_policy()
+        self.memory_limit = 0  # maxmemory while a limit is set: the one check (eviction.py)
+        self.eviction = Eviction(self)
+        self.eviction.configure()
         self.notify_flags = 0  # keyspace notifications' classes, 0 when off (notify.py)
         self._apply_notify()
+        self.tracking = Tracking(self)  # client-side caching (tracking.py)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -136,6 +148,8 @@ class PulsarDS:
         self._closed = asyncio.Event()
         set_lru_clock()  # the tick keeps it fresh from now on
         self.snapshots.load()
+        if self.memory_limit:
+            self.eviction.rescan()  # the loaded keys
         if self.config.appendonly:
             self.aof = AppendOnlyLog.open(self)
         config = self.config
@@ -227,6 +241,10 @@ class PulsarDS:
         self.snapshots.tick()
         if self.aof is not None:
             self.aof.tick()
+        if self.memory_limit:
+            self.eviction.tick()
+        if self.tracking.clients:  # a CONFIG SET may have lowered the limit while idle
+            self.tracking.limit()
         timeout = self.config.timeout
         if timeout:
             now = time.monotonic()
@@ -277,10 +295,16 @@ class PulsarDS:
         """CONFIG SET changed ``names``: apply what the running server must act on."""
         if names & _OBSERVE_SETTINGS:
             self.recorder.configure()
+        if "requirepass" in names:
+            self.acl.set_default_password(self.config.requirepass)
         if names & {"maxmemory-policy", "lfu-log-factor", "lfu-decay-time"}:
             self._apply_policy()
+        if names & _EVICTION_SETTINGS:
+            self.eviction.configure()
         if "notify-keyspace-events" in names:
             self._apply_notify()
+        if "tracking-table-max-keys" in names:
+            self.tracking.configure()
         if "appendonly" in names:
             if self.config.appendonly and self.aof is None:
                 self.aof = AppendOnlyLog.create(self)
@@ -316,6 +340,7 @@ class PulsarDS:
 
     def reset_stats(self) -> None:
         self.stats = Stats()
+        self.eviction.exceeded_total = self.eviction.exceeded_since = 0.0
         self.recorder.reset_stats()
         for cmd in COMMANDS.values():
             cmd.calls = 0
@@ -346,6 +371,8 @@ class PulsarDS:
         self.pubsub.remove_client(client)
         if client.monitoring:
             self.recorder.remove_monitor(client)
+        if client.tracking is not None:
+            self.tracking.disable(client)
 
     def end_transaction(self, client: Client) -> None:
         client.multi = None
@@ -413,8 +440,12 @@ class PulsarDS:
             raise CommandError(message)
         if not cmd.arity_ok(len(args)):
             raise self._refuse(client, cmd, f"wrong number of arguments for '{cmd.name}' command")
-        if not client.authenticated and NO_AUTH not in cmd.flags:
-            raise self._refuse(client, cmd, "NOAUTH Authentication required.")
+        if client.restricted:  # AUTH needed, or a user with limits (acl.py)
+            refusal = self.acl.refusal(client, cmd, args)
+            if refusal is not None:
+                raise self._refuse(client, cmd, refusal)
+        if self.memory_limit and self.eviction.refuses(client, cmd, args):
+            raise self._refuse(client, cmd, OOM_ERROR)
         if client.multi is not None and NO_QUEUE not in cmd.flags:
             client.multi.append(args)
             return QUEUED
@@ -550,8 +581,10 @@ class PulsarDS:
                 stats.error(message)
                 return CommandError(message)
             client.multi_failed = True
-        if not reason.startswith(("NOAUTH", "ERR ")):
+        if not reason.startswith(("NOAUTH", "NOPERM", "OOM ", "ERR ")):
             reason = f"ERR {reason}"
+        if client.in_script:  # the script fails with this error: counted once (_failed)
+            self._script_error = reason
         stats.error(reason)
         return CommandError(reason)
 
@@ -567,6 +600,8 @@ class PulsarDS:
                 db.touch(key)
             if self.blocked and (db.index, key) in self.blocked:
                 self.ready_keys.append((db, key))
+        if self.memory_limit:  # the keys' sizes, for maxmemory (eviction.py)
+            self.eviction.account(db, keys)
 
     def propagate(self, db: Database, args: list[bytes]) -> None:
         """Log a change that did not come from a command's own arguments."""
@@ -621,6 +656,10 @@ class PulsarDS:
 
     def _expired(self, db: Database, key: bytes) -> None:
         self.stats.expired_keys += 1
+        if self.memory_limit:
+            self.eviction.forget(db, key)
+        if self.tracking.on:
+            self.tracking.expired(key)
         if self.notify_flags:
             notify_db(self, EXPIRED, b"expired", key, db.index)
         if self.aof is not None:

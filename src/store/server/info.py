@@ -1,7 +1,8 @@
 """INFO: Redis 7.0's sections and fields, in its order (genRedisInfoString in server.c).
 
 A field PulsarDS has a value for shows it (clients, keys, commands, errors, persistence,
-memory as the process's resident size); one about something PulsarDS does not have
+evictions, used_memory as eviction.py counts the data, used_memory_rss as the process's
+resident size); one about something PulsarDS does not have
 (replicas, forks, jemalloc, I/O threads, defragmentation) shows the value Redis shows
 when that thing is idle or absent, so that a tool reading INFO finds every field.
 """
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from .commands import COMMANDS, Command
 from .commands.connection import VERSION  # what HELLO says too
+from .eviction import estimate
+from .memory import STARTUP
 from .observe import TOTAL
 
 if TYPE_CHECKING:
@@ -136,7 +139,7 @@ def _clients(server: PulsarDS) -> Fields:
         ("client_recent_max_input_buffer", max((c.parser.buffered for c in clients), default=0)),
         ("client_recent_max_output_buffer", 0),
         ("blocked_clients", sum(1 for c in clients if c.blocked is not None)),
-        ("tracking_clients", 0),
+        ("tracking_clients", server.tracking.clients),
         ("clients_in_timeout_table", sum(1 for c in clients if c.blocked is not None)),
     ]
 
@@ -146,18 +149,25 @@ def _memory(server: PulsarDS) -> Fields:
     total = _total_memory()
     config = server.config
     scripts = sum(len(body) for body in server.scripts.values())
+    # used_memory: the data's memory as eviction.py counts it (kept while a limit is set,
+    # else estimated from samples); the process's own size is used_memory_rss
+    eviction = server.eviction
+    used = eviction.figure() if server.memory_limit else estimate(server)
+    peak = max(used, eviction.peak)
+    eviction.peak = peak
+    dataset = max(used - STARTUP, 0)
     return [
-        ("used_memory", rss),
-        ("used_memory_human", _human(rss)),
+        ("used_memory", used),
+        ("used_memory_human", _human(used)),
         ("used_memory_rss", rss),
         ("used_memory_rss_human", _human(rss)),
-        ("used_memory_peak", rss),
-        ("used_memory_peak_human", _human(rss)),
-        ("used_memory_peak_perc", "100.00%"),
-        ("used_memory_overhead", 0),
-        ("used_memory_startup", 0),
-        ("used_memory_dataset", rss),
-        ("used_memory_dataset_perc", "100.00%"),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", _human(peak)),
+        ("used_memory_peak_perc", f"{used * 100 / peak:.2f}%"),
+        ("used_memory_overhead", STARTUP),
+        ("used_memory_startup", STARTUP),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", f"{dataset * 100 / max(used - STARTUP, 1):.2f}%"),
         ("allocator_allocated", rss),
         ("allocator_active", rss),
         ("allocator_resident", rss),
@@ -230,12 +240,8 @@ def _persistence(server: PulsarDS) -> Fields:
 def _stats(server: PulsarDS) -> Fields:
     stats = server.stats
     pubsub = server.pubsub
-    zero = (
-        "evicted_keys",
-        "evicted_clients",
-        "total_eviction_exceeded_time",
-        "current_eviction_exceeded_time",
-    )
+    eviction = server.eviction
+    exceeded = time.monotonic() - eviction.exceeded_since if eviction.exceeded_since else 0.0
     return [
         ("total_connections_received", stats.connections_received),
         # less this INFO, which Redis counts once it ran
@@ -257,7 +263,10 @@ def _stats(server: PulsarDS) -> Fields:
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0),
         ("expire_cycle_cpu_milliseconds", 0),
-        *((name, 0) for name in zero),
+        ("evicted_keys", stats.evicted_keys),
+        ("evicted_clients", 0),
+        ("total_eviction_exceeded_time", int((eviction.exceeded_total + exceeded) * 1000)),
+        ("current_eviction_exceeded_time", int(exceeded * 1000)),
         ("keyspace_hits", 0),
         ("keyspace_misses", 0),
         ("pubsub_channels", len(pubsub.channels)),
@@ -273,9 +282,9 @@ def _stats(server: PulsarDS) -> Fields:
         ("active_defrag_key_misses", 0),
         ("total_active_defrag_time", 0),
         ("current_active_defrag_time", 0),
-        ("tracking_total_keys", 0),
-        ("tracking_total_items", 0),
-        ("tracking_total_prefixes", 0),
+        ("tracking_total_keys", len(server.tracking.table)),
+        ("tracking_total_items", server.tracking.items),
+        ("tracking_total_prefixes", len(server.tracking.prefixes)),
         ("unexpected_error_replies", 0),
         ("total_error_replies", stats.error_replies),
         ("dump_payload_sanitizations", 0),

@@ -20,6 +20,17 @@ value, following objectComputeSize in object.c:
 The figures match redis-server's exactly for small values and stay within a few percent
 for big ones (the allocator's rounding of big listpacks and Redis's spare sds room after
 appends are not modelled). Types this module does not know get a rough per-element guess.
+
+``python_key_size`` is the other model: what a key costs *this* process (CPython 3.11,
+64-bit), the figure behind INFO's used_memory and maxmemory (eviction.py). It counts the
+objects a key owns: the key and value ``bytes`` (33 bytes of header, rounded up to
+pymalloc's 16-byte classes, or malloc's chunk above 512 bytes), a container's own
+allocations as ``sys.getsizeof`` reports them (a dict's or set's table, a deque's 64-slot
+blocks, a list's array) plus its elements (averaged over ``samples`` of them, as MEMORY
+USAGE does, so a write to a big container stays cheap), a sorted set's float and
+(score, member) tuple per member, a deadline's int and heap tuple, an LFU counter's int,
+and the int eviction.py keeps for the key's size. The databases' own tables (the key,
+expiry and access dicts) are measured with ``sys.getsizeof`` by ``table_bytes``.
 """
 
 from __future__ import annotations
@@ -33,10 +44,12 @@ from .zset import ZSet
 
 if TYPE_CHECKING:
     from .core import PulsarDS
+    from .keyspace import Database
 
-__all__ = ["doctor", "key_usage", "stats"]
+__all__ = ["doctor", "key_usage", "python_key_size", "stats", "table_bytes"]
 
 ROBJ = 16
+STARTUP = 800_000  # what an empty server is taken to use (INFO's used_memory_startup)
 DICT_ENTRY = 24
 DICT = 56
 QUICKLIST = 40
@@ -211,7 +224,7 @@ def stats(server: PulsarDS) -> dict[bytes, Any]:
 
     rss = _rss()
     dataset, dbs, keys, db_overhead = _used(server)
-    startup = 800_000
+    startup = STARTUP
     clients = sum(client.output_queued() for client in server.clients.values())
     scripts = sum(len(body) for body in server.scripts.values())
     overhead = startup + clients + scripts + db_overhead
@@ -300,4 +313,116 @@ def doctor(server: PulsarDS) -> str:
         "Sam, I detected a few issues in this Redis instance memory implants:\n\n"
         + "".join(issues)
         + "I'm here to keep you safe, Sam. I want to help you.\n"
+    )
+
+
+# -- what a key costs this process (see the module's doc) ------------------------------------
+
+BYTES_HEADER = 33  # sys.getsizeof(b"")
+PYMALLOC_MAX = 512  # bigger requests go to malloc
+INT_OBJECT = 32  # an int of up to 60 bits (28 or 32 bytes, one 32-byte pymalloc block)
+FLOAT_OBJECT = 32  # 24 bytes in a 32-byte block
+PAIR_TUPLE = 64  # a 2-tuple: 56 bytes (GC header included) in a 64-byte block
+DEADLINE = INT_OBJECT + PAIR_TUPLE  # the deadline int and its (deadline, key) heap entry
+SIZE_RECORD = INT_OBJECT  # eviction.py's int holding the key's size
+SAMPLES = 16  # elements measured per container; the rest are taken to be alike
+
+
+def alloc(size: int) -> int:
+    """What a request of ``size`` bytes takes: a pymalloc block (16-byte classes) up to
+    512 bytes, else a glibc malloc chunk (8 bytes of header, 16-byte aligned)."""
+    if size <= PYMALLOC_MAX:
+        return (size + 15) & ~15
+    return (size + 8 + 15) & ~15
+
+
+def _bytes_size(value: bytes) -> int:
+    return alloc(BYTES_HEADER + len(value))
+
+
+def _sampled(items: Any, count: int, measure: Any) -> int:
+    """``measure`` summed over the first SAMPLES of ``items``, scaled to ``count``."""
+    total = 0
+    seen = 0
+    for item in islice(items, SAMPLES):
+        total += measure(item)
+        seen += 1
+    if not seen:
+        return 0
+    return total if seen >= count else total * count // seen
+
+
+def _pair_size(pair: tuple[bytes, bytes]) -> int:
+    return alloc(BYTES_HEADER + len(pair[0])) + alloc(BYTES_HEADER + len(pair[1]))
+
+
+def _member_size(member: bytes) -> int:
+    return alloc(BYTES_HEADER + len(member)) + FLOAT_OBJECT + PAIR_TUPLE
+
+
+def _entry_size(items: tuple[bytes, ...] | None) -> int:
+    if items is None:  # a deleted entry's place
+        return 0
+    return sys.getsizeof(items) + sum(alloc(BYTES_HEADER + len(item)) for item in items)
+
+
+def _node_size(node: Any) -> int:
+    """One stream node: the object, its lists, each entry's ID int and its tuple of bytes."""
+    size = 64 + sys.getsizeof(node.ids) + sys.getsizeof(node.items) + INT_OBJECT * len(node.ids)
+    return size + _sampled(node.items, len(node.items), _entry_size)
+
+
+def python_value_size(value: Any) -> int:
+    """The bytes of this process that ``value`` holds (its elements sampled)."""
+    kind = type(value)
+    if kind is bytes:
+        return alloc(BYTES_HEADER + len(value))
+    if kind is deque:
+        return sys.getsizeof(value) + _sampled(value, len(value), _bytes_size)
+    if kind is dict:
+        return sys.getsizeof(value) + _sampled(value.items(), len(value), _pair_size)
+    if kind is set:
+        return sys.getsizeof(value) + _sampled(value, len(value), _bytes_size)
+    if kind is ZSet:
+        scores = value.scores
+        return (
+            48  # the object: two slots
+            + sys.getsizeof(scores)
+            + sys.getsizeof(value.order)
+            + _sampled(scores, len(scores), _member_size)
+        )
+    from .stream import Stream
+
+    if kind is Stream:
+        nodes = value.nodes
+        size = 128 + sys.getsizeof(nodes) + sys.getsizeof(value.heads)
+        size += INT_OBJECT * len(value.heads) + _sampled(nodes, len(nodes), _node_size)
+        for group in value.groups.values():  # groups and their pending entries, roughly
+            size += 400 + 200 * len(group.consumers) + 160 * len(group.pel.nacks)
+        return size
+    try:  # a type this model does not know: its object and a guess per element
+        count = len(value)
+    except TypeError:
+        count = 1
+    return sys.getsizeof(value) + 64 * count
+
+
+def python_key_size(key: bytes, value: Any, has_deadline: bool, lfu: bool) -> int:
+    """What ``key`` costs this process but for the databases' tables (``table_bytes``):
+    the key object, its value, its deadline, its LFU counter and its size record."""
+    size = alloc(BYTES_HEADER + len(key)) + python_value_size(value) + SIZE_RECORD
+    if has_deadline:
+        size += DEADLINE
+    if lfu:
+        size += INT_OBJECT  # LFU fields are ints of their own; LRU times are shared
+    return size
+
+
+def table_bytes(db: Database) -> int:
+    """The tables of ``db``: its key, expiry and access dicts and its deadline heap."""
+    return (
+        sys.getsizeof(db.data)
+        + sys.getsizeof(db.expires)
+        + sys.getsizeof(db.access)
+        + sys.getsizeof(db._deadlines)
     )

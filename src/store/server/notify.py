@@ -11,7 +11,7 @@ reports ``expired`` (lazy and active expiry, ``PulsarDS._expired``) and ``new``:
 the ``n`` class is on its databases are of the class ``keyspace.reporting_new_keys``
 makes, whose ``set``/``get_or_create`` report created keys, so plain ones pay nothing.
 
-Not done: ``keymiss`` (m) and ``evicted`` (e; PulsarDS does not evict). The flags come
+``evicted`` comes from ``eviction.Eviction.evict``. Not done: ``keymiss`` (m). The flags come
 from the stored CONFIG GET form, which (as Redis shows it) drops ``n`` once ``A`` is
 shown: ``KEAn`` acts as ``KEA`` here, while Redis keeps ``n``.
 """

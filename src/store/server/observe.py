@@ -94,6 +94,8 @@ def redact(name: str, args: list[bytes]) -> list[bytes]:
             else:
                 break
         return shown
+    if name == "acl|setuser":  # the user name and every rule (a password is one)
+        return args[:2] + [REDACTED] * (len(args) - 2)
     if name == "config|set":
         shown = list(args)
         for index in range(2, len(args) - 1, 2):

@@ -106,6 +106,7 @@ NO_MULTI = frozenset({"psync", "save", "shutdown", "sync"})
 # the commands made of subcommands (CLIENT LIST, CONFIG GET...)
 CONTAINERS = frozenset(
     {
+        "acl",
         "client",
         "command",
         "config",
@@ -253,6 +254,7 @@ FAMILIES = (
     "functions",
     "server",
     "persistence",
+    "acl",
     "dump",
 )
 

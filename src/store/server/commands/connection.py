@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Any
 
 from ..client import pause_clients, unpause_clients
 from ..protocol import OK, PONG, QUEUED, Push, Replies, SimpleString, Verbatim
+from ..tracking import tracking_flags
 from . import (
     COMMANDS,
     NO_AUTH,
@@ -40,18 +40,16 @@ def echo(client: Client, args: list[bytes]) -> Any:
     return args[1]
 
 
-def _check_password(client: Client, user: bytes | None, password: bytes) -> None:
-    required = client.server.config.requirepass.encode()
-    if not required:
-        raise CommandError(
-            "ERR AUTH <password> called without any password configured for the default user. "
-            "Are you sure your configuration is correct?"
-        )
-    # Only the default user exists; compare both in constant time so timing tells nothing.
-    user_ok = hmac.compare_digest(user or b"default", b"default")
-    if not (hmac.compare_digest(password, required) and user_ok):
-        raise CommandError("WRONGPASS invalid username-password pair or user is disabled.")
-    client.authenticated = True
+def _check_password(client: Client, command: bytes, user: bytes | None, password: bytes) -> None:
+    acl = client.server.acl
+    if user is None:  # AUTH <password>: the default user's
+        if acl.default.nopass:
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured for the default "
+                "user. Are you sure your configuration is correct?"
+            )
+        user = b"default"
+    acl.authenticate(client, command, user, password)  # WRONGPASS, logged, if refused
 
 
 @command("auth", -2, NO_AUTH, NOSCRIPT)
@@ -59,9 +57,9 @@ def auth(client: Client, args: list[bytes]) -> Any:
     if len(args) > 3:
         raise syntax_error()
     if len(args) == 3:
-        _check_password(client, args[1], args[2])
+        _check_password(client, args[0], args[1], args[2])
     else:
-        _check_password(client, None, args[1])
+        _check_password(client, args[0], None, args[1])
     return OK
 
 
@@ -81,7 +79,7 @@ def hello(client: Client, args: list[bytes]) -> Any:
         option = args[index].lower()
         left = len(args) - index - 1
         if option == b"auth" and left >= 2:
-            _check_password(client, args[index + 1], args[index + 2])
+            _check_password(client, args[0], args[index + 1], args[index + 2])
             index += 3
         elif option == b"setname" and left >= 1:
             client.name = _valid_name(args[index + 1])
@@ -93,7 +91,7 @@ def hello(client: Client, args: list[bytes]) -> Any:
     if not client.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, "
-            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+            "otherwise the HELLO AUTH <user> <pass> option can be used to "
             "authenticate the client and select the RESP protocol version at the "
             "same time"
         )
@@ -134,10 +132,11 @@ def reset(client: Client, args: list[bytes]) -> Any:
     client.multi_failed = False
     server.unwatch(client)
     server.pubsub.remove_client(client)
+    server.tracking.disable(client)
     client.db = server.databases[0]
     client.resp3 = False
     client.name = b""
-    client.authenticated = not server.config.requirepass
+    server.acl.reset_client(client)
     # Redis 7.0's clearClientConnectionState: replies back on (a SKIP in effect still
     # mutes this reply), CLIENT NO-EVICT kept
     client.reply_off = client.skip_armed = False
@@ -153,9 +152,9 @@ def _valid_name(name: bytes) -> bytes:
 
 
 # CLIENT's subcommands and their arity (Redis's client|... rows; SETINFO and NO-TOUCH are
-# Redis 7.2's, kept for clients that send them). Not CACHING, TRACKING, TRACKINGINFO:
-# PulsarDS has no client-side caching (commands/server.py's UNIMPLEMENTED_SUBCOMMANDS).
+# Redis 7.2's, kept for clients that send them).
 _CLIENT_ARITY = {
+    b"caching": 3,
     b"getname": 2,
     b"getredir": 2,
     b"help": 2,
@@ -169,6 +168,8 @@ _CLIENT_ARITY = {
     b"reply": 3,
     b"setinfo": 4,
     b"setname": 3,
+    b"tracking": -3,
+    b"trackinginfo": 2,
     b"unblock": -3,
     b"unpause": 2,
 }
@@ -316,7 +317,18 @@ def client_(client: Client, args: list[bytes]) -> Any:
         unpause_clients(server)
         return OK
     if sub == b"getredir":
-        return -1  # no tracking: PulsarDS has no client-side caching
+        return -1 if client.tracking is None else client.tracking.redirect
+    if sub == b"tracking":
+        return _client_tracking(client, args)
+    if sub == b"caching":
+        return _client_caching(client, args[2].lower())
+    if sub == b"trackinginfo":
+        state = client.tracking
+        return {
+            b"flags": tracking_flags(state),
+            b"redirect": -1 if state is None else state.redirect,
+            b"prefixes": [] if state is None else sorted(state.prefixes),
+        }
     if sub == b"setinfo":
         attr = args[2].lower()
         if attr == b"lib-name":
@@ -347,6 +359,113 @@ def client_(client: Client, args: list[bytes]) -> Any:
 
 
 _CLIENT = COMMANDS[b"client"]
+
+
+def _client_tracking(client: Client, args: list[bytes]) -> Any:
+    """CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p]... [OPTIN] [OPTOUT]
+    [NOLOOP], with Redis's checks in its order (tracking.py does the rest)."""
+    server = client.server
+    redirect = 0
+    bcast = optin = optout = noloop = False
+    prefixes: list[bytes] = []
+    index = 3
+    while index < len(args):
+        option = args[index].lower()
+        more = index + 1 < len(args)
+        if option == b"redirect" and more:
+            index += 1
+            if redirect:
+                raise CommandError("ERR A client can only redirect to a single other client")
+            redirect = parse_int(args[index])
+            # it must exist now, though it may go later (then: tracking-redir-broken)
+            if redirect not in server.clients:
+                raise CommandError("ERR The client ID you want redirect to does not exist")
+        elif option == b"bcast":
+            bcast = True
+        elif option == b"optin":
+            optin = True
+        elif option == b"optout":
+            optout = True
+        elif option == b"noloop":
+            noloop = True
+        elif option == b"prefix" and more:
+            index += 1
+            prefixes.append(args[index])
+        else:
+            raise syntax_error()
+        index += 1
+    mode = args[2].lower()
+    if mode == b"off":
+        server.tracking.disable(client)
+        return OK
+    if mode != b"on":
+        raise syntax_error()
+    state = client.tracking
+    if prefixes and not bcast:
+        raise CommandError("ERR PREFIX option requires BCAST mode to be enabled")
+    if state is not None and state.bcast != bcast:
+        raise CommandError(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this "
+            "client, and then re-enabling it with a different mode."
+        )
+    if bcast and (optin or optout):
+        raise CommandError("ERR OPTIN and OPTOUT are not compatible with BCAST")
+    if optin and optout:
+        raise CommandError("ERR You can't specify both OPTIN mode and OPTOUT mode")
+    if state is not None and ((optin and state.optout) or (optout and state.optin)):
+        raise CommandError(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
+            "client, and then re-enabling it with a different mode."
+        )
+    if bcast:
+        _check_prefixes(state.prefixes if state is not None else set(), prefixes)
+    server.tracking.enable(client, redirect, bcast, optin, optout, noloop, prefixes)
+    return OK
+
+
+def _check_prefixes(existing: set[bytes], prefixes: list[bytes]) -> None:
+    """checkPrefixCollisionsOrReply: no two prefixes of a client may both match a key."""
+
+    def text(prefix: bytes) -> str:
+        return prefix.split(b"\x00", 1)[0].decode("utf-8", "replace")  # shown as a C string
+
+    for index, prefix in enumerate(prefixes):
+        for old in sorted(existing):
+            if old.startswith(prefix) or prefix.startswith(old):
+                raise CommandError(
+                    f"ERR Prefix '{text(prefix)}' overlaps with an existing prefix "
+                    f"'{text(old)}'. Prefixes for a single client must not overlap."
+                )
+        for other in prefixes[index + 1 :]:
+            if other.startswith(prefix) or prefix.startswith(other):
+                raise CommandError(
+                    f"ERR Prefix '{text(prefix)}' overlaps with another provided prefix "
+                    f"'{text(other)}'. Prefixes for a single client must not overlap."
+                )
+
+
+def _client_caching(client: Client, value: bytes) -> Any:
+    """CLIENT CACHING YES|NO: for the next command only (tracking.py ends it)."""
+    state = client.tracking
+    if state is None:
+        raise CommandError(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode "
+            "with OPTIN or OPTOUT mode enabled"
+        )
+    if value == b"yes":
+        if not state.optin:
+            raise CommandError(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+            )
+    elif value == b"no":
+        if not state.optout:
+            raise CommandError(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+            )
+    else:
+        raise syntax_error()
+    state.caching = True
+    return OK
 
 
 def _client_reply(client: Client, mode: bytes) -> Any:
@@ -392,6 +511,11 @@ def _client_kill(client: Client, args: list[bytes]) -> Any:
             if value.lower() not in (b"yes", b"no"):
                 raise syntax_error()
             skip_me = value.lower() == b"yes"
+        elif name == b"user":
+            user = server.acl.users.get(value)
+            if user is None:
+                raise CommandError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
+            chosen = [c for c in chosen if c.user is user]
         elif name == b"type":
             if value.lower() == b"pubsub":
                 chosen = [c for c in chosen if c.subscriptions]

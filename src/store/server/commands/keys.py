@@ -394,9 +394,12 @@ def object_(client: Client, args: list[bytes]) -> Any:
                     "will take some time to adjust."
                 )
             return db.idle_seconds(args[2])
-        # Redis shares the integers 0..9999 (with maxmemory 0, as PulsarDS always runs)
+        # Redis shares the integers 0..9999, but not under a maxmemory with an LRU or LFU
+        # policy (each value needs its own access clock)
         if type(value) is bytes and len(value) <= 4 and encoding(value) == b"int":
-            if 0 <= int(value) < 10000:
+            config = client.server.config
+            unshared = config.maxmemory and config.maxmemory_policy.endswith(("lru", "lfu"))
+            if 0 <= int(value) < 10000 and not unshared:
                 return 2147483647
         return 1
     raise subcommand_error(args, (b"encoding", b"refcount", b"idletime", b"freq", b"help"))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..glob import compile_glob
 from ..protocol import Push, Replies
 from . import NOSCRIPT, PUBSUB, CommandError, command, keys_from, subcommand_error
+from .connection import help_reply
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -126,4 +127,21 @@ def pubsub(client: Client, args: list[bytes]) -> Any:
         return reply
     if sub == b"numpat" and len(args) == 2:
         return len(registry.patterns)
-    raise subcommand_error(args, (b"channels", b"shardchannels", b"numpat"))
+    if sub == b"help" and len(args) == 2:
+        return help_reply(b"pubsub", _PUBSUB_HELP)
+    raise subcommand_error(args, (b"channels", b"shardchannels", b"numpat", b"help"))
+
+
+_PUBSUB_HELP = [
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+]

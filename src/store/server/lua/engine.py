@@ -693,10 +693,11 @@ class ScriptEngine:
             return self.lua.table_from({b"err": exc.message})
 
     def acl_check(self, args: tuple[Any, ...]) -> bool:
-        self._running()
-        if lookup(self._argv(args)[0]) is None:
+        run = self._running()
+        argv = self._argv(args)
+        if lookup(argv[0]) is None:
             raise ScriptError(b"ERR Invalid command passed to redis.acl_check_cmd()")
-        return True  # only the default user exists, and it may run everything
+        return bool(self.server.acl.may_run(run.client, argv))
 
     def sha1hex(self, args: tuple[Any, ...]) -> bytes:
         if len(args) != 1:
