@@ -13,6 +13,8 @@ from ._async.pipeline import AsyncPipeline as Pipeline
 from ._async.pool import AsyncConnectionPool as ConnectionPool
 from ._async.pubsub import AsyncPubSub as PubSub
 from ._async.scripts import AsyncScript as Script
+from ._async.sentinel import AsyncSentinelPubSub as SentinelPubSub
+from ._async.sentinel import SentinelStore
 from ._async.store import (
     PulsarStore,
     RedisStore,
@@ -44,6 +46,8 @@ __all__ = [
     "RemoteStore",
     "Reply",
     "Script",
+    "SentinelPubSub",
+    "SentinelStore",
     "Store",
     "StrT",
     "create_store",

@@ -66,3 +66,5 @@ for _scheme in ("redis", "rediss", "unix", "redis+unix"):
 register_store("pulsar", "store.{variant}.store.PulsarStore")
 for _scheme in ("redis+cluster", "rediss+cluster"):
     register_store(_scheme, "store.{variant}.cluster.ClusterStore")
+for _scheme in ("redis+sentinel", "rediss+sentinel"):
+    register_store(_scheme, "store.{variant}.sentinel.SentinelStore")

@@ -13,6 +13,8 @@ from ._sync.pipeline import SyncPipeline as Pipeline
 from ._sync.pool import SyncConnectionPool as ConnectionPool
 from ._sync.pubsub import SyncPubSub as PubSub
 from ._sync.scripts import SyncScript as Script
+from ._sync.sentinel import SentinelStore
+from ._sync.sentinel import SyncSentinelPubSub as SentinelPubSub
 from ._sync.store import (
     PulsarStore,
     RedisStore,
@@ -44,6 +46,8 @@ __all__ = [
     "RemoteStore",
     "Reply",
     "Script",
+    "SentinelPubSub",
+    "SentinelStore",
     "Store",
     "StrT",
     "create_store",

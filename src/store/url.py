@@ -3,8 +3,10 @@
 ``<scheme>://[user[:password]@]host[:port][/database][?k=v&...]``, ``rediss://`` for TLS and
 ``unix:///path/to.sock?db=N`` for unix sockets, and for a Redis Cluster
 ``redis+cluster://[user[:password]@]host[:port][,host[:port]...][?k=v&...]`` (its startup
-nodes; ``rediss+cluster://`` for TLS). Errors name the bad part of the URL but never show
-the password.
+nodes; ``rediss+cluster://`` for TLS), and for Redis Sentinel
+``redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/service_name[/db][?k=v&...]``
+(the sentinels, then the service they watch; ``rediss+sentinel://`` for TLS). Errors name
+the bad part of the URL but never show a password (nor ``sentinel_password=``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = [
     "CLUSTER_OPTIONS",
     "CLUSTER_SCHEMES",
     "OPTIONS",
+    "SENTINEL_OPTIONS",
+    "SENTINEL_SCHEMES",
     "Option",
     "OptionTable",
     "ParsedURL",
@@ -36,6 +40,13 @@ __all__ = [
 UNIX_SCHEMES = frozenset({"unix", "redis+unix"})
 # several hosts, comma-separated: the startup nodes of a cluster
 CLUSTER_SCHEMES = frozenset({"redis+cluster", "rediss+cluster"})
+# several hosts too (the sentinels), and a path of /service_name[/db]
+SENTINEL_SCHEMES = frozenset({"redis+sentinel", "rediss+sentinel"})
+# query parameters holding a secret: masked as a URL's password is
+SECRET_PARAMETERS = ("sentinel_password",)
+_SECRET_QUERY = re.compile(
+    r"([?&](?:" + "|".join(map(re.escape, SECRET_PARAMETERS)) + r")=)[^&#]*", re.IGNORECASE
+)
 
 
 @dataclass
@@ -47,10 +58,21 @@ class ParsedURL:
     database: str | None
     user: str | None
     password: str | None = field(repr=False)
+    # sentinel schemes: the path's service name is here as "service_name" (a keyword
+    # of the store, as the other query parameters)
     query: dict[str, str]
-    # cluster schemes: every (host, port or None) of the list, which ``host`` holds as
-    # written (the store parses it again with ``parse_hosts``); () for the other schemes
+    # cluster and sentinel schemes: every (host, port or None) of the list, which ``host``
+    # holds as written (the store parses it again with ``parse_hosts``); () for the others
     hosts: tuple[tuple[str, int | None], ...] = ()
+
+    def __repr__(self) -> str:
+        # the dataclass's, with the secret query parameters masked (the password has no repr)
+        query = {k: "***" if k.lower() in SECRET_PARAMETERS else v for k, v in self.query.items()}
+        return (
+            f"ParsedURL(scheme={self.scheme!r}, host={self.host!r}, port={self.port!r}, "
+            f"path={self.path!r}, database={self.database!r}, user={self.user!r}, "
+            f"query={query!r}, hosts={self.hosts!r})"
+        )
 
 
 def _fail(url: str, what: str) -> ImproperlyConfigured:
@@ -74,7 +96,9 @@ def parse_url(url: str) -> ParsedURL:
             "(%2F, %3F, %23)",
         )
     problem = None
-    cluster = url.partition("://")[0].lower() in CLUSTER_SCHEMES
+    lowered = url.partition("://")[0].lower()
+    sentinel = lowered in SENTINEL_SCHEMES
+    cluster = lowered in CLUSTER_SCHEMES or sentinel  # several hosts
     try:
         parts = urlsplit(url)
         port = None if cluster else parts.port  # a cluster's hosts are parsed below
@@ -95,7 +119,7 @@ def parse_url(url: str) -> ParsedURL:
         try:
             pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
         except ValueError:
-            raise _fail(url, f"malformed query {parts.query!r}") from None
+            raise _fail(url, f"malformed query {_mask_query('?' + parts.query)[1:]!r}") from None
         for key, value in pairs:
             if key in query:
                 raise _fail(url, f"query parameter {key!r} is given twice")
@@ -113,6 +137,15 @@ def parse_url(url: str) -> ParsedURL:
         return ParsedURL(scheme, None, None, unquote(parts.path), database, user, password, query)
     path = parts.path
     database = None
+    if sentinel:
+        service, _, path = path[1:].partition("/")
+        if not service and path:
+            raise _fail(url, "the service name is missing: .../service_name[/db]")
+        if service:  # else a keyword may give it (the store says when none does)
+            if "service_name" in query:
+                raise _fail(url, "the service name is given both in the path and as ?service_name=")
+            query["service_name"] = unquote(service)
+        path = "/" + path
     if path and path != "/":
         database = unquote(path[1:])
         if "/" in database:
@@ -168,9 +201,11 @@ def build_url(
     user: str | None,
     password: str | None,
     params: Mapping[str, Any],
+    service: str | None = None,
 ) -> str:
     """Rebuild the connection string from effective values (the spec's ``dns``). ``host``
-    is ``(host, port)``, a unix socket path, or a list of ``(host, port)`` (a cluster's)."""
+    is ``(host, port)``, a unix socket path, or a list of ``(host, port)`` (a cluster's,
+    the sentinels'); ``service``: a sentinel URL's service name, the path's first part."""
     query = urlencode([(k, format_option(v)) for k, v in params.items()])
     if isinstance(host, str):  # unix socket path
         q = dict(db=database) if database is not None else {}
@@ -183,6 +218,8 @@ def build_url(
         f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name, port in addresses
     )
     url = f"{scheme}://{_netloc(user, password, hostlist)}"
+    if service is not None:
+        url += "/" + quote(service, safe="")
     if database is not None and database != "":
         url += "/" + quote(str(database), safe="")
     return url + (f"?{query}" if query else "")
@@ -223,13 +260,21 @@ def _credentials(url: str) -> tuple[str, str, str, bool]:
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for repr, logs and errors)."""
+    """The URL with its password (and ``sentinel_password=``) replaced by ``***`` (for
+    repr, logs and errors)."""
     if "://" not in url:
         return url if "@" not in url else "***@" + url.rsplit("@", 1)[1]
     before, after, _, _ = _credentials(url)
     if not after:
-        return url
-    return f"{before}:***{after}"
+        return _mask_query(url)
+    return f"{before}:***{_mask_query(after)}"
+
+
+def _mask_query(text: str) -> str:
+    """``text`` with the values of the secret query parameters replaced by ``***``."""
+    if "=" not in text:
+        return text
+    return _SECRET_QUERY.sub(r"\1***", text)
 
 
 # -- typed options --------------------------------------------------------------------------
@@ -567,6 +612,41 @@ CLUSTER_OPTIONS = OptionTable(
         1.0,
         "store",
         "least seconds between two topology refreshes (MOVED asks for one)",
+    ),
+)
+
+
+# A sentinel store's own options (``redis+sentinel://``), on top of OPTIONS (those go to the
+# connections to the primary and replicas, and, but for the credentials, to the sentinels'):
+# a table of their own, as the cluster's, so that other stores refuse them as unknown.
+SENTINEL_OPTIONS = OptionTable(
+    Option(
+        "service_name",
+        _text_or_none,
+        None,
+        "store",
+        "the service (the sentinels' name of the primary): the URL path's first part",
+    ),
+    Option(
+        "sentinel_username",
+        _text_or_none,
+        None,
+        "store",
+        "the user name the sentinels' connections authenticate with (default: none)",
+    ),
+    Option(
+        "sentinel_password",
+        _text_or_none,
+        None,
+        "store",
+        "the password of the sentinels' connections (their requirepass; masked as ***)",
+    ),
+    Option(
+        "read_from_replicas",
+        _flag,
+        False,
+        "store",
+        "read-only commands go to the service's healthy replicas in turn (primary: fallback)",
     ),
 )
 

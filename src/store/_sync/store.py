@@ -233,6 +233,8 @@ class RedisStore(RemoteStore[StrT]):
     """A store speaking the Redis protocol (RESP2/RESP3) to redis-server or PulsarDS."""
 
     default_port = 6379
+    # the pool's class: the sentinel store's moves to each new primary
+    _pool_class: type[SyncConnectionPool] = SyncConnectionPool
 
     def _init(self, **kw: Any) -> None:
         # internal, not an option of the URL: commands every new connection sends with its
@@ -279,7 +281,7 @@ class RedisStore(RemoteStore[StrT]):
         self._socket_timeout = self._settings.socket_timeout
         self._utf8 = self._encoding.replace("-", "").lower() == "utf8"
         self._embedded: SyncEmbeddedServer | None = None  # the PulsarDS start_store made
-        self._pool = SyncConnectionPool(
+        self._pool = self._pool_class(
             self._settings, **OPTIONS.arguments(options, "pool"), setup=setup
         )
 
