@@ -47,6 +47,11 @@ OTHER_VALUES: dict[str, Any] = {
     "ssl_cert_reqs": "optional",
     "ssl_check_hostname": False,
     "auto_pipelining": False,
+    "client_cache": 500,
+    "client_cache_max_bytes": 1_000_000,
+    "client_cache_ttl": 2.5,
+    "client_cache_bcast": True,
+    "client_cache_prefixes": "user:,page:",
 }
 
 CREATE = [create_async, create_sync]
@@ -99,6 +104,11 @@ def test_the_rows() -> None:
         "decode_responses",
         "ssl",
         "auto_pipelining",
+        "client_cache",
+        "client_cache_max_bytes",
+        "client_cache_ttl",
+        "client_cache_bcast",
+        "client_cache_prefixes",
     }
     for name, option in OPTIONS.items():
         assert option.name == name

@@ -377,6 +377,42 @@ def _client_name(name: str, value: Any) -> str | None:
     return text
 
 
+def _cache_size(name: str, value: Any) -> bool | int:
+    """client_cache: off (false), on (true: the default bound) or a number of entries."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE and not value.isdigit():
+        return value.lower() in _TRUE
+    if isinstance(value, str) and value.strip() == "0":
+        return False
+    try:
+        return _positive_int(name, value)
+    except ImproperlyConfigured:
+        raise ImproperlyConfigured(
+            f"{name} must be true, false or a number of entries, got {value!r}"
+        ) from None
+
+
+def _bytes_or_none(name: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.lower() in ("", "none")):
+        return None
+    return _positive_int(name, value)
+
+
+def _prefixes(name: str, value: Any) -> str:
+    """Comma-separated key prefixes (a query string's form), or a list of them: kept
+    comma-separated, as the connection string shows them."""
+    if isinstance(value, str):
+        items = [item for item in value.split(",") if item]
+    elif isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        items = list(value)
+    else:
+        raise ImproperlyConfigured(f"{name} must be comma-separated prefixes, got {value!r}")
+    if any("," in item for item in items):
+        raise ImproperlyConfigured(f"{name}: a prefix cannot hold a comma")
+    return ",".join(items)
+
+
 # -- the option table ------------------------------------------------------------------------
 
 # Where an option's value goes: a ConnectionSettings field ("connection"), a keyword of the
@@ -592,6 +628,41 @@ OPTIONS = OptionTable(
         True,
         "store",
         "concurrent plain commands share one connection (asyncio variant only)",
+    ),
+    Option(
+        "client_cache",
+        _cache_size,
+        False,
+        "store",
+        "client-side caching of one-key reads: false, true (10000 entries) or most entries",
+    ),
+    Option(
+        "client_cache_max_bytes",
+        _bytes_or_none,
+        None,
+        "store",
+        "most bytes the client-side cache holds (roughly: replies plus bookkeeping); none",
+    ),
+    Option(
+        "client_cache_ttl",
+        _seconds_or_none,
+        None,
+        "store",
+        "seconds a client-side cache entry lives at most, invalidated or not; none",
+    ),
+    Option(
+        "client_cache_bcast",
+        _flag,
+        False,
+        "store",
+        "track by broadcast (CLIENT TRACKING BCAST): every write of a prefix invalidates",
+    ),
+    Option(
+        "client_cache_prefixes",
+        _prefixes,
+        "",
+        "store",
+        "key prefixes of client_cache_bcast, comma-separated (none: every key)",
     ),
 )
 

@@ -16,6 +16,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._backend.synchronization import AsyncEvent, AsyncThreadLock, async_sleep
+from ..client_cache import CacheStats
 from ..cluster import (
     EVERY_NODE,
     FIRST_KEY,
@@ -840,6 +841,22 @@ class ClusterStore(RemoteStore[StrT]):
     async def close(self) -> None:
         for node in [*self._nodes.values(), *self._replica_nodes.values()]:
             await node.close()
+
+    def cache_stats(self) -> CacheStats | None:
+        """The client-side caches of the node stores (one per node), counters summed;
+        None when client_cache is off."""
+        found = [
+            stats
+            for node in [*self._nodes.values(), *self._replica_nodes.values()]
+            if (stats := node.cache_stats()) is not None
+        ]
+        if not found:
+            return None
+        total = CacheStats()
+        for stats in found:
+            for name, value in vars(stats).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
 
     def register_script(self, script: str | bytes) -> AsyncScript:
         """A script run by EVALSHA on the primary of its keys (SCRIPT LOAD on every

@@ -180,6 +180,39 @@ class AsyncMultiplexer:
                 raise TimeoutError(f"{exc} ({self.pool.settings.address})") from None
         raise ConnectError(f"cannot send to {self.pool.settings.address}")
 
+    async def execute_owned(
+        self, packed: bytes, timeout: float | None
+    ) -> tuple[Any, AsyncConnection]:
+        """execute(), and the connection that carried the command: client-side caching
+        keeps a reply only while that connection's tracking covers it. A twin of
+        execute(), so that execute() itself pays nothing for it."""
+        shared = self.shared
+        if shared is not None and not shared.loop.is_running():
+            self.shared = None
+            shared.drop()
+        for _ in range(3):
+            shared = self.shared
+            if shared is None:
+                shared = await self._open()
+            try:
+                waiter = shared.submit(packed)
+            except ConnectionError as exc:
+                shared.end(exc)
+                continue
+            if timeout is None:
+                return await waiter, shared.connection
+            try:
+                return await shared.stream.wait(waiter, timeout), shared.connection
+            except TimeoutError as exc:
+                shared.end(
+                    TimeoutError(
+                        f"timed out after {timeout}s waiting for a reply on the shared "
+                        f"connection to {self.pool.settings.address}"
+                    )
+                )
+                raise TimeoutError(f"{exc} ({self.pool.settings.address})") from None
+        raise ConnectError(f"cannot send to {self.pool.settings.address}")
+
     async def _open(self) -> _Shared:
         """The shared connection, opened by one caller while the others wait for it."""
         while True:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .._backend.streams import make_ssl_context
 from .._backend.synchronization import async_sleep
 from .._protocol import ConnectionSettings
+from ..client_cache import CacheStats
 from ..command_table import DETACHED, PLAIN, REFUSED, SHARED, CommandInfo, command_for
 from ..errors import (
     ConnectError,
@@ -24,6 +25,7 @@ from ..registry import store_class
 from ..resp import pack_command
 from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
 from .channels import AsyncChannels
+from .client_cache import AsyncClientCache
 from .commands import AsyncRedisClient
 from .commands_base import StrT
 from .connection import AsyncConnection
@@ -290,6 +292,21 @@ class RedisStore(RemoteStore[StrT]):
             self._multiplexer: AsyncMultiplexer | None = (
                 AsyncMultiplexer(self._pool) if options["auto_pipelining"] else None
             )
+        # client-side caching swaps in its own execute: a store without it pays nothing
+        self._client_cache: AsyncClientCache | None = None
+        if options["client_cache"]:
+            self._client_cache = AsyncClientCache(self, options)
+            self.execute = self._client_cache.execute  # type: ignore[method-assign]
+
+    @property
+    def client_cache(self) -> AsyncClientCache | None:
+        """The client-side cache (``client_cache`` option), or None when it is off."""
+        return self._client_cache
+
+    def cache_stats(self) -> CacheStats | None:
+        """Hits, misses, evictions, invalidations of the client-side cache (None: off)."""
+        cache = self._client_cache
+        return None if cache is None else cache.stats()
 
     @property
     def pool(self) -> AsyncConnectionPool:
@@ -489,6 +506,8 @@ class RedisStore(RemoteStore[StrT]):
         if True:  # ASYNC
             if self._multiplexer is not None:
                 self._multiplexer.close()
+        if self._client_cache is not None:
+            self._client_cache.close()
         self._pool.close()
         server, self._embedded = self._embedded, None
         if server is not None:

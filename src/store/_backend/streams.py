@@ -108,6 +108,19 @@ def _readable_poll(sock: Any) -> select.poll | None:
     return poll
 
 
+# the peer's FIN without the data before it (Linux); elsewhere readable data counts too
+_POLLRDHUP = getattr(select, "POLLRDHUP", select.POLLIN)
+
+
+def _hangup_poll(sock: Any) -> select.poll | None:
+    """A poll object telling whether the peer has closed (or reset) a socket in use."""
+    if sock is None or sock.fileno() < 0:
+        return None
+    poll = select.poll()
+    poll.register(sock.fileno(), _POLLRDHUP)
+    return poll
+
+
 def _reason(exc: OSError) -> str:
     """Why connecting failed, as the blocking variant says it ("Connection refused"):
     asyncio's own text ("Connect call failed ('127.0.0.1', 6379)") names no reason."""
@@ -202,7 +215,16 @@ def _expire(waiter: asyncio.Future[Any]) -> None:
 class AsyncStream:
     """A connected byte stream (TCP, unix socket or TLS)."""
 
-    __slots__ = ("_out", "_poll", "_protocol", "_transport", "loop", "write_timeout")
+    __slots__ = (
+        "_fd",
+        "_hangup",
+        "_out",
+        "_poll",
+        "_protocol",
+        "_transport",
+        "loop",
+        "write_timeout",
+    )
 
     def __init__(
         self,
@@ -213,8 +235,17 @@ class AsyncStream:
         self._transport = transport
         self._protocol = protocol
         self.loop = asyncio.get_running_loop()  # the loop it belongs to (read-only)
-        self._poll = _readable_poll(transport.get_extra_info("socket"))
+        sock = transport.get_extra_info("socket")
+        self._poll = _readable_poll(sock)
+        # read_now's descriptor: a plain socket only (TLS bytes must go through the
+        # transport's SSL object)
+        self._fd = (
+            sock.fileno()
+            if sock is not None and transport.get_extra_info("ssl_object") is None
+            else -1
+        )
         self._out: list[bytes] = []
+        self._hangup: select.poll | None = None  # made by the first peer_closed()
         # seconds a write may make no progress (the server takes no bytes) before failing
         self.write_timeout = write_timeout
 
@@ -379,6 +410,43 @@ class AsyncStream:
         finally:
             handle.cancel()
 
+    def read_now(self) -> bytes:
+        """The bytes readable right now without waiting (b"" when none), in either mode:
+        those buffered for read(), else straight from a plain socket, before the event
+        loop gets to them (its own read then finds nothing, which it tolerates); over
+        TLS only what the loop delivered. ConnectionError when the stream has ended."""
+        protocol = self._protocol
+        chunks = protocol.chunks
+        if chunks:
+            data = b"".join(chunks)
+            chunks.clear()
+            return data
+        if protocol.closed is not None or self._transport.is_closing():
+            # closing: its descriptor may soon be another socket's
+            raise protocol.closed or ConnectionError("connection closed")
+        poll = self._poll
+        if self._fd < 0 or poll is None or not poll.poll(0):
+            return b""  # (a poll is cheaper than the exception of a read with nothing)
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError as exc:
+            raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
+        if not data:
+            raise ConnectionError("connection closed by the server")
+        return data
+
+    def peer_closed(self) -> bool:
+        """Whether the server has closed this stream (or it is closing), unread replies
+        or not: asks the kernel, whatever the event loop has seen so far."""
+        if self._protocol.closed is not None or self._transport.is_closing():
+            return True
+        hangup = self._hangup
+        if hangup is None:
+            hangup = self._hangup = _hangup_poll(self._transport.get_extra_info("socket"))
+        return hangup is not None and bool(hangup.poll(0))
+
     def is_alive(self) -> bool:
         """True when the peer has not closed and nothing unexpected is waiting to be read."""
         protocol = self._protocol
@@ -405,7 +473,16 @@ class AsyncStream:
 class SyncStream:
     """A connected byte stream (TCP, unix socket or TLS) over a blocking socket."""
 
-    __slots__ = ("_pending", "_poll", "_sendall_max", "_sock", "_timeout", "_tls", "write_timeout")
+    __slots__ = (
+        "_hangup",
+        "_pending",
+        "_poll",
+        "_sendall_max",
+        "_sock",
+        "_timeout",
+        "_tls",
+        "write_timeout",
+    )
 
     def __init__(self, sock: socket.socket, write_timeout: float | None = None) -> None:
         self._sock = sock
@@ -414,6 +491,7 @@ class SyncStream:
         # TLS: decrypted bytes buffered in the SSL object, which poll() cannot see
         self._pending: Callable[[], int] | None = getattr(sock, "pending", None)
         self._tls = isinstance(sock, ssl.SSLSocket)
+        self._hangup: select.poll | None = None  # made by the first peer_closed()
         # seconds a write may make no progress (the server takes no bytes) before failing
         self.write_timeout = write_timeout
         self._sendall_max = 0
@@ -528,6 +606,42 @@ class SyncStream:
                 return
             if not poll.poll(wait_ms):
                 raise builtins.TimeoutError
+
+    def read_now(self) -> bytes:
+        """The bytes readable right now without waiting (b"" when none); ConnectionError
+        when the stream has ended. Not to be mixed with a read() in another thread."""
+        sock = self._sock
+        pending = self._pending
+        if not (self._poll is not None and self._poll.poll(0)) and not (
+            pending is not None and pending()
+        ):
+            return b""
+        try:
+            if self._tls:
+                # an SSL socket takes no recv flags: non-blocking for this one call
+                sock.settimeout(0.0)
+                try:
+                    data = sock.recv(READ_SIZE)
+                finally:
+                    sock.settimeout(self._timeout)
+            else:
+                data = sock.recv(READ_SIZE, _DONTWAIT)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+            return b""
+        except OSError as exc:
+            raise ConnectionError(f"connection lost: {exc.strerror or exc}") from None
+        if not data:
+            raise ConnectionError("connection closed by the server")
+        return data
+
+    def peer_closed(self) -> bool:
+        """Whether the server has closed this stream, unread replies or not."""
+        if self._sock.fileno() < 0:
+            return True
+        hangup = self._hangup
+        if hangup is None:
+            hangup = self._hangup = _hangup_poll(self._sock)
+        return hangup is not None and bool(hangup.poll(0))
 
     def is_alive(self) -> bool:
         if self._sock.fileno() < 0:

@@ -87,6 +87,11 @@ class SyncConnectionPool:
         return len(self._idle)
 
     @property
+    def generation(self) -> int:
+        """Bumped by close(): connections made before it carry a smaller number."""
+        return self._generation
+
+    @property
     def in_use(self) -> int:
         """Connections handed out (and being opened for a caller)."""
         return self._in_use

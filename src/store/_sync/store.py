@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .._backend.streams import make_ssl_context
 from .._backend.synchronization import sleep
 from .._protocol import ConnectionSettings
+from ..client_cache import CacheStats
 from ..command_table import DETACHED, PLAIN, REFUSED, SHARED, CommandInfo, command_for
 from ..errors import (
     ConnectError,
@@ -26,6 +27,7 @@ from ..registry import store_class
 from ..resp import pack_command
 from ..url import OPTIONS, build_url, coerce_option, mask_url, parse_url
 from .channels import SyncChannels
+from .client_cache import SyncClientCache
 from .commands import SyncRedisClient
 from .commands_base import StrT
 from .connection import SyncConnection
@@ -284,6 +286,21 @@ class RedisStore(RemoteStore[StrT]):
         self._pool = self._pool_class(
             self._settings, **OPTIONS.arguments(options, "pool"), setup=setup
         )
+        # client-side caching swaps in its own execute: a store without it pays nothing
+        self._client_cache: SyncClientCache | None = None
+        if options["client_cache"]:
+            self._client_cache = SyncClientCache(self, options)
+            self.execute = self._client_cache.execute  # type: ignore[method-assign]
+
+    @property
+    def client_cache(self) -> SyncClientCache | None:
+        """The client-side cache (``client_cache`` option), or None when it is off."""
+        return self._client_cache
+
+    def cache_stats(self) -> CacheStats | None:
+        """Hits, misses, evictions, invalidations of the client-side cache (None: off)."""
+        cache = self._client_cache
+        return None if cache is None else cache.stats()
 
     @property
     def pool(self) -> SyncConnectionPool:
@@ -466,6 +483,8 @@ class RedisStore(RemoteStore[StrT]):
         self.execute("FLUSHDB")
 
     def close(self) -> None:
+        if self._client_cache is not None:
+            self._client_cache.close()
         self._pool.close()
         server, self._embedded = self._embedded, None
         if server is not None:
