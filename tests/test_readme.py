@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.sentinel_fixture import redis_sentinels as redis_sentinels  # the fixture
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 CLUSTER_URL = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
+SENTINEL_HOSTS = "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/"
 
 
 def python_blocks() -> list[str]:
@@ -26,4 +29,8 @@ def test_readme_example_runs(index: int, redis_url: str, request: pytest.Fixture
         cluster = request.getfixturevalue("redis_cluster")
         seeds = ",".join(f"127.0.0.1:{port}" for port in cluster.ports[:2])
         source = source.replace(CLUSTER_URL, f"redis+cluster://{seeds}")
+    if SENTINEL_HOSTS in source:  # the examples' sentinels are the test's
+        sentinels = request.getfixturevalue("redis_sentinels")
+        source = source.replace(SENTINEL_HOSTS, f"redis+sentinel://{sentinels.hosts}/")
+        source = source.replace("# ('127.0.0.1', 6379)", "#")
     exec(compile(source, f"README.md example {index + 1}", "exec"), {"__name__": "readme"})
