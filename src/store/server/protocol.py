@@ -20,7 +20,9 @@ __all__ = [
     "OK",
     "PONG",
     "QUEUED",
+    "DoubleText",
     "ErrorReply",
+    "OrderedSet",
     "Push",
     "Replies",
     "RequestError",
@@ -47,6 +49,16 @@ class Push(list[Any]):
 
 class Verbatim(bytes):
     """Text for humans (INFO, CLIENT LIST): ``=`` txt in RESP3, a bulk string in RESP2."""
+
+
+class OrderedSet(list[Any]):
+    """A RESP3 set whose members go out in this order (Redis lists flags and categories in
+    a fixed order); an array in RESP2."""
+
+
+class DoubleText(bytes):
+    """A double already formatted (Redis's human long double of geo coordinates): a RESP3
+    double of these digits, a bulk string in RESP2."""
 
 
 class Replies(list[Any]):
@@ -155,6 +167,12 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
             out.append(b"=%d\r\ntxt:%s\r\n" % (len(value) + 4, value))
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif kind is OrderedSet:
+        out.append((b"~%d\r\n" if resp3 else b"*%d\r\n") % len(value))
+        for item in value:
+            encode_reply(item, resp3, out)
+    elif kind is DoubleText:
+        out.append(b",%s\r\n" % value if resp3 else b"$%d\r\n%s\r\n" % (len(value), value))
     elif isinstance(value, bytes):
         out.append(b"$%d\r\n%s\r\n" % (len(value), value))
     elif isinstance(value, int):

@@ -41,7 +41,7 @@ from ..command_table import command_for
 from .client import Blocked
 from .commands import COMMANDS, Command, lookup
 from .keyspace import CommandError
-from .protocol import Push, Replies
+from .protocol import OrderedSet, Push, Replies
 
 if TYPE_CHECKING:
     from .client import Client
@@ -77,42 +77,10 @@ class ClientTracking:
     prefixes: set[bytes] = field(default_factory=set)
 
 
-class _Ranked(bytes):
-    """A flag of CLIENT TRACKINGINFO: its hash is its rank, so that a set of them (a RESP3
-    set, as Redis answers) iterates in Redis's order: distinct integer hashes below the
-    size of a set's table sit in ascending slots. A client has at most five flags, of
-    ranks 0 to 4 (flags that exclude each other share a rank)."""
-
-    rank = 0
-
-    def __hash__(self) -> int:
-        return self.rank
-
-
-def _ranked(name: bytes, rank: int) -> _Ranked:
-    flag = _Ranked(name)
-    flag.rank = rank
-    return flag
-
-
-_FLAG_RANKS = {
-    b"on": 0,
-    b"off": 0,
-    b"bcast": 1,
-    b"optin": 1,
-    b"optout": 1,
-    b"caching-yes": 2,
-    b"caching-no": 2,
-    b"noloop": 3,
-    b"broken_redirect": 4,
-}
-_FLAGS = {name: _ranked(name, rank) for name, rank in _FLAG_RANKS.items()}
-
-
-def tracking_flags(state: ClientTracking | None) -> set[bytes]:
-    """CLIENT TRACKINGINFO's flags, in Redis's order."""
+def tracking_flags(state: ClientTracking | None) -> OrderedSet:
+    """CLIENT TRACKINGINFO's flags, in Redis's order (a RESP3 set)."""
     if state is None:
-        return {_FLAGS[b"off"]}
+        return OrderedSet([b"off"])
     names = [b"on"]
     if state.bcast:
         names.append(b"bcast")
@@ -128,7 +96,7 @@ def tracking_flags(state: ClientTracking | None) -> set[bytes]:
         names.append(b"noloop")
     if state.broken:
         names.append(b"broken_redirect")
-    return {_FLAGS[name] for name in names}
+    return OrderedSet(names)
 
 
 _Held = tuple["Client", list[bytes] | None]  # a message held back: its target, the keys

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..acl import CATEGORIES, COMMAND_ORDER, GENPASS_MAX_BITS, IN_CATEGORY, genpass
-from ..protocol import OK, QUEUED
+from ..protocol import OK, QUEUED, OrderedSet
 from . import COMMANDS, NO_QUEUE, CommandError, command, parse_int, subcommand_error
 from .connection import help_reply
 
@@ -86,9 +86,7 @@ def _pairs(items: list[Any]) -> dict[bytes, Any]:
 
 def _getuser(client: Client, user: User) -> Any:
     reply = {
-        # Redis sends a RESP3 set; the protocol module has no ordered set, so this is an
-        # array (in Redis's order), as COMMAND INFO's flags
-        b"flags": [f.encode() for f in user.flags()],
+        b"flags": OrderedSet(f.encode() for f in user.flags()),  # a RESP3 set, in order
         b"passwords": [p.encode() for p in user.passwords],
         **_pairs(_selector_reply(user.root)),
         b"selectors": [_pairs(_selector_reply(s)) for s in user.selectors[1:]],

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..glob import compile_glob
 from ..lua import FunctionError, Library, script_engine
 from ..lua.engine import LOAD_TIMEOUT_MS, Function
-from ..protocol import OK, SimpleString
+from ..protocol import OK, OrderedSet, SimpleString
 from ..rdb import Reader, payload_body, rdb_string, with_footer
 from . import NO_PROPAGATE, NOSCRIPT, CommandError, command, parse_int
 
@@ -174,8 +174,7 @@ def _propagate(client: Client, args: list[bytes]) -> None:
 
 
 def _flags_reply(client: Client, flags: frozenset[str]) -> Any:
-    ordered = [SimpleString(flag.encode()) for flag in _FLAG_ORDER if flag in flags]
-    return set(ordered) if client.resp3 else ordered
+    return OrderedSet(SimpleString(flag.encode()) for flag in _FLAG_ORDER if flag in flags)
 
 
 def _list(client: Client, args: list[bytes]) -> Any:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import geohash
 from ..geohash import Shape, decode_score, distance_text, human_double
 from ..notify import GENERIC, ZSET, notify
-from ..protocol import NULL_ARRAY
+from ..protocol import NULL_ARRAY, DoubleText
 from ..zset import ZSet, parse_double
 from . import WRITE, CommandError, command, parse_int, syntax_error
 from .zsets import _zadd
@@ -60,8 +60,8 @@ def _unit(value: bytes) -> float:
 
 
 def _coordinate(client: Client, value: float) -> Any:
-    text = human_double(value)
-    return float(text) if client.resp3 else text
+    # Redis's addReplyHumanLongDouble: the same digits as a RESP3 double or a bulk string
+    return DoubleText(human_double(value))
 
 
 def _member_position(zset: ZSet, member: bytes) -> tuple[float, float]:

@@ -22,7 +22,7 @@ from ..info import info_text
 from ..memory import doctor as memory_doctor
 from ..memory import key_usage
 from ..memory import stats as memory_stats
-from ..protocol import OK, Replies, SimpleString, Verbatim
+from ..protocol import OK, OrderedSet, Replies, SimpleString, Verbatim
 from . import (
     ADMIN,
     COMMANDS,
@@ -674,11 +674,11 @@ _COMMAND_HELP = [
 ]
 
 
-def _ordered(names: frozenset[str] | tuple[str, ...], order: list[str]) -> list[SimpleString]:
-    """Status replies in Redis's order. (Redis sends these as RESP3 sets; the protocol
-    module has no ordered set, so they go as arrays, which keep Redis's order.)"""
+def _ordered(names: frozenset[str] | tuple[str, ...], order: list[str]) -> OrderedSet:
+    """Status replies in Redis's order, as the RESP3 set Redis sends."""
     rank = {name: index for index, name in enumerate(order)}
-    return [SimpleString(n.encode()) for n in sorted(names, key=lambda n: rank.get(n, 99))]
+    ranked = sorted(names, key=lambda name: rank.get(name, 99))
+    return OrderedSet(SimpleString(name.encode()) for name in ranked)
 
 
 # Subcommands of a container PulsarDS has that it does not implement (it answers them
@@ -786,9 +786,9 @@ def _command_info(info: RedisCommand | None) -> Any:
         last,
         step,
         _ordered(info.acl_categories, _CATEGORY_ORDER),
-        [tip.encode() for tip in info.tips],
-        [_key_spec_reply(spec) for spec in info.key_specs],
-        subcommands,
+        OrderedSet(tip.encode() for tip in info.tips),
+        OrderedSet(_key_spec_reply(spec) for spec in info.key_specs),
+        OrderedSet(subcommands),
     ]
 
 
