@@ -31,7 +31,6 @@ def redis_only(reason: str) -> pytest.MarkDecorator:
     )
 
 
-@redis_only("PulsarDS has no DUMP/RESTORE yet (issue 16)")
 async def test_dump_restore(client: RedisClient) -> None:
     await client.rpush("list", "a", "b")
     payload = await client.dump("list")
@@ -127,7 +126,6 @@ async def test_move_swapdb(
         await client.swapdb(0, 100_000)
 
 
-@redis_only("PulsarDS has no MIGRATE yet (issue 16)")
 async def test_migrate(client: RedisClient, restartable_server: Any) -> None:
     await client.set("{m}a", "1")
     await client.set("{m}b", "2")

@@ -44,7 +44,6 @@ async def _until(predicate: Callable[[], Any], seconds: float = 5.0) -> None:
 # ---------------------------------------------------------------------------------- ACL
 
 
-@redis_only("PulsarDS has no ACL users yet (issue 16)")
 async def test_acl_users(client: RedisClient) -> None:
     await client.acl_deluser("alice", "bob")
     try:
@@ -92,7 +91,6 @@ async def test_acl_users(client: RedisClient) -> None:
         await client.acl_setuser("x", commands=["get"])
 
 
-@redis_only("PulsarDS has no ACL yet (issue 16)")
 async def test_acl_cat_genpass_log(client: RedisClient, server_url: str) -> None:
     categories = await client.acl_cat()
     assert "string" in categories and all(type(c) is str for c in categories)
@@ -150,7 +148,6 @@ async def test_client(client: RedisClient, store_factory: Callable[..., RedisSto
         await client.client_pause(1.5)  # type: ignore[arg-type]
 
 
-@redis_only("PulsarDS has no CLIENT TRACKINGINFO yet (issue 16)")
 async def test_client_trackinginfo(client: RedisClient) -> None:
     assert await client.client_trackinginfo() == {"flags": ["off"], "redirect": -1, "prefixes": []}
 
@@ -211,7 +208,6 @@ async def test_command(client: RedisClient, target: Any) -> None:
 # ------------------------------------------------------------------- MEMORY, SLOWLOG...
 
 
-@redis_only("PulsarDS has no MEMORY yet (issue 16)")
 async def test_memory(client: RedisClient) -> None:
     await client.set("k", "v" * 100)
     usage = await client.memory_usage("k")
@@ -228,7 +224,6 @@ async def test_memory(client: RedisClient) -> None:
     assert await client.memory_purge() is True
 
 
-@redis_only("PulsarDS has no SLOWLOG yet (issue 16)")
 async def test_slowlog(client: RedisClient) -> None:
     assert await client.slowlog_reset() is True
     await client.config_set("slowlog-log-slower-than", 0)
@@ -249,7 +244,6 @@ async def test_slowlog(client: RedisClient) -> None:
     assert await client.slowlog_len() <= 1
 
 
-@redis_only("PulsarDS has no LATENCY yet (issue 16)")
 async def test_latency(client: RedisClient) -> None:
     await client.set("k", "v")
     histogram = await client.latency_histogram("set", "nosuchcommand")
@@ -369,7 +363,6 @@ async def test_hello(client: RedisClient, target: Any) -> None:
     assert {"version", "modules"} <= set(hello)
 
 
-@redis_only("PulsarDS has no LOLWUT yet (issue 16)")
 async def test_lolwut(client: RedisClient) -> None:
     art = await client.lolwut()
     assert type(art) is str and "Redis ver." in art

@@ -33,7 +33,6 @@ def redis_only(reason: str) -> pytest.MarkDecorator:
     )
 
 
-@redis_only("PulsarDS has no DUMP/RESTORE yet (issue 16)")
 def test_dump_restore(client: RedisClient) -> None:
     client.rpush("list", "a", "b")
     payload = client.dump("list")
@@ -129,7 +128,6 @@ def test_move_swapdb(
         client.swapdb(0, 100_000)
 
 
-@redis_only("PulsarDS has no MIGRATE yet (issue 16)")
 def test_migrate(client: RedisClient, restartable_server: Any) -> None:
     client.set("{m}a", "1")
     client.set("{m}b", "2")

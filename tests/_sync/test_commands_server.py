@@ -46,7 +46,6 @@ def _until(predicate: Callable[[], Any], seconds: float = 5.0) -> None:
 # ---------------------------------------------------------------------------------- ACL
 
 
-@redis_only("PulsarDS has no ACL users yet (issue 16)")
 def test_acl_users(client: RedisClient) -> None:
     client.acl_deluser("alice", "bob")
     try:
@@ -94,7 +93,6 @@ def test_acl_users(client: RedisClient) -> None:
         client.acl_setuser("x", commands=["get"])
 
 
-@redis_only("PulsarDS has no ACL yet (issue 16)")
 def test_acl_cat_genpass_log(client: RedisClient, server_url: str) -> None:
     categories = client.acl_cat()
     assert "string" in categories and all(type(c) is str for c in categories)
@@ -152,7 +150,6 @@ def test_client(client: RedisClient, store_factory: Callable[..., RedisStore]) -
         client.client_pause(1.5)  # type: ignore[arg-type]
 
 
-@redis_only("PulsarDS has no CLIENT TRACKINGINFO yet (issue 16)")
 def test_client_trackinginfo(client: RedisClient) -> None:
     assert client.client_trackinginfo() == {"flags": ["off"], "redirect": -1, "prefixes": []}
 
@@ -213,7 +210,6 @@ def test_command(client: RedisClient, target: Any) -> None:
 # ------------------------------------------------------------------- MEMORY, SLOWLOG...
 
 
-@redis_only("PulsarDS has no MEMORY yet (issue 16)")
 def test_memory(client: RedisClient) -> None:
     client.set("k", "v" * 100)
     usage = client.memory_usage("k")
@@ -230,7 +226,6 @@ def test_memory(client: RedisClient) -> None:
     assert client.memory_purge() is True
 
 
-@redis_only("PulsarDS has no SLOWLOG yet (issue 16)")
 def test_slowlog(client: RedisClient) -> None:
     assert client.slowlog_reset() is True
     client.config_set("slowlog-log-slower-than", 0)
@@ -251,7 +246,6 @@ def test_slowlog(client: RedisClient) -> None:
     assert client.slowlog_len() <= 1
 
 
-@redis_only("PulsarDS has no LATENCY yet (issue 16)")
 def test_latency(client: RedisClient) -> None:
     client.set("k", "v")
     histogram = client.latency_histogram("set", "nosuchcommand")
@@ -371,7 +365,6 @@ def test_hello(client: RedisClient, target: Any) -> None:
     assert {"version", "modules"} <= set(hello)
 
 
-@redis_only("PulsarDS has no LOLWUT yet (issue 16)")
 def test_lolwut(client: RedisClient) -> None:
     art = client.lolwut()
     assert type(art) is str and "Redis ver." in art

@@ -319,7 +319,7 @@ class SentinelStore(RedisStore):
                     continue
                 self._first = (self._first + index) % len(self._sentinels)
                 self._move(primary, f"named by the sentinel at {where}")
-                connection.generation = self._sentinel_pool._generation  # pooled from now on
+                connection.generation = self._sentinel_pool.generation  # pooled from now on
                 return connection
             if not replica_named:
                 break
