@@ -35,7 +35,7 @@ from . import (
     subcommand_error,
     syntax_error,
 )
-from .connection import VERSION
+from .connection import VERSION, help_reply
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -174,18 +174,6 @@ def _braille_art() -> str:
 # -- SLOWLOG ---------------------------------------------------------------------------------
 
 
-def _help(container: str, lines: list[str]) -> list[SimpleString]:
-    """addReplyHelp: the header, the lines, HELP, as status replies."""
-    return [
-        SimpleString(
-            f"{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".encode()
-        ),
-        *(SimpleString(line.encode()) for line in lines),
-        SimpleString(b"HELP"),
-        SimpleString(b"    Prints this help."),
-    ]
-
-
 def _subcommand(args: list[bytes], known: tuple[bytes, ...]) -> bytes:
     """The subcommand, checked as Redis 7.0 checks it before running: known, and of its
     arity (from the command table)."""
@@ -225,7 +213,7 @@ def slowlog(client: Client, args: list[bytes]) -> Any:
     sub = _subcommand(args, (b"get", b"help", b"len", b"reset"))
     recorder = client.server.recorder
     if sub == b"help" and len(args) == 2:
-        return _help("SLOWLOG", _SLOWLOG_HELP)
+        return help_reply(b"slowlog", _SLOWLOG_HELP)
     if sub == b"reset" and len(args) == 2:
         recorder.slowlog.clear()
         return OK
@@ -308,7 +296,7 @@ def latency(client: Client, args: list[bytes]) -> Any:
     if sub == b"histogram":
         return _latency_histogram(client, args[2:])
     if sub == b"help" and len(args) == 2:
-        return _help("LATENCY", _LATENCY_HELP)
+        return help_reply(b"latency", _LATENCY_HELP)
     raise _syntax(args)
 
 
@@ -430,7 +418,7 @@ _MEMORY_HELP = [
 def memory_(client: Client, args: list[bytes]) -> Any:
     sub = _subcommand(args, (b"doctor", b"help", b"malloc-stats", b"purge", b"stats", b"usage"))
     if sub == b"help" and len(args) == 2:
-        return _help("MEMORY", _MEMORY_HELP)
+        return help_reply(b"memory", _MEMORY_HELP)
     if sub == b"usage" and len(args) >= 3:
         samples = 5
         index = 3
