@@ -170,14 +170,7 @@ class AsyncMultiplexer:
             try:
                 return await shared.stream.wait(waiter, timeout)
             except TimeoutError as exc:
-                # the connection may be stuck: nothing behind this reply can be trusted
-                shared.end(
-                    TimeoutError(
-                        f"timed out after {timeout}s waiting for a reply on the shared "
-                        f"connection to {self.pool.settings.address}"
-                    )
-                )
-                raise TimeoutError(f"{exc} ({self.pool.settings.address})") from None
+                raise self._stuck(shared, timeout, exc) from None
         raise ConnectError(f"cannot send to {self.pool.settings.address}")
 
     async def execute_owned(
@@ -204,14 +197,20 @@ class AsyncMultiplexer:
             try:
                 return await shared.stream.wait(waiter, timeout), shared.connection
             except TimeoutError as exc:
-                shared.end(
-                    TimeoutError(
-                        f"timed out after {timeout}s waiting for a reply on the shared "
-                        f"connection to {self.pool.settings.address}"
-                    )
-                )
-                raise TimeoutError(f"{exc} ({self.pool.settings.address})") from None
+                raise self._stuck(shared, timeout, exc) from None
         raise ConnectError(f"cannot send to {self.pool.settings.address}")
+
+    def _stuck(self, shared: _Shared, timeout: float, exc: TimeoutError) -> TimeoutError:
+        """A reply that timed out: the connection may be stuck, so nothing behind it can
+        be trusted; it is ended, and the error to raise names the server."""
+        address = self.pool.settings.address
+        shared.end(
+            TimeoutError(
+                f"timed out after {timeout}s waiting for a reply on the shared "
+                f"connection to {address}"
+            )
+        )
+        return TimeoutError(f"{exc} ({address})")
 
     async def _open(self) -> _Shared:
         """The shared connection, opened by one caller while the others wait for it."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..command_table import COMMANDS as REDIS_COMMANDS
 from ..command_table import CommandInfo
-from .commands import NO_MULTI
+from .commands import NO_MULTI, bitfield_reads_only
 from .glob import compile_glob
 from .keyspace import CommandError
 from .protocol import split_inline
@@ -212,7 +212,7 @@ def _general_references(info: CommandInfo, args: Sequence[bytes]) -> KeyRefs:
         reads = any(arg.lower() == b"get" for arg in args[3:])
         return [(1, BOTH if reads else WRITE)] if len(args) > 1 else []
     if name == "bitfield":
-        return [(1, _bitfield_needs(args))] if len(args) > 1 else []
+        return [(1, READ if bitfield_reads_only(args) else BOTH)] if len(args) > 1 else []
     refs: list[tuple[int, int]] = []
     for spec in info.key_specs:
         if "not_key" in spec.flags:
@@ -223,21 +223,6 @@ def _general_references(info: CommandInfo, args: Sequence[bytes]) -> KeyRefs:
         needed = _spec_flags(spec.flags)
         refs += [(pos, needed) for pos in positions]
     return refs
-
-
-def _bitfield_needs(args: Sequence[bytes]) -> int:
-    """bitfieldGetKeys: read-only when every operation is a GET (or OVERFLOW)."""
-    index = 2
-    while index < len(args):
-        left = len(args) - index - 1
-        word = args[index].lower()
-        if word == b"get" and left >= 2:
-            index += 3
-        elif word == b"overflow" and left >= 1:
-            index += 2
-        else:
-            return BOTH
-    return READ
 
 
 class RuleError(Exception):

@@ -35,6 +35,7 @@ __all__ = [
     "Command",
     "CommandError",
     "Handler",
+    "bitfield_reads_only",
     "command",
     "parse_float",
     "parse_int",
@@ -262,3 +263,19 @@ FAMILIES = (
 def load_families() -> None:
     for family in FAMILIES:
         importlib.import_module(f"{__name__}.{family}")
+
+
+def bitfield_reads_only(args: Sequence[bytes]) -> bool:
+    """Whether BITFIELD only reads its key: every operation a GET or OVERFLOW (Redis's
+    bitfieldGetKeys; COMMAND GETKEYSANDFLAGS and the ACL key check both ask)."""
+    index = 2
+    while index < len(args):
+        left = len(args) - index - 1
+        word = args[index].lower()
+        if word == b"get" and left >= 2:
+            index += 3
+        elif word == b"overflow" and left >= 1:
+            index += 2
+        else:
+            return False
+    return True

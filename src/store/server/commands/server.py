@@ -30,6 +30,7 @@ from . import (
     NOSCRIPT,
     WRITE,
     CommandError,
+    bitfield_reads_only,
     command,
     parse_int,
     subcommand_error,
@@ -828,18 +829,10 @@ def _set_key_flags(args: list[bytes]) -> frozenset[str]:
 
 
 def _bitfield_key_flags(args: list[bytes]) -> frozenset[str]:
-    """BITFIELD's key: read-only with GET and OVERFLOW only (Redis's bitfieldGetKeys)."""
-    index = 2
-    while index < len(args):
-        left = len(args) - index - 1
-        word = args[index].lower()
-        if word == b"get" and left >= 2:
-            index += 3
-        elif word == b"overflow" and left >= 1:
-            index += 2
-        else:
-            return frozenset({"RW", "access", "update"})
-    return frozenset({"RO", "access"})
+    """BITFIELD's key: read-only with GET and OVERFLOW only."""
+    if bitfield_reads_only(args):
+        return frozenset({"RO", "access"})
+    return frozenset({"RW", "access", "update"})
 
 
 _VARIABLE_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
